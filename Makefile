@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo
+DEMO_PATIENTS ?= 20000
+DEMO_SEED ?= 7
+PORT ?= 3000
+PIP_QUIET := -q --disable-pip-version-check
+
+.PHONY: setup demo test bench lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(PIP_QUIET) -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import features, training, serving, lightgbm, mlflow, bentoml, evidently, shap"
+	touch $@
+
+demo: setup
+	$(BIN)/reactivate demo-data --patients $(DEMO_PATIENTS) --seed $(DEMO_SEED) --out $(DEMO_DIR)
+	$(BIN)/reactivate validate $(DEMO_DIR)
+
+test: setup
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,172 @@
+"""The one configuration object of the product.
+
+Built once at an entry point (CLI command, service start, notebook cell) and passed down.
+Sources, later ones winning: defaults here, a TOML/JSON file (``--config``), environment
+variables ``REACTIVATE_*`` (nested with ``__``, e.g. ``REACTIVATE_FEATURES__HORIZON_DAYS``),
+then CLI flags. Importing this module has no side effects.
+
+It lives in ``features`` because every layer needs it and ``features`` is the bottom layer.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CHANNELS: tuple[str, ...] = ("sms", "email", "phone", "mail")
+SEGMENTS: tuple[str, ...] = ("active", "lapsing", "inactive", "dormant", "lost")
+
+
+class LoadConfig(BaseModel):
+    """How a clinic export is read and checked."""
+
+    lenient: bool = Field(False, description="Drop contract-breaking rows (reported) instead of failing.")
+    max_rows_in_error: int = Field(10, description="How many offending row numbers an error lists.")
+
+
+class SegmentConfig(BaseModel):
+    """Calendar thresholds (days since the last completed visit) for the inactivity segment.
+
+    active < lapsing_days <= lapsing < inactive_days <= inactive < dormant_days <= dormant
+    < lost_days <= lost.
+    """
+
+    lapsing_days: int = Field(120, description="From here a patient is lapsing (calendar rule).")
+    inactive_days: int = Field(182, description="From here (about 6 months) inactive.")
+    dormant_days: int = Field(365, description="From here (12 months) dormant.")
+    worth_reaching_days: int = Field(730, description="From here (24 months) still worth reaching but dormant.")
+    lost_days: int = Field(1095, description="From here (36 months) lost.")
+    overdue_lapsing_ratio: float = Field(1.25, description="Cadence rule: lapsing from this overdue ratio.")
+    overdue_inactive_ratio: float = Field(2.0, description="Cadence rule: inactive from this overdue ratio.")
+    overdue_dormant_ratio: float = Field(4.0, description="Cadence rule: dormant from this overdue ratio.")
+
+
+class FeatureConfig(BaseModel):
+    """Parameters of the point-in-time feature families."""
+
+    attribution_days: int = Field(14, description="A booking within this many days after a contact converts it.")
+    provider_active_days: int = Field(90, description="A provider still sees patients if seen any in this window.")
+    interval_prior_visits: float = Field(
+        2.0, description="Pseudo-count of gaps that shrinks a patient's interval toward the service's typical one."
+    )
+    rate_prior_strength: float = Field(
+        5.0, description="Pseudo-count that shrinks a patient's channel response rate toward the clinic's."
+    )
+    reliability_prior_strength: float = Field(
+        4.0, description="Pseudo-count that shrinks no-show and cancel rates toward the clinic's."
+    )
+    default_interval_days: float = Field(180.0, description="Expected interval when nothing better is known.")
+    revenue_prior_visits: float = Field(
+        2.0, description="Pseudo-count of visits that shrinks a patient's revenue per visit toward the clinic's."
+    )
+    segments: SegmentConfig = Field(default_factory=SegmentConfig)
+    email_phone_mail_allowed_when_unknown: bool = Field(
+        True, description="Unknown consent counts as allowed for email, phone and mail (never for SMS)."
+    )
+
+
+class TrainingConfig(BaseModel):
+    """Snapshots, models and the registry (owned by ``training``)."""
+
+    snapshot_every_days: int = Field(30, description="Days between training as-of dates.")
+    include_booked: bool = Field(False, description="Keep patients with a booked appointment in training rows.")
+    registered_model_name: str = Field("reactivation", description="Name in the MLflow model registry.")
+    num_leaves: int = Field(31, description="LightGBM num_leaves of the return model.")
+    learning_rate: float = Field(0.05, description="LightGBM learning rate.")
+    max_rounds: int = Field(400, description="Upper bound on boosting rounds (early stopping picks fewer).")
+    early_stopping_rounds: int = Field(30, description="Stop when validation loss has not improved this long.")
+    min_child_samples: int = Field(50, description="LightGBM min_data_in_leaf.")
+    channel_costs: dict[str, float] = Field(
+        default_factory=lambda: {"sms": 0.05, "email": 0.01, "phone": 2.0, "mail": 1.2},
+        description="Cost of one contact per channel, in the clinic's currency.",
+    )
+    cost_weight: float = Field(0.0, description="How much channel cost trades against booking probability.")
+    min_history_days: int = Field(
+        180, description="First training as-of date: this many days after the first visit of the export."
+    )
+    max_snapshots: int = Field(24, description="Keep at most this many (the latest) training as-of dates.")
+    calibration_windows: int = Field(
+        2, description="As-of dates (after the training ones) used for early stopping and calibration."
+    )
+    validation_windows: int = Field(
+        1, description="Latest labelled as-of dates held out for evaluation and champion comparison."
+    )
+    calibration_method: str = Field("isotonic", description="'isotonic' or 'platt'.")
+    lambda_l2: float = Field(1.0, description="LightGBM L2 regularisation of both models.")
+    feature_fraction: float = Field(0.9, description="LightGBM share of features tried per tree.")
+    channel_num_leaves: int = Field(15, description="LightGBM num_leaves of the channel model.")
+    channel_learning_rate: float = Field(0.1, description="Learning rate of the channel model.")
+    channel_max_rounds: int = Field(150, description="Upper bound on boosting rounds of the channel model.")
+    channel_min_child_samples: int = Field(100, description="min_data_in_leaf of the channel model.")
+    channel_grid_days: int = Field(
+        14, description="Contacts take features as of the latest grid date before their send day."
+    )
+    channel_validation_share: float = Field(
+        0.2, description="Latest share of training contacts (by send time) used for early stopping."
+    )
+    num_threads: int = Field(2, description="Threads LightGBM may use for training and scoring.")
+
+
+class PolicyConfig(BaseModel):
+    """The contact policy applied before any patient is listed (owned by ``serving``)."""
+
+    min_days_between_contacts: int = Field(14, description="No patient contacted within this many days.")
+    max_contacts: int = Field(5, description="At most this many contacts ...")
+    max_contacts_window_days: int = Field(180, description="... within this many days.")
+    include_booked: bool = Field(False, description="List patients who already have an appointment booked.")
+
+
+class ServingConfig(BaseModel):
+    """The HTTP service (owned by ``serving``)."""
+
+    host: str = Field("127.0.0.1", description="Address the service binds.")
+    port: int = Field(3000, description="Port the service binds.")
+    tokens_file: Path | None = Field(None, description="Tokens file (SHA-256 digests and clinic scopes).")
+    reload_seconds: float = Field(30.0, description="How often the service checks for a new champion or snapshot.")
+
+
+class DriftConfig(BaseModel):
+    """Drift monitoring thresholds (owned by ``serving``)."""
+
+    drifted_share_threshold: float = Field(0.3, description="Flag drift when this share of columns drifted.")
+    score_drift_threshold: float = Field(0.1, description="Flag drift when the score distribution moved this much.")
+    reference_rows: int = Field(5000, description="Rows of the reference sample kept in a model bundle.")
+    current_rows: int = Field(
+        50_000, description="At most this many rows of the current snapshot enter the drift tests (seeded sample)."
+    )
+    channel_shift_threshold: float = Field(
+        0.1, description="Flag drift when the best-channel mix moved this much (total variation distance)."
+    )
+    report_top_n: int = Field(25, description="Patients listed under 'who to contact' in the manager report.")
+    currency_symbol: str = Field("$", description="Currency sign used for money in the manager report.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in one object."""
+
+    model_config = SettingsConfigDict(env_prefix="REACTIVATE_", env_nested_delimiter="__", extra="ignore")
+
+    models_dir: Path = Field(Path("models"), description="The local model store: MLflow DB, artifacts, snapshots.")
+    seed: int = Field(42, description="Seed for every random choice of training and evaluation.")
+    horizon_days: int = Field(90, description="A patient returns if they complete a visit within this many days.")
+    load: LoadConfig = Field(default_factory=LoadConfig)
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+
+    @classmethod
+    def from_file(cls, path: Path | None = None, **overrides: Any) -> Settings:
+        """Build settings from an optional TOML/JSON file, the environment, then ``overrides``."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            text = Path(path).read_text()
+            data = tomllib.loads(text) if str(path).endswith(".toml") else json.loads(text)
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**data)

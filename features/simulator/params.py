@@ -1,0 +1,108 @@
+"""Every number that shapes the demo clinic, in one frozen object.
+
+The simulator's engine and its ground-truth oracle both read these values, so the oracle
+computes probabilities under exactly the model that generated the data. Defaults were tuned
+so the marginal rates (documented in ``docs/simulator.md``) look like a real aesthetics and
+dermatology group: 4 locations, a few providers each, five services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SERVICES: tuple[str, ...] = ("consultation", "botox", "filler", "laser", "skin_check")
+CONSULTATION, BOTOX, FILLER, LASER, SKIN_CHECK = range(5)
+MAIN_SERVICES: tuple[int, ...] = (BOTOX, FILLER, LASER, SKIN_CHECK)
+
+STATUSES: tuple[str, ...] = ("completed", "no_show", "cancelled", "scheduled")
+COMPLETED, NO_SHOW, CANCELLED, SCHEDULED = range(4)
+
+SIM_CHANNELS: tuple[str, ...] = ("sms", "email", "phone", "mail")
+
+# Why an engaged patient stops coming (latent; only ``deceased`` ever shows in the export).
+CHURN_REASONS: tuple[str, ...] = (
+    "drifted", "moved", "deceased", "unhappy_visit", "provider_left", "no_fit_after_consult",
+)
+DRIFTED, MOVED, DECEASED, UNHAPPY, PROVIDER_LEFT, NO_FIT = range(6)
+
+LOCATIONS: tuple[str, ...] = ("downtown", "riverside", "northgate", "lakeview")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Parameters of the demo clinic (defaults are the documented demo).
+
+    Attributes are grouped by the part of the model they drive; every rate is per day unless
+    the name says otherwise.
+    """
+
+    # --- population -------------------------------------------------------------------------
+    existing_share: float = 0.3  # patients already registered before ``start`` (history unseen)
+    existing_churned_share: float = 0.3  # of those, silently gone before ``start``
+    location_weights: tuple[float, ...] = (0.34, 0.28, 0.22, 0.16)
+    providers_per_location: tuple[int, ...] = (5, 4, 4, 3)
+    leaver_share: float = 0.5  # share of non-senior providers who leave during the history
+    main_service_shares: tuple[float, ...] = (0.38, 0.2, 0.2, 0.22)  # botox, filler, laser, skin
+    main_interval_days: tuple[float, ...] = (105.0, 225.0, 180.0, 182.0)  # per MAIN_SERVICES
+    interval_sigma: float = 0.15  # patient's own cadence = service cadence * lognormal
+    post_consult_interval: float = 21.0
+    laser_series_interval: float = 30.0
+    laser_series_sessions: tuple[int, int] = (4, 6)
+    new_patient_interval: float = 25.0  # cadence before the first completed visit
+    cross_sell_share: float = 0.12  # bookings for a service other than the main one
+
+    # --- booking ----------------------------------------------------------------------------
+    booking_hazard_range: tuple[float, float] = (0.04, 0.14)  # patient's max daily hazard
+    min_gap_days: int = 14  # nobody books within this many days of a completed visit
+    lead_days: tuple[int, ...] = (1, 2, 3, 4, 5, 7, 10, 14, 21, 28)
+    lead_probs: tuple[float, ...] = (0.06, 0.08, 0.09, 0.09, 0.1, 0.15, 0.15, 0.14, 0.09, 0.05)
+    month_season: tuple[float, ...] = (
+        1.1, 1.05, 1.05, 1.05, 1.0, 0.9, 0.7, 0.72, 1.05, 1.05, 1.0, 0.85,
+    )
+    holiday_dip: float = 0.45  # Dec 20 .. Jan 2
+
+    # --- reliability ------------------------------------------------------------------------
+    no_show_mean: float = 0.06
+    cancel_mean: float = 0.065
+    no_show_fee_share: float = 0.3
+    late_cancel_fee_share: float = 0.1
+
+    # --- engagement -------------------------------------------------------------------------
+    churn_hazard_mean: float = 0.00032  # about 11 % a year while engaged
+    churn_hazard_sigma: float = 0.6
+    no_fit_after_consult: float = 0.2  # leave right after the first consultation
+    bad_visit_share: float = 0.03
+    churn_after_bad_visit: float = 0.4
+    provider_leave_shock: float = 0.3  # engaged patients of a leaving provider who leave too
+    provider_leave_hazard_mult: float = 2.5
+    provider_leave_hazard_days: int = 180
+
+    # --- outreach ---------------------------------------------------------------------------
+    campaign_every_days: int = 91
+    campaign_first_day: int = 45
+    campaign_lapsed_days: tuple[int, int] = (150, 900)
+    campaign_cooldown_days: int = 170  # not re-targeted within this many days
+    campaign_holdout: float = 0.15
+    attempts: tuple[int, int] = (4, 5)
+    attempt_spacing_days: tuple[int, int] = (7, 14)
+    campaigns_until_day: int | None = None  # no campaign launches after this day (tests)
+    response_base: tuple[float, ...] = (0.12, 0.07, 0.25, 0.04)  # sms, email, phone, mail
+    response_age_slope: tuple[float, ...] = (-0.35, -0.2, 0.3, 0.35)  # per 15 years over 50
+    response_delay_days: tuple[int, ...] = (0, 0, 0, 4)
+    churned_response_factor: float = 0.25
+    book_if_responded: tuple[float, ...] = (0.35, 0.3, 0.45, 0.3)  # within the window
+    book_if_not_responded: float = 0.03
+    attribution_days: int = 14
+    opt_out_rate: tuple[float, ...] = (0.015, 0.008, 0.006, 0.004)
+    winback_by_reason: tuple[float, ...] = (0.2, 0.03, 0.0, 0.12, 0.3, 0.1)
+
+    # --- consent and flags ------------------------------------------------------------------
+    consent_base: tuple[float, ...] = (0.55, 0.82, 0.9, 0.8)
+    consent_age_slope: tuple[float, ...] = (-0.5, -0.2, 0.2, 0.3)
+    consent_unknown_share: float = 0.03
+    do_not_contact_share: float = 0.015
+
+    # --- revenue ----------------------------------------------------------------------------
+    service_price: tuple[float, ...] = (60.0, 420.0, 680.0, 280.0, 140.0)
+    free_consult_share: float = 0.5
+    price_sigma: float = 0.15

@@ -1,0 +1,197 @@
+"""The declared feature list: every column ``features.build`` returns after ``clinic_id``.
+
+Why declared here and not inferred from the frame: training versions this list with the
+model bundle, serving explains features in words from it, and ``docs/features.md`` (the
+analyst-readable list) is generated from it (``python -m features.spec > docs/features.md``;
+a test keeps the two identical).
+
+``model_input`` is False for current-state columns (consent, do_not_contact, deceased: they
+describe the patient at the export date and would leak the future in past snapshots) and for
+columns kept only for the contact policy, filters and reports. ``pooled`` marks columns that
+depend on other patients of the clinic (priors learned at T), so removing one patient may
+change them for the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from features.config import CHANNELS
+
+Kind = Literal["numeric", "categorical", "flag"]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature column: what it means, its unit and how the model may use it."""
+
+    name: str
+    meaning: str
+    unit: str
+    kind: Kind
+    model_input: bool
+    family: str
+    pooled: bool = False
+
+
+def _f(family: str, name: str, meaning: str, unit: str, kind: Kind = "numeric",
+       model: bool = True, pooled: bool = False) -> FeatureSpec:
+    return FeatureSpec(name, meaning, unit, kind, model, family, pooled)
+
+
+_CADENCE = [
+    _f("cadence", "days_since_last_visit", "Days from the last completed visit to the as-of date",
+       "days"),
+    _f("cadence", "visits_6m", "Completed visits in the last 182 days", "visits"),
+    _f("cadence", "visits_12m", "Completed visits in the last 365 days", "visits"),
+    _f("cadence", "visits_24m", "Completed visits in the last 730 days", "visits"),
+    _f("cadence", "visits_lifetime", "Completed visits ever", "visits"),
+    _f("cadence", "tenure_days", "Days from the first completed visit to the as-of date", "days"),
+    _f("cadence", "gap_median_days", "Median days between consecutive visit days", "days"),
+    _f("cadence", "gap_mean_days", "Mean days between consecutive visit days", "days"),
+    _f("cadence", "gap_std_days", "Spread (standard deviation) of the days between visits",
+       "days"),
+    _f("cadence", "expected_interval_days",
+       "Expected days between visits: own median gap, pulled toward the clinic's typical gap "
+       "after the last service when the patient has few visits", "days", pooled=True),
+    _f("cadence", "overdue_ratio", "Days since the last visit divided by the expected interval",
+       "ratio", pooled=True),
+    _f("cadence", "days_overdue", "Days since the last visit minus the expected interval "
+       "(negative: not due yet)", "days", pooled=True),
+    _f("cadence", "last_service", "Service of the last completed visit", "service",
+       "categorical"),
+    _f("cadence", "main_service", "Most frequent service of the completed visits", "service",
+       "categorical"),
+    _f("cadence", "main_service_share", "Share of completed visits that were the main service",
+       "share 0-1"),
+    _f("cadence", "distinct_services", "Number of different services received", "services"),
+    _f("cadence", "last_provider_id", "Provider of the last completed visit", "provider id",
+       "categorical", model=False),
+    _f("cadence", "last_provider_active",
+       "1 if the last provider completed any visit in the clinic in the 90 days before the "
+       "as-of date", "flag", "flag", pooled=True),
+    _f("cadence", "location_id", "Patient's home location, else the last visit's location",
+       "location id", "categorical", model=False),
+    _f("cadence", "has_booked_appointment",
+       "A future appointment was already booked at the as-of date", "flag", "flag"),
+]
+
+_VALUE = [
+    _f("value", "revenue_lifetime", "Revenue collected over all visits (fees included)",
+       "currency"),
+    _f("value", "revenue_12m", "Revenue collected in the last 365 days", "currency"),
+    _f("value", "revenue_per_visit", "Revenue of completed visits divided by their number",
+       "currency per visit"),
+    _f("value", "expected_revenue_per_visit",
+       "Revenue the next visit is expected to bring: own average, pulled toward the clinic's "
+       "average for the last service", "currency per visit", model=False, pooled=True),
+]
+
+_RELIABILITY = [
+    _f("reliability", "appointments_lifetime", "Past appointments: completed, no-shows and "
+       "cancellations", "appointments"),
+    _f("reliability", "noshow_count", "Past appointments the patient did not show up for",
+       "appointments"),
+    _f("reliability", "cancel_count", "Past appointments that were cancelled", "appointments"),
+    _f("reliability", "noshow_rate", "No-show share, pulled toward the clinic's share",
+       "share 0-1", pooled=True),
+    _f("reliability", "cancel_rate", "Cancellation share, pulled toward the clinic's share",
+       "share 0-1", pooled=True),
+]
+
+_SEGMENTS = [
+    _f("segments", "segment", "Inactivity segment by calendar thresholds on days since the "
+       "last visit (active, lapsing, inactive, dormant, lost)", "segment", "categorical",
+       model=False),
+    _f("segments", "segment_cadence", "Inactivity segment by the patient's own rhythm (overdue "
+       "ratio); lost beyond the calendar 'lost' threshold", "segment", "categorical",
+       model=False, pooled=True),
+]
+
+
+def _channel_specs() -> list[FeatureSpec]:
+    specs = [
+        _f("channels", "days_since_last_contact", "Days since the last contact on any channel",
+           "days", model=False),
+        _f("channels", "contacts_180d", "Contacts on any channel in the last 180 days",
+           "contacts", model=False),
+    ]
+    for ch in CHANNELS:
+        specs += [
+            _f("channels", f"{ch}_sent", f"{ch.upper()} contacts sent", "contacts"),
+            _f("channels", f"{ch}_responses", f"{ch.upper()} contacts the patient responded to",
+               "contacts"),
+            _f("channels", f"{ch}_bookings", f"Bookings credited to {ch.upper()} contacts "
+               "(latest contact within the attribution window before the booking)", "bookings"),
+            _f("channels", f"{ch}_response_rate", f"{ch.upper()} response share, pulled toward "
+               "the clinic's share for that channel", "share 0-1", pooled=True),
+            _f("channels", f"{ch}_days_since_last_contact", f"Days since the last {ch.upper()} "
+               "contact", "days"),
+            _f("channels", f"{ch}_days_since_last_response", f"Days since the last "
+               f"{ch.upper()} response", "days"),
+            _f("channels", f"{ch}_attempts_since_response", f"{ch.upper()} contacts sent since "
+               "the last response (all of them if never answered)", "contacts"),
+        ]
+    for ch in CHANNELS:
+        specs.append(_f("channels", f"opted_out_{ch}", f"Patient asked to stop {ch.upper()} "
+                        "contacts", "flag", "flag", model=False))
+    for ch in CHANNELS:
+        specs.append(_f("channels", f"consent_{ch}", f"{ch.upper()} contact allowed now "
+                        "(current state; unknown: SMS no, others by configuration)", "flag",
+                        "flag", model=False))
+    return specs
+
+
+_DEMOGRAPHICS = [
+    _f("demographics", "age_years", "Age at the as-of date", "years"),
+    _f("demographics", "sex", "Sex as exported", "category", "categorical"),
+    _f("demographics", "days_since_registration", "Days since the patient registered", "days"),
+    _f("demographics", "do_not_contact", "Never list for outreach (current state)", "flag",
+       "flag", model=False),
+    _f("demographics", "deceased", "Deceased (current state)", "flag", "flag", model=False),
+]
+
+FEATURES: tuple[FeatureSpec, ...] = tuple(
+    _CADENCE + _VALUE + _RELIABILITY + _SEGMENTS + _channel_specs() + _DEMOGRAPHICS
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+MODEL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.model_input)
+CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == "categorical")
+POOLED_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.pooled)
+BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
+
+
+def family_columns(family: str) -> tuple[str, ...]:
+    """Column names of one family, in declared order."""
+    return tuple(f.name for f in FEATURES if f.family == family)
+
+
+def to_markdown() -> str:
+    """The analyst-readable feature list (the content of ``docs/features.md``)."""
+    lines = [
+        "# Features",
+        "",
+        "One row per patient, computed as of a date T using only what was known by the end of",
+        "day T (an event counts when its timestamp is before midnight after T). Empty means",
+        "unknown (for example no completed visit yet, or the export lacks that column).",
+        "\"Model\" says whether the prediction model uses the column; the others serve the",
+        "contact policy, filters and reports. Consent, do-not-contact and deceased describe the",
+        "patient at the export date, never the past.",
+        "",
+        "Generated from `features/spec.py` (`python -m features.spec > docs/features.md`).",
+        "",
+    ]
+    for family in dict.fromkeys(f.family for f in FEATURES):
+        lines += [f"## {family.capitalize()}", "", "| column | meaning | unit | model |",
+                  "|---|---|---|---|"]
+        for f in FEATURES:
+            if f.family == family:
+                lines.append(f"| `{f.name}` | {f.meaning} | {f.unit} | "
+                             f"{'yes' if f.model_input else 'no'} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(to_markdown(), end="")
