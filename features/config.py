@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 CHANNELS: tuple[str, ...] = ("sms", "email", "phone", "mail")
 SEGMENTS: tuple[str, ...] = ("active", "lapsing", "inactive", "dormant", "lost")
@@ -163,10 +163,25 @@ class Settings(BaseSettings):
 
     @classmethod
     def from_file(cls, path: Path | None = None, **overrides: Any) -> Settings:
-        """Build settings from an optional TOML/JSON file, the environment, then ``overrides``."""
+        """Build settings: defaults < the TOML/JSON file at ``path`` < environment < ``overrides``.
+
+        ``overrides`` are the command-line flags; ``None`` values mean "flag not given".
+        """
         data: dict[str, Any] = {}
         if path is not None:
             text = Path(path).read_text()
             data = tomllib.loads(text) if str(path).endswith(".toml") else json.loads(text)
-        data.update({k: v for k, v in overrides.items() if v is not None})
+        data = _deep_merge(data, EnvSettingsSource(cls)())
+        data = _deep_merge(data, {k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, merging nested sections instead of replacing them."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
