@@ -14,20 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.config import Settings
-from features.events import (
-    SCHEDULED,
-    Events,
-    Prepared,
-    at,
-    first_rows,
-    group_median,
-    labels_at,
-    last_rows,
-    prepare,
-    scatter,
-)
-from features.spec import family_columns
+from features.config import FeatureConfig, Settings
+from features.events import SCHEDULED, Events, Prepared, VisitLog, at, prepare
+from features.grouping import first_rows, group_median, labels_at, last_rows, scatter
+from features.spec import typed_frame
 from features.tables import Tables
 
 WINDOWS_DAYS: dict[str, int] = {"visits_6m": 182, "visits_12m": 365, "visits_24m": 730}
@@ -37,7 +27,7 @@ def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.D
     """Cadence features of every patient of ``tables`` as of the end of day ``as_of``.
 
     Returns:
-        Frame indexed by ``patient_id`` with the columns of ``family_columns("cadence")``:
+        Frame indexed by ``patient_id`` with the cadence columns of ``features.spec``:
         ``days_since_last_visit``, ``visits_6m/12m/24m/lifetime``, ``tenure_days``,
         ``gap_median_days``, ``gap_mean_days``, ``gap_std_days``, ``expected_interval_days``,
         ``overdue_ratio``, ``days_overdue``, ``last_service``, ``main_service``,
@@ -96,7 +86,7 @@ def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
     out["last_provider_active"] = _provider_active(ev, last_provider, cfg.provider_active_days)
     out["location_id"] = _location(p, c, who, last)
     out["has_booked_appointment"] = booked_at_t(p, ev)
-    return pd.DataFrame(out, index=ev.index)[list(family_columns("cadence"))]
+    return typed_frame(out, ev.index, "cadence")
 
 
 def _gaps(ev: Events) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -122,7 +112,7 @@ def _interval_prior(
     gap_service: np.ndarray,
     last_service: np.ndarray,
     who: np.ndarray,
-    cfg: object,
+    cfg: FeatureConfig,
 ) -> np.ndarray:
     """The clinic's typical gap after the patient's last service, known at T.
 
@@ -142,14 +132,20 @@ def _interval_prior(
     return scatter(ev.n, who, value)
 
 
-def _service_mix(c: object, n: int, n_services: int) -> tuple[np.ndarray, ...]:
+def _service_mix(c: VisitLog, n: int, n_services: int) -> tuple[np.ndarray, ...]:
     """Main service code (ties: first in sorted order), its share, and distinct services."""
     main = np.full(n, -1, dtype=np.int64)
     share = np.full(n, np.nan)
     has = c.service >= 0
     if not has.any():
         return main, share, np.zeros(n, dtype=np.int64)
-    pairs, counts = np.unique(c.pid[has] * n_services + c.service[has], return_counts=True)
+    keys = c.pid[has].astype(np.int64) * n_services + c.service[has]
+    if n * n_services <= 4 * len(keys) + 100_000:
+        per_key = np.bincount(keys, minlength=n * n_services)
+        pairs = np.flatnonzero(per_key)
+        counts = per_key[pairs]
+    else:
+        pairs, counts = np.unique(keys, return_counts=True)
     pid, service = pairs // n_services, pairs % n_services
     distinct = np.bincount(pid, minlength=n)
     order = np.lexsort((service, -counts, pid))
@@ -174,7 +170,7 @@ def _provider_active(ev: Events, last_provider: np.ndarray, days: int) -> np.nda
     return out
 
 
-def _location(p: Prepared, c: object, who: np.ndarray, last: np.ndarray) -> np.ndarray:
+def _location(p: Prepared, c: VisitLog, who: np.ndarray, last: np.ndarray) -> np.ndarray:
     """The patient's home location, else the location of the last completed visit."""
     home = p.patients["location_id"].to_numpy(dtype=object)
     last_visit = scatter(len(home), who, labels_at(p.locations, c.location[last]), None)
@@ -190,8 +186,8 @@ def booked_at_t(p: Prepared, ev: Events) -> np.ndarray:
     """
     v = p.visits
     end = np.datetime64(ev.cutoff.to_datetime64(), "ns")
-    future = v.at >= end
-    booked = future & (v.booked_at < end)
+    future = p.visit_at >= end
+    booked = future & (p.booked_at < end)
     if ev.as_of >= p.export_date.normalize():
-        booked |= future & np.isnat(v.booked_at) & (v.status == SCHEDULED)
+        booked |= future & np.isnat(p.booked_at) & (v.status == SCHEDULED)
     return np.bincount(v.pid[booked], minlength=p.n) > 0

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from features.config import CHANNELS, Settings
-from features.events import Events, at, day_number, prepare, rate
-from features.spec import family_columns
+from features.events import Events, at, day_number, prepare
+from features.grouping import rate
+from features.spec import family_columns, typed_frame
 from features.tables import Tables
 
 RECENT_CONTACT_DAYS = 180
@@ -42,17 +43,13 @@ def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.D
 
 def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
     """Channel features from an as-of view (see :func:`build`)."""
-    columns = list(family_columns("channels"))
-    out = pd.DataFrame(np.nan, index=ev.index, columns=columns)
     if ev.contacts is not None:
-        for name, values in _activity(ev, settings).items():
-            out[name] = values
+        out = _activity(ev, settings)
     else:
-        for ch in CHANNELS:
-            out[f"opted_out_{ch}"] = False
-    for ch, values in consent(ev.prepared.patients, settings).items():
-        out[f"consent_{ch}"] = values
-    return out
+        out = dict.fromkeys(family_columns("channels"), np.full(ev.n, np.nan))
+        out.update({f"opted_out_{ch}": np.zeros(ev.n, dtype=bool) for ch in CHANNELS})
+    out.update({f"consent_{ch}": v for ch, v in consent(ev.prepared.patients, settings).items()})
+    return typed_frame(out, ev.index, "channels")
 
 
 def _activity(ev: Events, settings: Settings) -> dict[str, np.ndarray]:
@@ -71,7 +68,7 @@ def _activity(ev: Events, settings: Settings) -> dict[str, np.ndarray]:
     responded = ~np.isnat(c.responded_at)
     sent = per_cell()
     responses = per_cell(mask=responded)
-    bookings = per_cell(weights=c.credited.astype(np.float64)).astype(np.int64)
+    bookings = per_cell(weights=ev.credited.astype(np.float64)).astype(np.int64)
     opted = per_cell(mask=c.opted_out) > 0
 
     clinic_sent = _by_clinic(p.clinic, sent, len(p.clinics))

@@ -77,8 +77,8 @@ class TrainingConfig(BaseModel):
     include_booked: bool = Field(False, description="Keep patients with a booked appointment in training rows.")
     registered_model_name: str = Field("reactivation", description="Name in the MLflow model registry.")
     num_leaves: int = Field(31, description="LightGBM num_leaves of the return model.")
-    learning_rate: float = Field(0.05, description="LightGBM learning rate.")
-    max_rounds: int = Field(400, description="Upper bound on boosting rounds (early stopping picks fewer).")
+    learning_rate: float = Field(0.1, description="LightGBM learning rate of the return model.")
+    max_rounds: int = Field(300, description="Upper bound on boosting rounds (early stopping picks fewer).")
     early_stopping_rounds: int = Field(30, description="Stop when validation loss has not improved this long.")
     min_child_samples: int = Field(50, description="LightGBM min_data_in_leaf.")
     channel_costs: dict[str, float] = Field(
@@ -89,7 +89,7 @@ class TrainingConfig(BaseModel):
     min_history_days: int = Field(
         180, description="First training as-of date: this many days after the first visit of the export."
     )
-    max_snapshots: int = Field(24, description="Keep at most this many (the latest) training as-of dates.")
+    max_snapshots: int = Field(12, description="Keep at most this many (the latest) training as-of dates.")
     calibration_windows: int = Field(
         2, description="As-of dates (after the training ones) used for early stopping and calibration."
     )
@@ -100,8 +100,8 @@ class TrainingConfig(BaseModel):
     lambda_l2: float = Field(1.0, description="LightGBM L2 regularisation of both models.")
     feature_fraction: float = Field(0.9, description="LightGBM share of features tried per tree.")
     channel_num_leaves: int = Field(15, description="LightGBM num_leaves of the channel model.")
-    channel_learning_rate: float = Field(0.1, description="Learning rate of the channel model.")
-    channel_max_rounds: int = Field(150, description="Upper bound on boosting rounds of the channel model.")
+    channel_learning_rate: float = Field(0.05, description="Learning rate of the channel model.")
+    channel_max_rounds: int = Field(300, description="Upper bound on boosting rounds of the channel model.")
     channel_min_child_samples: int = Field(100, description="min_data_in_leaf of the channel model.")
     channel_grid_days: int = Field(
         14, description="Contacts take features as of the latest grid date before their send day."
@@ -109,7 +109,13 @@ class TrainingConfig(BaseModel):
     channel_validation_share: float = Field(
         0.2, description="Latest share of training contacts (by send time) used for early stopping."
     )
-    num_threads: int = Field(2, description="Threads LightGBM may use for training and scoring.")
+    num_threads: int = Field(
+        1, description="LightGBM threads for training (more than free cores slows it badly)."
+    )
+    scoring_threads: int = Field(2, description="LightGBM threads for scoring.")
+    promotion_metric: str = Field(
+        "auc", description="Metric a challenger must beat the champion on (same validation rows)."
+    )
 
 
 class PolicyConfig(BaseModel):
@@ -128,6 +134,10 @@ class ServingConfig(BaseModel):
     port: int = Field(3000, description="Port the service binds.")
     tokens_file: Path | None = Field(None, description="Tokens file (SHA-256 digests and clinic scopes).")
     reload_seconds: float = Field(30.0, description="How often the service checks for a new champion or snapshot.")
+    precompute_explanations: int = Field(
+        200_000,
+        description="Snapshot rows explained in the background after a load, best-ranked first (0: none).",
+    )
 
 
 class DriftConfig(BaseModel):

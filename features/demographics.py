@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.asof import as_timestamp, cutoff
 from features.config import Settings
-from features.spec import family_columns
+from features.spec import typed_frame
 from features.tables import Tables
 
 
@@ -54,4 +54,4 @@ def from_patients(
         "deceased": patients["deceased"].astype("boolean").fillna(False).to_numpy(bool),
     }
     index = pd.Index(patients["patient_id"].astype(object), name="patient_id")
-    return pd.DataFrame(out, index=index)[list(family_columns("demographics"))]
+    return typed_frame(out, index, "demographics")

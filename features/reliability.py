@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
-from features.events import CANCELLED, COMPLETED, NO_SHOW, Events, at, prepare, rate
-from features.spec import family_columns
+from features.events import CANCELLED, COMPLETED, NO_SHOW, Events, at, prepare
+from features.grouping import rate
+from features.spec import typed_frame
 from features.tables import Tables
 
 
@@ -46,4 +47,4 @@ def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
                            clinic_appointments)[p.clinic]
         out[f"{name}_count"] = count
         out[f"{name}_rate"] = (count + k * clinic_rate) / (appointments + k)
-    return pd.DataFrame(out, index=ev.index)[list(family_columns("reliability"))]
+    return typed_frame(out, ev.index, "reliability")

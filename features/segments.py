@@ -20,7 +20,7 @@ import pandas as pd
 
 from features import cadence
 from features.config import SEGMENTS, SegmentConfig, Settings
-from features.spec import family_columns
+from features.spec import typed_frame
 from features.tables import Tables
 
 
@@ -43,7 +43,7 @@ def from_cadence(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         "segment": calendar_segment(days, cfg),
         "segment_cadence": cadence_segment(days, ratio, cfg),
     }
-    return pd.DataFrame(out, index=frame.index)[list(family_columns("segments"))]
+    return typed_frame(out, frame.index, "segments")
 
 
 def calendar_segment(days: np.ndarray, cfg: SegmentConfig) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Why declared here and not inferred from the frame: training versions this list with the
 model bundle, serving explains features in words from it, and ``docs/features.md`` (the
-analyst-readable list) is generated from it (``python -m features.spec > docs/features.md``;
-a test keeps the two identical).
+analyst-readable list) is generated from it (see ``REGENERATE``; a test keeps the two
+identical).
 
 ``model_input`` is False for current-state columns (consent, do_not_contact, deceased: they
 describe the patient at the export date and would leak the future in past snapshots) and for
@@ -15,11 +15,18 @@ change them for the others.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
 
 from features.config import CHANNELS
 
 Kind = Literal["numeric", "categorical", "flag"]
+REGENERATE = (
+    "python -c \"from features.spec import to_markdown; print(to_markdown(), end='')\" "
+    "> docs/features.md"
+)
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,22 @@ class FeatureSpec:
     model_input: bool
     family: str
     pooled: bool = False
+    missing_flag: bool = False
+
+    @property
+    def dtype(self) -> str:
+        """Column dtype: float64 for numbers (NaN = unknown), bool for flags that are never
+        unknown, float64 0/1 for flags that can be, object for categories."""
+        if self.kind == "categorical":
+            return "object"
+        if self.kind == "flag" and not self.missing_flag:
+            return "bool"
+        return "float64"
 
 
 def _f(family: str, name: str, meaning: str, unit: str, kind: Kind = "numeric",
-       model: bool = True, pooled: bool = False) -> FeatureSpec:
-    return FeatureSpec(name, meaning, unit, kind, model, family, pooled)
+       model: bool = True, pooled: bool = False, missing_flag: bool = False) -> FeatureSpec:
+    return FeatureSpec(name, meaning, unit, kind, model, family, pooled, missing_flag)
 
 
 _CADENCE = [
@@ -70,7 +88,7 @@ _CADENCE = [
        "categorical", model=False),
     _f("cadence", "last_provider_active",
        "1 if the last provider completed any visit in the clinic in the 90 days before the "
-       "as-of date", "flag", "flag", pooled=True),
+       "as-of date", "flag", "flag", pooled=True, missing_flag=True),
     _f("cadence", "location_id", "Patient's home location, else the last visit's location",
        "location id", "categorical", model=False),
     _f("cadence", "has_booked_appointment",
@@ -167,6 +185,18 @@ def family_columns(family: str) -> tuple[str, ...]:
     return tuple(f.name for f in FEATURES if f.family == family)
 
 
+def typed_frame(values: dict[str, Any], index: pd.Index, family: str) -> pd.DataFrame:
+    """One family's frame: its declared columns, in order, each in its declared dtype.
+
+    Why: a column's dtype must not depend on the data (an empty group makes ``bincount``
+    return integers, a missing table makes NaN), or frames of two as-of dates would differ.
+    """
+    columns = family_columns(family)
+    data = {name: np.asarray(values[name]).astype(BY_NAME[name].dtype, copy=False)
+            for name in columns}
+    return pd.DataFrame(data, index=index, columns=list(columns))
+
+
 def to_markdown() -> str:
     """The analyst-readable feature list (the content of ``docs/features.md``)."""
     lines = [
@@ -179,7 +209,7 @@ def to_markdown() -> str:
         "contact policy, filters and reports. Consent, do-not-contact and deceased describe the",
         "patient at the export date, never the past.",
         "",
-        "Generated from `features/spec.py` (`python -m features.spec > docs/features.md`).",
+        f"Generated from `features/spec.py`: `{REGENERATE}`.",
         "",
     ]
     for family in dict.fromkeys(f.family for f in FEATURES):
@@ -192,6 +222,3 @@ def to_markdown() -> str:
         lines.append("")
     return "\n".join(lines)
 
-
-if __name__ == "__main__":
-    print(to_markdown(), end="")

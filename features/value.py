@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
-from features.events import Events, at, last_rows, prepare, rate
-from features.spec import family_columns
+from features.events import Events, at, prepare
+from features.grouping import last_rows, rate
+from features.spec import family_columns, typed_frame
 from features.tables import Tables
 
 
@@ -36,9 +37,9 @@ def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.D
 def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
     """Value features from an as-of view (see :func:`build`)."""
     n, v, c = ev.n, ev.visits, ev.completed
-    columns = list(family_columns("value"))
     if not ev.prepared.revenue_provided:
-        return pd.DataFrame(np.nan, index=ev.index, columns=columns)
+        return typed_frame(dict.fromkeys(family_columns("value"), np.full(n, np.nan)), ev.index,
+                           "value")
     revenue = np.nan_to_num(v.revenue)
     recent = v.day > ev.day - 365
     completed_revenue = np.nan_to_num(c.revenue)
@@ -51,7 +52,7 @@ def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
         "expected_revenue_per_visit": _expected(ev, completed_sum, completed_count,
                                                 completed_revenue, settings),
     }
-    return pd.DataFrame(out, index=ev.index)[columns]
+    return typed_frame(out, ev.index, "value")
 
 
 def _expected(

@@ -23,12 +23,17 @@ MAX_PATIENT_IDS = 5000
 
 _REQUEST_CONFIG = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
 
+
 class RankRequest(BaseModel):
     """Whom should a clinic contact: filters of one campaign plus the list size."""
 
     model_config = _REQUEST_CONFIG
 
-    clinic_id: str = Field(min_length=1, max_length=200, description="The clinic (tenant) to rank; must be in the token's scope.")
+    clinic_id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The clinic (tenant) to rank; must be in the token's scope.",
+    )
     segments: list[Segment] | None = Field(
         None, description="Keep only patients in these inactivity segments (absent: all segments)."
     )
@@ -42,22 +47,34 @@ class RankRequest(BaseModel):
         None, description="Keep only patients whose last provider is one of these (absent: any)."
     )
     min_days_since_visit: int | None = Field(
-        None, ge=0, le=100_000, description="Keep only patients at least this many days since their last visit."
+        None,
+        ge=0,
+        le=100_000,
+        description="Keep only patients at least this many days since their last visit.",
     )
     max_days_since_visit: int | None = Field(
-        None, ge=0, le=100_000, description="Keep only patients at most this many days since their last visit."
+        None,
+        ge=0,
+        le=100_000,
+        description="Keep only patients at most this many days since their last visit.",
     )
     channels: list[Channel] | None = Field(
         None,
         min_length=1,
-        description="Channels the campaign will use; the best channel is chosen among these (absent: all).",
+        description="Campaign channels; the best channel is chosen among them (absent: all).",
     )
-    limit: int = Field(100, ge=1, le=MAX_LIMIT, description="How many patients to return, best first (1-5000).")
+    limit: int = Field(
+        100, ge=1, le=MAX_LIMIT, description="How many patients to return, best first (1-5000)."
+    )
     rank_by: RankBy = Field(
         "probability", description="Order by return probability or by expected value of the visit."
     )
-    explain: bool = Field(True, description="Attach plain-language reasons (SHAP contributions) to each patient.")
-    max_reasons: int = Field(3, ge=1, le=10, description="At most this many reasons per patient (1-10).")
+    explain: bool = Field(
+        True, description="Attach plain-language reasons (SHAP contributions) to each patient."
+    )
+    max_reasons: int = Field(
+        3, ge=1, le=10, description="At most this many reasons per patient (1-10)."
+    )
 
     @field_validator("max_days_since_visit")
     @classmethod
@@ -74,7 +91,9 @@ class ScoreRequest(BaseModel):
 
     model_config = _REQUEST_CONFIG
 
-    clinic_id: str = Field(min_length=1, max_length=200, description="The clinic (tenant) the patients belong to.")
+    clinic_id: str = Field(
+        min_length=1, max_length=200, description="The clinic (tenant) the patients belong to."
+    )
     patient_ids: list[str] = Field(
         min_length=1, max_length=MAX_PATIENT_IDS, description="Patients to score (1-5000 ids)."
     )
@@ -82,16 +101,20 @@ class ScoreRequest(BaseModel):
         None, min_length=1, description="Channels the campaign will use (absent: all)."
     )
     explain: bool = Field(True, description="Attach plain-language reasons to each patient.")
-    max_reasons: int = Field(3, ge=1, le=10, description="At most this many reasons per patient (1-10).")
+    max_reasons: int = Field(
+        3, ge=1, le=10, description="At most this many reasons per patient (1-10)."
+    )
 
 
 class Reason(BaseModel):
     """One reason behind a patient's return probability."""
 
     feature: str = Field(description="Model feature the reason is about (stable machine name).")
-    value: ReasonValue = Field(description="The patient's value of that feature at the snapshot date.")
+    value: ReasonValue = Field(
+        description="The patient's value of that feature at the snapshot date."
+    )
     contribution: float = Field(
-        description="SHAP contribution to the return model's log-odds (positive: more likely to return)."
+        description="SHAP contribution to the log-odds of returning (positive: likelier to return)."
     )
     text: str = Field(description="The reason as one plain-language sentence for front-desk staff.")
 
@@ -99,27 +122,47 @@ class Reason(BaseModel):
 class PatientRecord(BaseModel):
     """One patient on an outreach list."""
 
-    rank: int = Field(description="Position in the clinic's eligible list under this request (1 = best).")
+    rank: int = Field(
+        description="Position in the clinic's eligible list under this request (1 = best)."
+    )
     patient_id: str = Field(description="The clinic's patient identifier.")
-    return_probability: float = Field(description="Calibrated probability of a completed visit within the horizon.")
-    best_channel: Channel = Field(description="Channel to use: the likeliest to work among the allowed ones.")
+    return_probability: float = Field(
+        description="Calibrated probability of a completed visit within the horizon."
+    )
+    best_channel: Channel = Field(
+        description="Channel to use: the likeliest to work among the allowed ones."
+    )
     channel_probabilities: dict[str, float | None] = Field(
         description="Probability that a contact converts, per allowed channel (null when unknown)."
     )
-    expected_value: float | None = Field(description="Expected revenue of reaching out, in the clinic's currency.")
-    segment: str | None = Field(description="Inactivity segment: active, lapsing, inactive, dormant or lost.")
-    days_since_last_visit: float | None = Field(description="Days since the last completed visit at the snapshot date.")
+    expected_value: float | None = Field(
+        description="Expected revenue of reaching out, in the clinic's currency."
+    )
+    segment: str | None = Field(
+        description="Inactivity segment: active, lapsing, inactive, dormant or lost."
+    )
+    days_since_last_visit: float | None = Field(
+        description="Days since the last completed visit at the snapshot date."
+    )
     last_service: str | None = Field(description="Service of the last completed visit.")
-    reasons: list[Reason] = Field(description="Strongest reasons first (empty when explain is false).")
+    reasons: list[Reason] = Field(
+        description="Strongest reasons first (empty when explain is false)."
+    )
 
 
 class RankResponse(BaseModel):
     """A ranked outreach list."""
 
     clinic_id: str = Field(description="The clinic the list is for.")
-    model_version: str = Field(description="Registry version of the model that scored the snapshot.")
-    snapshot_as_of: dt.date = Field(description="As-of date of the scored snapshot the list comes from.")
-    total_eligible: int = Field(description="Patients passing the filters and the contact policy (before limit).")
+    model_version: str = Field(
+        description="Registry version of the model that scored the snapshot."
+    )
+    snapshot_as_of: dt.date = Field(
+        description="As-of date of the scored snapshot the list comes from."
+    )
+    total_eligible: int = Field(
+        description="Patients passing the filters and the contact policy (before limit)."
+    )
     patients: list[PatientRecord] = Field(description="Up to `limit` patients, best first.")
 
 
@@ -127,28 +170,44 @@ class Blocked(BaseModel):
     """A patient found but not contactable under the contact policy."""
 
     patient_id: str = Field(description="The clinic's patient identifier.")
-    policy_reasons: list[str] = Field(description="Policy rules that exclude the patient (machine names).")
+    policy_reasons: list[str] = Field(
+        description="Policy rules that exclude the patient (machine names)."
+    )
 
 
 class ScoreResponse(BaseModel):
     """Records of named patients."""
 
     clinic_id: str = Field(description="The clinic the patients belong to.")
-    model_version: str = Field(description="Registry version of the model that scored the snapshot.")
+    model_version: str = Field(
+        description="Registry version of the model that scored the snapshot."
+    )
     snapshot_as_of: dt.date = Field(description="As-of date of the scored snapshot.")
     patients: list[PatientRecord] = Field(description="Contactable patients, in request order.")
-    not_contactable: list[Blocked] = Field(description="Patients the contact policy excludes, with the rules.")
-    not_found: list[str] = Field(description="Requested ids that are not patients of this clinic's snapshot.")
+    not_contactable: list[Blocked] = Field(
+        description="Patients the contact policy excludes, with the rules."
+    )
+    not_found: list[str] = Field(
+        description="Requested ids that are not patients of this clinic's snapshot."
+    )
 
 
 class ReloadStatus(BaseModel):
     """What the periodic reload last did."""
 
-    loaded_at: dt.datetime | None = Field(description="When the serving model and snapshot were loaded (UTC).")
-    last_check: dt.datetime | None = Field(description="When the service last looked for new artifacts (UTC).")
-    last_error: str | None = Field(description="Why the last candidate artifact was refused (null: none).")
+    loaded_at: dt.datetime | None = Field(
+        description="When the serving model and snapshot were loaded (UTC)."
+    )
+    last_check: dt.datetime | None = Field(
+        description="When the service last looked for new artifacts (UTC)."
+    )
+    last_error: str | None = Field(
+        description="Why the last candidate artifact was refused (null: none)."
+    )
     last_error_at: dt.datetime | None = Field(description="When that refusal happened (UTC).")
-    explanations_ready: int = Field(description="Snapshot rows whose explanations are already computed.")
+    explanations_ready: int = Field(
+        description="Snapshot rows whose explanations are already computed."
+    )
 
 
 class ModelInfo(BaseModel):
@@ -157,13 +216,19 @@ class ModelInfo(BaseModel):
     version: str = Field(description="Registry version of the served model.")
     alias: str = Field(description="Registry alias the service follows.")
     registered_model: str = Field(description="Registered model name in the registry.")
-    training_window: dict[str, Any] = Field(description="Dates the model was trained and validated on.")
-    metrics: dict[str, Any] = Field(description="Validation metrics of the model and of the simple baselines.")
+    training_window: dict[str, Any] = Field(
+        description="Dates the model was trained and validated on."
+    )
+    metrics: dict[str, Any] = Field(
+        description="Validation metrics of the model and of the simple baselines."
+    )
     features: list[str] = Field(description="Model input features, in model order.")
     snapshot_as_of: dt.date = Field(description="As-of date of the served snapshot.")
     snapshot_file: str = Field(description="File name of the served snapshot.")
     snapshot_rows: int = Field(description="Patients in the served snapshot (all clinics).")
-    reload: ReloadStatus = Field(description="Reload status: a refused artifact keeps the last good one.")
+    reload: ReloadStatus = Field(
+        description="Reload status: a refused artifact keeps the last good one."
+    )
 
 
 class ErrorBody(BaseModel):
@@ -171,6 +236,7 @@ class ErrorBody(BaseModel):
 
     error: str = Field(description="What went wrong, in one sentence.")
     field: str | None = Field(None, description="The request field at fault, when one is.")
+    detail: str | None = Field(None, description="Every problem found, as 'field: message'.")
 
 
 def error_body(message: str, field: str | None = None) -> dict[str, Any]:

@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 
 TOKENS_ENV = "REACTIVATE_TOKENS_FILE"
 SCOPE_KEY = "reactivate.clinics"
-OPEN_PATHS = frozenset({"/", "/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/schema.json"})
+OPEN_PATHS = frozenset(
+    {"/", "/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/schema.json"}
+)
 OPEN_PREFIXES = ("/static_content/", "/assets/")
 
 Scope = MutableMapping[str, Any]
@@ -44,7 +46,9 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def tokens_path(settings: Settings | None = None, explicit: Path | str | None = None) -> Path | None:
+def tokens_path(
+    settings: Settings | None = None, explicit: Path | str | None = None
+) -> Path | None:
     """Where the tokens file is: the explicit path, the environment, then the settings."""
     if explicit:
         return Path(explicit)

@@ -20,7 +20,10 @@ import pandas as pd
 from features.config import CHANNELS, Settings
 from serving import policy
 
-ORDERINGS: dict[str, str] = {"probability": "return_probability", "expected_value": "expected_value"}
+ORDERINGS: dict[str, str] = {
+    "probability": "return_probability",
+    "expected_value": "expected_value",
+}
 CODED_COLUMNS: dict[str, str] = {
     "segment": "segment",
     "service": "last_service",

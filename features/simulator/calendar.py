@@ -53,7 +53,8 @@ class Calendar:
     def timestamps(self, day: np.ndarray, minute: np.ndarray) -> np.ndarray:
         """``datetime64[ns]`` values for day numbers and minutes after midnight."""
         base = np.datetime64(self.start.to_datetime64(), "ns")
-        offset = day.astype(np.int64) * 86_400_000_000_000 + minute.astype(np.int64) * 60_000_000_000
+        ns_day, ns_min = 86_400_000_000_000, 60_000_000_000
+        offset = day.astype(np.int64) * ns_day + minute.astype(np.int64) * ns_min
         return base + offset.astype("timedelta64[ns]")
 
 

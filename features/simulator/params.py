@@ -37,12 +37,12 @@ class SimConfig:
     """
 
     # --- population -------------------------------------------------------------------------
-    existing_share: float = 0.3  # patients already registered before ``start`` (history unseen)
-    existing_churned_share: float = 0.3  # of those, silently gone before ``start``
+    existing_share: float = 0.45  # patients already registered before ``start`` (history unseen)
+    existing_churned_share: float = 0.25  # of those, silently gone before ``start``
     location_weights: tuple[float, ...] = (0.34, 0.28, 0.22, 0.16)
     providers_per_location: tuple[int, ...] = (5, 4, 4, 3)
     leaver_share: float = 0.5  # share of non-senior providers who leave during the history
-    main_service_shares: tuple[float, ...] = (0.38, 0.2, 0.2, 0.22)  # botox, filler, laser, skin
+    main_service_shares: tuple[float, ...] = (0.46, 0.16, 0.18, 0.2)  # botox, filler, laser, skin
     main_interval_days: tuple[float, ...] = (105.0, 225.0, 180.0, 182.0)  # per MAIN_SERVICES
     interval_sigma: float = 0.15  # patient's own cadence = service cadence * lognormal
     post_consult_interval: float = 21.0
@@ -54,10 +54,13 @@ class SimConfig:
     # --- booking ----------------------------------------------------------------------------
     booking_hazard_range: tuple[float, float] = (0.04, 0.14)  # patient's max daily hazard
     min_gap_days: int = 14  # nobody books within this many days of a completed visit
+    overdue_grace_days: float = 30.0  # after cadence + grace the urge to book fades ...
+    forget_scale: float = 0.6  # ... with e-folding time forget_scale * cadence ...
+    forget_floor: float = 0.02  # ... down to this share of the plateau (reminders help here)
     lead_days: tuple[int, ...] = (1, 2, 3, 4, 5, 7, 10, 14, 21, 28)
     lead_probs: tuple[float, ...] = (0.06, 0.08, 0.09, 0.09, 0.1, 0.15, 0.15, 0.14, 0.09, 0.05)
     month_season: tuple[float, ...] = (
-        1.1, 1.05, 1.05, 1.05, 1.0, 0.9, 0.7, 0.72, 1.05, 1.05, 1.0, 0.85,
+        1.1, 1.05, 1.05, 1.05, 1.0, 0.9, 0.6, 0.62, 1.05, 1.05, 1.0, 0.85,
     )
     holiday_dip: float = 0.45  # Dec 20 .. Jan 2
 
@@ -68,9 +71,9 @@ class SimConfig:
     late_cancel_fee_share: float = 0.1
 
     # --- engagement -------------------------------------------------------------------------
-    churn_hazard_mean: float = 0.00032  # about 11 % a year while engaged
+    churn_hazard_mean: float = 0.00028  # about 10 % a year while engaged
     churn_hazard_sigma: float = 0.6
-    no_fit_after_consult: float = 0.2  # leave right after the first consultation
+    no_fit_after_consult: float = 0.15  # leave right after the first consultation
     bad_visit_share: float = 0.03
     churn_after_bad_visit: float = 0.4
     provider_leave_shock: float = 0.3  # engaged patients of a leaving provider who leave too
@@ -80,20 +83,21 @@ class SimConfig:
     # --- outreach ---------------------------------------------------------------------------
     campaign_every_days: int = 91
     campaign_first_day: int = 45
-    campaign_lapsed_days: tuple[int, int] = (150, 900)
-    campaign_cooldown_days: int = 170  # not re-targeted within this many days
+    campaign_lapsed_days: tuple[int, int] = (180, 730)
+    campaign_cooldown_days: int = 270  # not re-targeted within this many days
     campaign_holdout: float = 0.15
     attempts: tuple[int, int] = (4, 5)
+    first_attempt_spread_days: int = 7  # first attempts spread over this many days
     attempt_spacing_days: tuple[int, int] = (7, 14)
     campaigns_until_day: int | None = None  # no campaign launches after this day (tests)
     response_base: tuple[float, ...] = (0.12, 0.07, 0.25, 0.04)  # sms, email, phone, mail
     response_age_slope: tuple[float, ...] = (-0.35, -0.2, 0.3, 0.35)  # per 15 years over 50
     response_delay_days: tuple[int, ...] = (0, 0, 0, 4)
     churned_response_factor: float = 0.25
-    book_if_responded: tuple[float, ...] = (0.35, 0.3, 0.45, 0.3)  # within the window
-    book_if_not_responded: float = 0.03
+    book_if_responded: tuple[float, ...] = (0.5, 0.45, 0.6, 0.45)  # within the window
+    book_if_not_responded: float = 0.05
     attribution_days: int = 14
-    opt_out_rate: tuple[float, ...] = (0.015, 0.008, 0.006, 0.004)
+    opt_out_rate: tuple[float, ...] = (0.01, 0.006, 0.005, 0.003)
     winback_by_reason: tuple[float, ...] = (0.2, 0.03, 0.0, 0.12, 0.3, 0.1)
 
     # --- consent and flags ------------------------------------------------------------------

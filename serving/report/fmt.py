@@ -67,3 +67,15 @@ def score(value: float | None) -> str:
     if _missing(value):
         return UNKNOWN
     return f"{float(value):.2f}"
+
+
+def chance(value: float | None) -> str:
+    """A probability for people: ``0.42`` -> ``42%``; never a flat 0% or 100%."""
+    if _missing(value):
+        return UNKNOWN
+    p = float(value)
+    if p >= 0.995:
+        return "over 99%"
+    if 0 < p < 0.005:
+        return "under 1%"
+    return f"{p * 100:.0f}%"

@@ -1,0 +1,125 @@
+"""The HTTP service (BentoML 1.4, class-based): ranked outreach lists with reasons.
+
+Run it with ``reactivate serve`` (or ``bentoml serve serving.service:Reactivate``). It reads
+its settings from the environment (``REACTIVATE_*``, plus ``REACTIVATE_CONFIG`` naming a
+settings file), loads the registry's champion and the newest scored snapshot once, and
+re-checks both every ``serving.reload_seconds``.
+
+Endpoints (bearer token required except on health and docs paths):
+
+* ``POST /rank``  - a clinic's best eligible patients under a campaign's filters;
+* ``POST /score`` - named patients of a clinic, with the policy's verdict;
+* ``GET /model``  - served version, training window, metrics vs baselines, reload status;
+* ``GET /drift``  - the latest drift summary (404 until monitoring has written one).
+
+The endpoint methods stay thin: the work is in :mod:`serving.handlers` and below.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import bentoml
+from fastapi import FastAPI
+from starlette.responses import JSONResponse
+
+from features.config import Settings
+from serving import handlers
+from serving.api_models import (
+    ErrorBody,
+    ModelInfo,
+    RankRequest,
+    RankResponse,
+    ScoreRequest,
+    ScoreResponse,
+    error_body,
+)
+from serving.auth import BearerAuthMiddleware, clinics_in_scope
+from serving.errors import ValidationErrorMiddleware, quiet_validation_logs
+from serving.state import ServingState
+
+logger = logging.getLogger(__name__)
+
+CONFIG_ENV = "REACTIVATE_CONFIG"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        401: "Missing or unknown token",
+        404: "Nothing to report yet",
+        503: "Nothing loaded yet",
+    }.items()
+}
+
+http = FastAPI(title="reactivate", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def service_settings() -> Settings:
+    """The service's settings: the file named by ``REACTIVATE_CONFIG``, then the environment."""
+    path = os.environ.get(CONFIG_ENV)
+    return Settings.from_file(path if path else None)
+
+
+def _error(ctx: bentoml.Context, error: handlers.ApiError) -> JSONResponse:
+    ctx.response.status_code = error.status
+    return JSONResponse(error_body(error.message, error.field), status_code=error.status)
+
+
+@bentoml.asgi_app(http, path="/")
+@bentoml.service(name="reactivate", workers=1, threads=4, traffic={"timeout": 60})
+class Reactivate:
+    """Who to contact this week, how, and why: ranked lists from the scored snapshot."""
+
+    def __init__(self) -> None:
+        quiet_validation_logs()
+        self.settings = service_settings()
+        self.state = ServingState(self.settings)
+        self.state.start()
+
+    def __is_ready__(self) -> bool:
+        """Ready once a valid model and snapshot are loaded."""
+        return self.state.current is not None
+
+    @bentoml.api(route="/rank", input_spec=RankRequest)
+    def rank(self, ctx: bentoml.Context, **body: Any) -> RankResponse:
+        """Rank a clinic's contactable patients for a campaign, best first, with reasons."""
+        request = RankRequest.model_construct(**body)
+        try:
+            handlers.authorize(clinics_in_scope(ctx.request.scope), request.clinic_id)
+            return handlers.rank(handlers.require(self.state.current), request, self.settings)
+        except handlers.ApiError as error:
+            return _error(ctx, error)
+
+    @bentoml.api(route="/score", input_spec=ScoreRequest)
+    def score(self, ctx: bentoml.Context, **body: Any) -> ScoreResponse:
+        """Score named patients of a clinic; report the ones not contactable or not found."""
+        request = ScoreRequest.model_construct(**body)
+        try:
+            handlers.authorize(clinics_in_scope(ctx.request.scope), request.clinic_id)
+            return handlers.score(handlers.require(self.state.current), request, self.settings)
+        except handlers.ApiError as error:
+            return _error(ctx, error)
+
+    @http.get("/model", response_model=ModelInfo, responses=ERRORS)
+    def model(self) -> Any:
+        """The served model: version, training window, metrics vs baselines, reload status."""
+        try:
+            return handlers.model_info(self.state)
+        except handlers.ApiError as error:
+            return JSONResponse(error_body(error.message), status_code=error.status)
+
+    @http.get("/drift", response_model=dict[str, Any], responses=ERRORS)
+    def drift(self) -> Any:
+        """The latest drift summary of the monitoring job (404 until one exists)."""
+        from serving.drift import latest_summary
+
+        summary = latest_summary(self.settings)
+        if summary is None:
+            message = "no drift summary yet: run `reactivate drift` after scoring"
+            return JSONResponse(error_body(message), status_code=404)
+        return summary
+
+
+Reactivate.add_asgi_middleware(ValidationErrorMiddleware)
+Reactivate.add_asgi_middleware(BearerAuthMiddleware)

@@ -1,0 +1,58 @@
+"""Registry promotion logic against a real MLflow SQLite store in a temporary folder."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from training.registry import NoChampion, list_versions, load_champion, log_and_register
+
+from .conftest import small_settings
+
+
+def _weakened(result):
+    """The same run with a one-tree return model: clearly worse on the same rows."""
+    booster = result.bundle.return_model.booster
+    weak = lgb.Booster(model_str=booster.model_to_string(num_iteration=1))
+    model = replace(result.bundle.return_model, booster=weak)
+    return replace(result, bundle=replace(result.bundle, return_model=model))
+
+
+def test_no_store_means_no_champion(tmp_path):
+    with pytest.raises(NoChampion):
+        load_champion(small_settings(tmp_path / "empty"))
+    assert list_versions(small_settings(tmp_path / "empty")).empty
+
+
+def test_champion_moves_only_on_evidence_or_on_request(trained, models_dir):
+    settings = small_settings(models_dir)
+    first = log_and_register(trained, settings)
+    assert (first.version, first.promoted, first.reason) == ("1", True, "first version")
+
+    weak = _weakened(trained)
+    second = log_and_register(weak, settings)
+    assert not second.promoted
+    assert "does not beat champion v1" in second.reason
+    assert second.comparison["champion_auc"] > second.comparison["challenger_auc"]
+    bundle, version = load_champion(settings)
+    assert version == "1"
+
+    forced = log_and_register(weak, settings, promote=True)
+    assert forced.promoted and forced.reason == "--promote"
+    bundle, version = load_champion(settings)
+    assert version == "3"
+    rows = trained.validation.head(200)
+    np.testing.assert_allclose(bundle.predict_return(rows), weak.bundle.predict_return(rows))
+
+    better = log_and_register(trained, settings)
+    assert better.promoted and "beats champion v3" in better.reason
+    assert load_champion(settings)[1] == "4"
+
+    versions = list_versions(settings)
+    assert versions["version"].tolist() == [4, 3, 2, 1]
+    assert versions.loc[versions["version"] == 4, "aliases"].item() == "champion"
+    assert versions["auc"].notna().all()
+    assert (models_dir / "artifacts").is_dir()

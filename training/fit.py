@@ -1,0 +1,127 @@
+"""One training run: snapshots, both models, baselines, evaluation, the bundle.
+
+Why an orchestrator with no logic of its own: every step lives in its module (splits in
+``snapshots``, models in ``return_model``/``channel_model``, the backtest in
+``evaluation``); this file only wires them so the CLI, the notebook and the tests run the
+very same sequence. No MLflow here: logging and registering is ``training.registry``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.asof import as_timestamp
+from features.config import Settings
+from features.events import prepare
+from features.spec import FEATURE_NAMES
+from features.tables import Tables
+from training.bundle import ModelBundle
+from training.channel_model import fit_channel_model
+from training.contact_rows import build_contact_rows
+from training.context import CONTEXT_FEATURES
+from training.evaluation import Truth, channel_ranking, channel_table, quality_bars, return_table
+from training.labels import label_known_by
+from training.return_model import fit_return_model
+from training.snapshots import AsOfSplit, build_training_rows, split_as_ofs
+
+StepCallback = Callable[[str], None]
+STEPS: tuple[str, ...] = (
+    "snapshots", "return model", "channel model", "baselines", "bundle",
+)
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the bundle, its data window and the backtest."""
+
+    bundle: ModelBundle
+    split: AsOfSplit
+    validation: pd.DataFrame
+    evaluation: dict[str, object]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def train(
+    tables: Tables,
+    as_of: str | pd.Timestamp,
+    settings: Settings,
+    truth: Truth | None = None,
+    on_step: StepCallback | None = None,
+) -> TrainResult:
+    """Train and backtest on the history known at the end of day ``as_of``.
+
+    Args:
+        tables: the validated export (not modified).
+        as_of: T; every label window used ends by T.
+        settings: the product settings.
+        truth: the simulator's truth, for the oracle rows of the evaluation (demo only).
+        on_step: called with each name of ``STEPS`` before it runs (progress display).
+    """
+    marks: list[tuple[str, float]] = []
+
+    def step(name: str) -> None:
+        if on_step is not None:
+            on_step(name)
+        marks.append((name, time.perf_counter()))
+
+    step("snapshots")
+    T = as_timestamp(as_of)
+    split = split_as_ofs(tables, T, settings)
+    dates = [*split.train, *split.calibration, *split.validation]
+    if not all(label_known_by(d, settings.horizon_days, T) for d in dates):
+        raise AssertionError("a label window crosses the training as-of date")
+    prepared = prepare(tables)
+    rows = build_training_rows(tables, dates, settings, prepared)
+    part = {name: rows.loc[rows["as_of"].isin(getattr(split, name))].reset_index(drop=True)
+            for name in ("train", "calibration", "validation")}
+
+    step("return model")
+    model = fit_return_model(part["train"], part["calibration"], settings)
+    validation = part["validation"]
+    p_val = model.predict(validation)
+
+    step("channel model")
+    contacts = build_contact_rows(tables, prepared, split.validation[0], settings)
+    channel = fit_channel_model(contacts, model.features, model.levels, settings)
+    ranking = channel_ranking(contacts)
+
+    step("baselines")
+    table = return_table(validation, part["calibration"], p_val, tables.visits,
+                         settings.horizon_days, truth)
+    p_chan = channel.predict(validation) if channel is not None else None
+    channels = channel_table(validation, p_chan, ranking, truth)
+    evaluation = {"return": table, "channels": channels, "bars": quality_bars(table, channels)}
+
+    step("bundle")
+    window = split.to_dict() | {
+        "rows": {k: int(len(v)) for k, v in part.items()},
+        "contacts": int(len(contacts)),
+        "return_trees": int(model.booster.num_trees()),
+        "channel_trees": int(channel.booster.num_trees()) if channel else 0,
+    }
+    bundle = ModelBundle(
+        return_model=model,
+        channel_model=channel,
+        reference=_reference(validation, p_val, settings),
+        metrics=evaluation,
+        window=window,
+        settings=settings.model_dump(mode="json"),
+        channel_ranking=ranking,
+        created_at=pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
+    )
+    step("done")
+    timings = {a[0]: round(b[1] - a[1], 3) for a, b in zip(marks, marks[1:], strict=False)}
+    return TrainResult(bundle, split, validation, evaluation, timings)
+
+
+def _reference(validation: pd.DataFrame, p: np.ndarray, settings: Settings) -> pd.DataFrame:
+    """A seeded sample of validation rows with their scores: the drift reference."""
+    frame = validation[["clinic_id", *FEATURE_NAMES, *CONTEXT_FEATURES]].assign(
+        return_probability=p)
+    n = min(settings.drift.reference_rows, len(frame))
+    return frame.sample(n=n, random_state=settings.seed).reset_index(drop=True)

@@ -1,0 +1,36 @@
+"""The bundle as an MLflow pyfunc model, so ``models:/reactivation@champion`` loads anywhere.
+
+Why a custom pyfunc rather than ``mlflow.lightgbm``: the registered model must be the whole
+bundle (calibrator and channel model included), and MLflow's inferred signature would
+record category columns as strings and then reject them (see the stack notes). This module
+imports MLflow, so it is imported only when logging or loading through MLflow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+from training.bundle import ModelBundle
+
+
+class BundleModel(mlflow.pyfunc.PythonModel):
+    """Feature frame in, ``return_probability`` and ``p_<channel>`` out."""
+
+    def load_context(self, context: Any) -> None:
+        """Load the bundle folder logged as the ``bundle`` artifact."""
+        self.bundle = ModelBundle.load(context.artifacts["bundle"])
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+        """Scores of each row of a feature frame (the columns of ``features.build``).
+
+        No type hints on purpose: MLflow would turn them into a strict input schema.
+        """
+        del context, params
+        frame = pd.DataFrame(model_input)
+        out = pd.DataFrame({"return_probability": self.bundle.predict_return(frame)},
+                           index=frame.index)
+        channels = self.bundle.predict_channels(frame)
+        return out if channels is None else out.join(channels)

@@ -1,0 +1,204 @@
+"""The model registry: log a run, register its bundle, move ``champion`` only on evidence.
+
+Why the champion is re-scored on the challenger's rows: metrics from two runs are measured
+on different windows and cannot be compared. The challenger's validation rows (features and
+labels) are scored again with the current champion, and the alias moves only when the
+challenger is better on exactly those rows (``training.promotion_metric``), or on
+``--promote``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import pandas as pd
+
+from features.config import Settings
+from training.bundle import ModelBundle
+from training.fit import TrainResult
+from training.metrics import LOWER_IS_BETTER, score_forecast
+from training.tracking import client, using_store
+
+ALIAS = "champion"
+PIP_REQUIREMENTS: list[str] = [
+    "lightgbm>=4.3,<5", "pandas>=2.2,<3", "numpy>=1.26,<3", "scikit-learn>=1.4,<2",
+    "pyarrow>=15", "mlflow>=3.0,<4",
+]
+
+
+class NoChampion(LookupError):
+    """The registry has no version with the ``champion`` alias yet."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Outcome of registering a run."""
+
+    run_id: str
+    version: str
+    promoted: bool
+    reason: str
+    previous_champion: str | None
+    comparison: dict[str, float]
+
+
+def log_and_register(result: TrainResult, settings: Settings, promote: bool = False) -> Registration:
+    """Log the run to MLflow, register the bundle, decide the ``champion`` alias.
+
+    Args:
+        result: a finished training run (``training.fit.train``).
+        settings: the run's settings (``models_dir`` locates the store).
+        promote: move the alias regardless of the comparison.
+    """
+    import mlflow
+
+    name = settings.training.registered_model_name
+    c = client(settings.models_dir)
+    comparison, challenger_wins, why = _compare(result, settings)
+    with using_store(settings.models_dir) as exp, \
+            tempfile.TemporaryDirectory() as tmp, \
+            mlflow.start_run(experiment_id=exp, run_name=f"train-{result.split.as_of.date()}") as run:
+        bundle_dir = result.bundle.save(Path(tmp) / "bundle")
+        mlflow.log_params(_params(result, settings))
+        mlflow.log_metrics(_flat_metrics(result.evaluation))
+        mlflow.set_tags({"as_of": str(result.split.as_of.date()),
+                         "horizon_days": str(settings.horizon_days)})
+        mlflow.log_dict(result.evaluation, "evaluation.json")
+        mlflow.log_dict(result.bundle.window, "window.json")
+        mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+            artifacts={"bundle": str(bundle_dir)}, pip_requirements=PIP_REQUIREMENTS,
+            code_paths=[str(Path(__file__).parent)],
+        )
+        run_id = run.info.run_id
+        mv = mlflow.register_model(info.model_uri, name,
+                                   tags={"as_of": str(result.split.as_of.date())})
+    previous = _champion_version(c, name)
+    promoted = promote or challenger_wins or previous is None
+    reason = ("--promote" if promote else "first version" if previous is None else why)
+    if promoted:
+        c.set_registered_model_alias(name, ALIAS, mv.version)
+    for key, value in {**comparison, "promoted": promoted, "reason": reason}.items():
+        c.set_model_version_tag(name, mv.version, key, str(value))
+    return Registration(run_id, str(mv.version), promoted, reason, previous, comparison)
+
+
+def _compare(result: TrainResult, settings: Settings) -> tuple[dict[str, float], bool, str]:
+    """Score the current champion on the challenger's validation rows and compare."""
+    metric = settings.training.promotion_metric
+    rows = result.validation
+    y = rows["label"].to_numpy()
+    mine = score_forecast(y, result.bundle.predict_return(rows))[metric]
+    try:
+        champion, version = load_champion(settings)
+    except NoChampion:
+        return {f"challenger_{metric}": mine}, True, "first version"
+    try:
+        theirs = score_forecast(y, champion.predict_return(rows))[metric]
+    except (KeyError, ValueError) as err:  # champion needs inputs this data no longer has
+        return ({f"challenger_{metric}": mine}, True,
+                f"champion v{version} cannot score this data ({type(err).__name__})")
+    better = mine < theirs if metric in LOWER_IS_BETTER else mine > theirs
+    verdict = "beats" if better else "does not beat"
+    why = f"{metric} {mine:.4f} {verdict} champion v{version} {theirs:.4f} on the same rows"
+    return {f"challenger_{metric}": mine, f"champion_{metric}": theirs}, better, why
+
+
+def _champion_version(c: Any, name: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(c.get_model_version_by_alias(name, ALIAS).version)
+    except MlflowException:
+        return None
+
+
+def load_champion(settings: Settings) -> tuple[ModelBundle, str]:
+    """The bundle holding the ``champion`` alias and its version number.
+
+    Raises:
+        NoChampion: when nothing has been registered (or promoted) yet.
+    """
+    if not (Path(settings.models_dir) / "mlflow.db").exists():
+        raise NoChampion(f"no model store in {settings.models_dir}: run `reactivate train` first")
+    c = client(settings.models_dir)
+    name = settings.training.registered_model_name
+    version = _champion_version(c, name)
+    if version is None:
+        raise NoChampion(f"no '{ALIAS}' version of model '{name}': run `reactivate train` first")
+    run_id = c.get_model_version(name, version).run_id
+    return ModelBundle.load(_bundle_path(c, run_id)), version
+
+
+def _bundle_path(c: Any, run_id: str) -> Path:
+    """Local folder of a run's ``bundle`` artifact (downloaded if the store is remote)."""
+    uri = c.get_run(run_id).info.artifact_uri
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path)) / "bundle"
+    return Path(c.download_artifacts(run_id, "bundle", tempfile.mkdtemp()))
+
+
+def list_versions(settings: Settings) -> pd.DataFrame:
+    """Registered versions, newest first.
+
+    Returns:
+        Frame with ``version``, ``aliases``, ``created``, ``as_of``, ``run_id``, ``auc``,
+        ``brier``, ``ece``, ``promoted``, ``reason`` (empty without a store).
+    """
+    columns = ["version", "aliases", "created", "as_of", "run_id", "auc", "brier", "ece",
+               "promoted", "reason"]
+    if not (Path(settings.models_dir) / "mlflow.db").exists():
+        return pd.DataFrame(columns=columns)
+    c = client(settings.models_dir)
+    name = settings.training.registered_model_name
+    rows = []
+    for mv in c.search_model_versions(f"name = '{name}'"):
+        metrics = c.get_run(mv.run_id).data.metrics if mv.run_id else {}
+        rows.append({
+            "version": int(mv.version),
+            "aliases": ",".join(getattr(mv, "aliases", []) or []),
+            "created": pd.Timestamp(mv.creation_timestamp, unit="ms"),
+            "as_of": mv.tags.get("as_of", ""),
+            "run_id": mv.run_id,
+            "auc": metrics.get("model_auc", np.nan),
+            "brier": metrics.get("model_brier", np.nan),
+            "ece": metrics.get("model_ece", np.nan),
+            "promoted": mv.tags.get("promoted", ""),
+            "reason": mv.tags.get("reason", ""),
+        })
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values("version", ascending=False, ignore_index=True)
+
+
+def _params(result: TrainResult, settings: Settings) -> dict[str, Any]:
+    cfg = settings.training.model_dump()
+    params = {k: v for k, v in cfg.items() if not isinstance(v, dict)}
+    params.update({
+        "horizon_days": settings.horizon_days, "seed": settings.seed,
+        "as_of": str(result.split.as_of.date()),
+        "train_from": str(result.split.train[0].date()),
+        "train_to": str(result.split.train[-1].date()),
+        "validation": ",".join(str(d.date()) for d in result.split.validation),
+        "n_features": len(result.bundle.features),
+        "channel_costs": json.dumps(cfg.get("channel_costs", {})),
+    })
+    return params
+
+
+def _flat_metrics(evaluation: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for who, metrics in evaluation["return"].items():
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and np.isfinite(value):
+                out[f"{who}_{key}"] = float(value)
+    for key, value in (evaluation.get("channels") or {}).items():
+        out[f"channel_{key}"] = float(value)
+    return out

@@ -1,0 +1,81 @@
+"""The evaluation as a table: for the terminal (rich) and for the docs (Markdown).
+
+Why one row builder for both: the figures printed after ``reactivate train`` and the ones
+quoted in ``docs/training.md`` must be the same numbers, formatted the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+LABELS: dict[str, str] = {
+    "model": "model", "recency": "recency rule", "overdue": "overdue rule",
+    "bgnbd": "BG/NBD", "oracle": "oracle (true p)",
+}
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("auc", "AUC", "{:.3f}"), ("pr_auc", "PR-AUC", "{:.3f}"), ("brier", "Brier", "{:.4f}"),
+    ("log_loss", "log loss", "{:.4f}"), ("ece", "ECE", "{:.4f}"),
+    ("top_decile_lift", "top-10% lift", "{:.2f}"),
+    ("top_decile_capture", "returners in top 10%", "{:.1%}"),
+)
+CHANNEL_LABELS: dict[str, str] = {
+    "model": "model's channel", "clinic_best": "always the clinic's best channel",
+    "random": "random consented channel", "oracle": "oracle's channel",
+}
+
+
+def return_rows(evaluation: dict[str, Any]) -> list[list[str]]:
+    """One formatted row per forecaster: name, then the metrics of ``COLUMNS``."""
+    rows = []
+    for who, metrics in evaluation["return"].items():
+        cells = [LABELS.get(who, who)]
+        for key, _, fmt in COLUMNS:
+            value = metrics.get(key)
+            cells.append("n/a" if value is None or value != value else fmt.format(value))
+        rows.append(cells)
+    return rows
+
+
+def channel_rows(evaluation: dict[str, Any]) -> list[list[str]]:
+    """Mean true booking probability of each channel strategy (empty without truth)."""
+    channels = evaluation.get("channels")
+    if not channels:
+        return []
+    return [[label, f"{channels[key]:.4f}"] for key, label in CHANNEL_LABELS.items()]
+
+
+def rich_tables(evaluation: dict[str, Any], title: str = "Backtest") -> list[Table]:
+    """The return table and (when the truth is known) the channel table."""
+    table = Table(title=f"{title}: who returns within the horizon")
+    table.add_column("forecast")
+    for _, label, _ in COLUMNS:
+        table.add_column(label, justify="right")
+    for row in return_rows(evaluation):
+        table.add_row(*row)
+    tables = [table]
+    rows = channel_rows(evaluation)
+    if rows:
+        chan = Table(title="Channel choice: mean true booking probability")
+        chan.add_column("strategy")
+        chan.add_column("P(book)", justify="right")
+        for row in rows:
+            chan.add_row(*row)
+        chan.add_row("share of the random-to-oracle gap closed",
+                     f"{evaluation['channels']['gap_closed']:.1%}")
+        tables.append(chan)
+    return tables
+
+
+def markdown(evaluation: dict[str, Any]) -> str:
+    """The same tables in Markdown."""
+    head = ["forecast", *(label for _, label, _ in COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in return_rows(evaluation)]
+    rows = channel_rows(evaluation)
+    if rows:
+        lines += ["", "| channel strategy | mean true P(book) |", "|---|---|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines.append(f"| gap closed (random to oracle) | {evaluation['channels']['gap_closed']:.1%} |")
+    return "\n".join(lines) + "\n"
