@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
 from features import cadence, channels, demographics, reliability, segments, value
 from features.asof import as_timestamp
 from features.config import Settings
 from features.events import Prepared, at, prepare
-from features.spec import FEATURE_NAMES
+from features.spec import typed_frame
 from features.tables import Tables
 
 FAMILIES: tuple[str, ...] = (
@@ -78,30 +79,63 @@ def build_many(
     return pd.concat(frames)
 
 
+def build_rows(tables: Tables, rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Features for arbitrary (patient, as-of) pairs, e.g. one row per past contact.
+
+    Args:
+        rows: frame with columns ``patient_id`` and ``as_of`` (for a contact sent on day D,
+            pass D - 1 day so the contact itself and its outcome are not yet known).
+
+    Returns:
+        Frame with the index of ``rows``, columns ``patient_id``, ``as_of`` and those of
+        :func:`build`; features of unknown patients are missing. The export is prepared once
+        and each distinct as-of day is built once.
+    """
+    prepared = prepare(tables)
+    days = pd.to_datetime(rows["as_of"]).dt.normalize().reset_index(drop=True)
+    ids = rows["patient_id"].to_numpy()
+    parts, positions = [], []
+    for day, where in days.groupby(days, sort=True).indices.items():
+        parts.append(build_prepared(prepared, day, settings).reindex(ids[where]))
+        positions.append(where)
+    if not parts:  # no rows: still the right columns
+        parts.append(build_prepared(prepared, prepared.export_date, settings).iloc[:0])
+        positions.append(np.zeros(0, dtype=np.int64))
+    out = pd.concat(parts).iloc[np.argsort(np.concatenate(positions), kind="stable")]
+    out.index = rows.index
+    out.insert(0, "as_of", days.to_numpy())
+    out.insert(0, "patient_id", ids)
+    return out
+
+
 def build_prepared(
     prepared: Prepared,
     as_of: str | pd.Timestamp,
     settings: Settings,
     on_step: StepCallback | None = None,
 ) -> pd.DataFrame:
-    """Features from an export already passed through ``features.events.prepare``."""
+    """Features as of ``as_of`` from an export already passed through ``prepare``.
+
+    The building block of :func:`build`, :func:`build_many` and training's snapshot loops:
+    preparing once and calling this per as-of date avoids re-hashing ids and re-sorting
+    events. Same result and columns as :func:`build`.
+    """
     ev = at(prepared, as_of, settings.features.attribution_days)
+    values: dict[str, np.ndarray] = {"clinic_id": prepared.clinics[prepared.clinic]}
     _step(on_step, "cadence")
-    cad = cadence.from_events(ev, settings)
+    values.update(cadence.columns(ev, settings))
     _step(on_step, "value")
-    val = value.from_events(ev, settings)
+    values.update(value.columns(ev, settings))
     _step(on_step, "reliability")
-    rel = reliability.from_events(ev, settings)
+    values.update(reliability.columns(ev, settings))
     _step(on_step, "segments")
-    seg = segments.from_cadence(cad, settings)
+    values.update(segments.columns(values["days_since_last_visit"], values["overdue_ratio"],
+                                   settings))
     _step(on_step, "channels")
-    chan = channels.from_events(ev, settings)
+    values.update(channels.columns(ev, settings))
     _step(on_step, "demographics")
-    demo = demographics.from_patients(prepared.patients, as_of, settings)
-    demo.index = ev.index
-    clinic = pd.DataFrame({"clinic_id": prepared.clinics[prepared.clinic]}, index=ev.index)
-    frame = pd.concat([clinic, cad, val, rel, seg, chan, demo], axis=1, copy=False)
-    return frame[["clinic_id", *FEATURE_NAMES]]
+    values.update(demographics.columns(prepared.patients, as_of, settings))
+    return typed_frame(values, ev.index)
 
 
 def _step(on_step: StepCallback | None, name: str) -> None:

@@ -40,6 +40,11 @@ def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.D
 
 def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
     """Cadence features from an as-of view (see :func:`build`)."""
+    return typed_frame(columns(ev, settings), ev.index, "cadence")
+
+
+def columns(ev: Events, settings: Settings) -> dict[str, np.ndarray]:
+    """Cadence columns as arrays in patient order (see :func:`build`)."""
     cfg = settings.features
     p, c, n = ev.prepared, ev.completed, ev.n
     last = last_rows(c.pid)
@@ -86,7 +91,7 @@ def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
     out["last_provider_active"] = _provider_active(ev, last_provider, cfg.provider_active_days)
     out["location_id"] = _location(p, c, who, last)
     out["has_booked_appointment"] = booked_at_t(p, ev)
-    return typed_frame(out, ev.index, "cadence")
+    return out
 
 
 def _gaps(ev: Events) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

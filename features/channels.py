@@ -43,13 +43,18 @@ def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.D
 
 def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
     """Channel features from an as-of view (see :func:`build`)."""
+    return typed_frame(columns(ev, settings), ev.index, "channels")
+
+
+def columns(ev: Events, settings: Settings) -> dict[str, np.ndarray]:
+    """Channel columns as arrays in patient order (see :func:`build`)."""
     if ev.contacts is not None:
         out = _activity(ev, settings)
     else:
-        out = dict.fromkeys(family_columns("channels"), np.full(ev.n, np.nan))
+        out = {name: np.full(ev.n, np.nan) for name in family_columns("channels")}
         out.update({f"opted_out_{ch}": np.zeros(ev.n, dtype=bool) for ch in CHANNELS})
     out.update({f"consent_{ch}": v for ch, v in consent(ev.prepared.patients, settings).items()})
-    return typed_frame(out, ev.index, "channels")
+    return out
 
 
 def _activity(ev: Events, settings: Settings) -> dict[str, np.ndarray]:

@@ -77,7 +77,7 @@ class TrainingConfig(BaseModel):
     include_booked: bool = Field(False, description="Keep patients with a booked appointment in training rows.")
     registered_model_name: str = Field("reactivation", description="Name in the MLflow model registry.")
     num_leaves: int = Field(31, description="LightGBM num_leaves of the return model.")
-    learning_rate: float = Field(0.1, description="LightGBM learning rate of the return model.")
+    learning_rate: float = Field(0.15, description="LightGBM learning rate of the return model.")
     max_rounds: int = Field(300, description="Upper bound on boosting rounds (early stopping picks fewer).")
     early_stopping_rounds: int = Field(30, description="Stop when validation loss has not improved this long.")
     min_child_samples: int = Field(50, description="LightGBM min_data_in_leaf.")
@@ -100,7 +100,7 @@ class TrainingConfig(BaseModel):
     lambda_l2: float = Field(1.0, description="LightGBM L2 regularisation of both models.")
     feature_fraction: float = Field(0.9, description="LightGBM share of features tried per tree.")
     channel_num_leaves: int = Field(15, description="LightGBM num_leaves of the channel model.")
-    channel_learning_rate: float = Field(0.05, description="Learning rate of the channel model.")
+    channel_learning_rate: float = Field(0.15, description="Learning rate of the channel model.")
     channel_max_rounds: int = Field(300, description="Upper bound on boosting rounds of the channel model.")
     channel_min_child_samples: int = Field(100, description="min_data_in_leaf of the channel model.")
     channel_grid_days: int = Field(
@@ -135,7 +135,7 @@ class ServingConfig(BaseModel):
     tokens_file: Path | None = Field(None, description="Tokens file (SHA-256 digests and clinic scopes).")
     reload_seconds: float = Field(30.0, description="How often the service checks for a new champion or snapshot.")
     precompute_explanations: int = Field(
-        200_000,
+        50_000,
         description="Snapshot rows explained in the background after a load, best-ranked first (0: none).",
     )
 

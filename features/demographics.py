@@ -36,6 +36,14 @@ def from_patients(
     patients: pd.DataFrame, as_of: str | pd.Timestamp, settings: Settings
 ) -> pd.DataFrame:
     """Demographic features from a positional patients frame (see :func:`build`)."""
+    index = pd.Index(patients["patient_id"].astype(object), name="patient_id")
+    return typed_frame(columns(patients, as_of, settings), index, "demographics")
+
+
+def columns(
+    patients: pd.DataFrame, as_of: str | pd.Timestamp, settings: Settings
+) -> dict[str, np.ndarray]:
+    """Demographic columns as arrays in the row order of ``patients`` (see :func:`build`)."""
     del settings
     day = as_timestamp(as_of)
     birth = patients["birth_date"]
@@ -47,11 +55,10 @@ def from_patients(
     registered = (day - created.dt.normalize()).dt.days.to_numpy(np.float64)
     out = {
         "age_years": np.where(age >= 0, age, np.nan),
-        "sex": patients["sex"].to_numpy(dtype=object),
+        "sex": np.array(patients["sex"], dtype=object),  # a copy: never alias the input
         "days_since_registration": np.where((created < cutoff(as_of)).to_numpy(), registered,
                                             np.nan),
         "do_not_contact": patients["do_not_contact"].astype("boolean").fillna(False).to_numpy(bool),
         "deceased": patients["deceased"].astype("boolean").fillna(False).to_numpy(bool),
     }
-    index = pd.Index(patients["patient_id"].astype(object), name="patient_id")
-    return typed_frame(out, index, "demographics")
+    return out

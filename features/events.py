@@ -159,7 +159,7 @@ def prepare(tables: Tables) -> Prepared:
     order = np.flatnonzero(keep)[order_by([
         (pid[keep], len(ids)), (ordinal[keep], span), shifted(status_code[keep].astype(np.int64)),
         shifted(service[keep]), shifted(provider[keep]), shifted(location[keep]),
-    ])]
+    ], stable=False)]
     visit_at = visit_at[order]
     booked_at = frame["booked_at"].to_numpy("datetime64[ns]")[order]
     visits = VisitLog(
@@ -228,7 +228,7 @@ def _attribute(pid: np.ndarray, booking_at: np.ndarray, contacts: ContactLog) ->
     channel = np.r_[contacts.channel, np.zeros(n_v, np.int64)]
     order = order_by([(all_pid, int(all_pid.max(initial=0)) + 1),
                       (np.concatenate([t_contact, t_visit]), span),
-                      (is_booking, 2), (channel, len(CHANNELS))])
+                      (is_booking, 2), (channel, len(CHANNELS))], stable=False)
     position = np.where(order < n_c, np.arange(len(order)), -1)
     latest = np.maximum.accumulate(position) if len(order) else position
     same_patient = (latest >= 0) & (all_pid[order[np.maximum(latest, 0)]] == all_pid[order])

@@ -48,7 +48,7 @@ def time_ordinals(*stamps: np.ndarray) -> tuple[list[np.ndarray], int]:
     """Order-preserving small integers for datetime64 arrays (no NaT), on a common scale.
 
     Returns one int64 array per input and the number of distinct ordinals (the radix for
-    :func:`order_by`). Uses the coarsest exact unit (day, minute, second, ...), else ranks.
+    :func:`order_by`). Uses the coarsest exact unit (minute, second, ...), else ranks.
     """
     ints = [s.view(np.int64) for s in stamps]
     nonempty = [a for a in ints if len(a)]
@@ -56,7 +56,7 @@ def time_ordinals(*stamps: np.ndarray) -> tuple[list[np.ndarray], int]:
         return [a.copy() for a in ints], 1
     base = min(int(a.min()) for a in nonempty)
     top = max(int(a.max()) for a in nonempty)
-    for unit in (86_400 * 10**9, 60 * 10**9, 10**9, 10**6, 1):
+    for unit in (60 * 10**9, 10**9, 10**6, 1):
         if all(not ((a - base) % unit).any() for a in nonempty):
             break
     span = (top - base) // unit + 1
@@ -67,12 +67,13 @@ def time_ordinals(*stamps: np.ndarray) -> tuple[list[np.ndarray], int]:
     return [inverse[bounds[i]:bounds[i + 1]] for i in range(len(ints))], len(uniques)
 
 
-def order_by(keys: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
-    """Stable sort order by several non-negative integer keys, most significant first.
+def order_by(keys: Sequence[tuple[np.ndarray, int]], stable: bool = True) -> np.ndarray:
+    """Sort order by several non-negative integer keys, most significant first.
 
     Each key comes with its cardinality (values in 0..card-1). Adjacent keys are packed into
     mixed-radix int64 keys while the product of cardinalities fits; the packed keys are then
-    sorted least significant first with stable argsorts (usually just one).
+    sorted least significant first with stable argsorts (usually just one). ``stable=False``
+    allows a faster sort when rows with equal keys are interchangeable (one packed key only).
     """
     groups: list[list[tuple[np.ndarray, int]]] = [[]]
     total = 1
@@ -83,15 +84,17 @@ def order_by(keys: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
             total = 1
         groups[-1].append((codes, card))
         total *= card
-    order = np.arange(len(keys[0][0]))
+    order = None
     for group in groups:
-        packed = np.zeros(len(order), dtype=np.int64)
+        packed = np.zeros(len(keys[0][0]), dtype=np.int64)
         multiplier = 1
         for codes, card in group:
-            packed += codes[order].astype(np.int64) * multiplier
+            packed += (codes if order is None else codes[order]).astype(np.int64) * multiplier
             multiplier *= card
-        order = order[np.argsort(packed, kind="stable")]
-    return order
+        kind = "quicksort" if not stable and len(groups) == 1 else "stable"
+        step = np.argsort(packed, kind=kind)
+        order = step if order is None else order[step]
+    return order if order is not None else np.zeros(0, dtype=np.int64)
 
 
 def shifted(codes: np.ndarray) -> tuple[np.ndarray, int]:

@@ -35,6 +35,11 @@ def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.D
 
 def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
     """Reliability features from an as-of view (see :func:`build`)."""
+    return typed_frame(columns(ev, settings), ev.index, "reliability")
+
+
+def columns(ev: Events, settings: Settings) -> dict[str, np.ndarray]:
+    """Reliability columns as arrays in patient order (see :func:`build`)."""
     p, v, n = ev.prepared, ev.visits, ev.n
     k = settings.features.reliability_prior_strength
     past = np.isin(v.status, (COMPLETED, NO_SHOW, CANCELLED))
@@ -47,4 +52,4 @@ def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
                            clinic_appointments)[p.clinic]
         out[f"{name}_count"] = count
         out[f"{name}_rate"] = (count + k * clinic_rate) / (appointments + k)
-    return typed_frame(out, ev.index, "reliability")
+    return out

@@ -36,14 +36,18 @@ def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.D
 
 def from_cadence(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Segments from cadence features (``days_since_last_visit``, ``overdue_ratio``)."""
+    values = columns(frame["days_since_last_visit"].to_numpy(np.float64),
+                     frame["overdue_ratio"].to_numpy(np.float64), settings)
+    return typed_frame(values, frame.index, "segments")
+
+
+def columns(days: np.ndarray, ratio: np.ndarray, settings: Settings) -> dict[str, np.ndarray]:
+    """Both segment columns from days since the last visit and the overdue ratio."""
     cfg = settings.features.segments
-    days = frame["days_since_last_visit"].to_numpy(np.float64)
-    ratio = frame["overdue_ratio"].to_numpy(np.float64)
-    out = {
+    return {
         "segment": calendar_segment(days, cfg),
         "segment_cadence": cadence_segment(days, ratio, cfg),
     }
-    return typed_frame(out, frame.index, "segments")
 
 
 def calendar_segment(days: np.ndarray, cfg: SegmentConfig) -> np.ndarray:

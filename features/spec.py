@@ -87,12 +87,12 @@ _CADENCE = [
     _f("cadence", "last_provider_id", "Provider of the last completed visit", "provider id",
        "categorical", model=False),
     _f("cadence", "last_provider_active",
-       "1 if the last provider completed any visit in the clinic in the 90 days before the "
-       "as-of date", "flag", "flag", pooled=True, missing_flag=True),
+       "Whether the last provider completed any visit in the clinic in the 90 days before the "
+       "as-of date (1 yes, 0 no)", "yes/no", "flag", pooled=True, missing_flag=True),
     _f("cadence", "location_id", "Patient's home location, else the last visit's location",
        "location id", "categorical", model=False),
     _f("cadence", "has_booked_appointment",
-       "A future appointment was already booked at the as-of date", "flag", "flag"),
+       "A future appointment was already booked at the as-of date", "yes/no", "flag"),
 ]
 
 _VALUE = [
@@ -128,6 +128,11 @@ _SEGMENTS = [
 ]
 
 
+CHANNEL_WORDS: dict[str, str] = {
+    "sms": "Text (SMS)", "email": "Email", "phone": "Phone call", "mail": "Letter",
+}
+
+
 def _channel_specs() -> list[FeatureSpec]:
     specs = [
         _f("channels", "days_since_last_contact", "Days since the last contact on any channel",
@@ -136,27 +141,28 @@ def _channel_specs() -> list[FeatureSpec]:
            "contacts", model=False),
     ]
     for ch in CHANNELS:
+        word = CHANNEL_WORDS[ch]
         specs += [
-            _f("channels", f"{ch}_sent", f"{ch.upper()} contacts sent", "contacts"),
-            _f("channels", f"{ch}_responses", f"{ch.upper()} contacts the patient responded to",
+            _f("channels", f"{ch}_sent", f"{word} contacts sent", "contacts"),
+            _f("channels", f"{ch}_responses", f"{word} contacts the patient responded to",
                "contacts"),
-            _f("channels", f"{ch}_bookings", f"Bookings credited to {ch.upper()} contacts "
+            _f("channels", f"{ch}_bookings", f"Bookings credited to {word} contacts "
                "(latest contact within the attribution window before the booking)", "bookings"),
-            _f("channels", f"{ch}_response_rate", f"{ch.upper()} response share, pulled toward "
+            _f("channels", f"{ch}_response_rate", f"{word} response share, pulled toward "
                "the clinic's share for that channel", "share 0-1", pooled=True),
-            _f("channels", f"{ch}_days_since_last_contact", f"Days since the last {ch.upper()} "
+            _f("channels", f"{ch}_days_since_last_contact", f"Days since the last {word} "
                "contact", "days"),
             _f("channels", f"{ch}_days_since_last_response", f"Days since the last "
-               f"{ch.upper()} response", "days"),
-            _f("channels", f"{ch}_attempts_since_response", f"{ch.upper()} contacts sent since "
+               f"{word} response", "days"),
+            _f("channels", f"{ch}_attempts_since_response", f"{word} contacts sent since "
                "the last response (all of them if never answered)", "contacts"),
         ]
     for ch in CHANNELS:
-        specs.append(_f("channels", f"opted_out_{ch}", f"Patient asked to stop {ch.upper()} "
-                        "contacts", "flag", "flag", model=False))
+        specs.append(_f("channels", f"opted_out_{ch}", f"Patient asked to stop "
+                        f"{CHANNEL_WORDS[ch]} contacts", "yes/no", "flag", model=False))
     for ch in CHANNELS:
-        specs.append(_f("channels", f"consent_{ch}", f"{ch.upper()} contact allowed now "
-                        "(current state; unknown: SMS no, others by configuration)", "flag",
+        specs.append(_f("channels", f"consent_{ch}", f"{CHANNEL_WORDS[ch]} contact allowed now "
+                        "(current state; unknown: SMS no, others by configuration)", "yes/no",
                         "flag", model=False))
     return specs
 
@@ -165,9 +171,9 @@ _DEMOGRAPHICS = [
     _f("demographics", "age_years", "Age at the as-of date", "years"),
     _f("demographics", "sex", "Sex as exported", "category", "categorical"),
     _f("demographics", "days_since_registration", "Days since the patient registered", "days"),
-    _f("demographics", "do_not_contact", "Never list for outreach (current state)", "flag",
+    _f("demographics", "do_not_contact", "Never list for outreach (current state)", "yes/no",
        "flag", model=False),
-    _f("demographics", "deceased", "Deceased (current state)", "flag", "flag", model=False),
+    _f("demographics", "deceased", "Deceased (current state)", "yes/no", "flag", model=False),
 ]
 
 FEATURES: tuple[FeatureSpec, ...] = tuple(
@@ -185,16 +191,20 @@ def family_columns(family: str) -> tuple[str, ...]:
     return tuple(f.name for f in FEATURES if f.family == family)
 
 
-def typed_frame(values: dict[str, Any], index: pd.Index, family: str) -> pd.DataFrame:
-    """One family's frame: its declared columns, in order, each in its declared dtype.
+def typed_frame(values: dict[str, Any], index: pd.Index, family: str | None = None
+                ) -> pd.DataFrame:
+    """A family's frame (every feature when ``family`` is None): the declared columns, in
+    order, each in its declared dtype; extra keys of ``values`` (like ``clinic_id``) first.
 
     Why: a column's dtype must not depend on the data (an empty group makes ``bincount``
     return integers, a missing table makes NaN), or frames of two as-of dates would differ.
     """
-    columns = family_columns(family)
-    data = {name: np.asarray(values[name]).astype(BY_NAME[name].dtype, copy=False)
-            for name in columns}
-    return pd.DataFrame(data, index=index, columns=list(columns))
+    columns = FEATURE_NAMES if family is None else family_columns(family)
+    data = {name: np.asarray(v) for name, v in values.items() if name not in BY_NAME}
+    data.update({name: np.asarray(values[name]).astype(BY_NAME[name].dtype, copy=False)
+                 for name in columns})
+    # copy=False: the arrays are fresh, and consolidating 75 columns would copy them all again
+    return pd.DataFrame(data, index=index, columns=list(data), copy=False)
 
 
 def to_markdown() -> str:

@@ -36,10 +36,14 @@ def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.D
 
 def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
     """Value features from an as-of view (see :func:`build`)."""
+    return typed_frame(columns(ev, settings), ev.index, "value")
+
+
+def columns(ev: Events, settings: Settings) -> dict[str, np.ndarray]:
+    """Value columns as arrays in patient order (see :func:`build`)."""
     n, v, c = ev.n, ev.visits, ev.completed
     if not ev.prepared.revenue_provided:
-        return typed_frame(dict.fromkeys(family_columns("value"), np.full(n, np.nan)), ev.index,
-                           "value")
+        return {name: np.full(n, np.nan) for name in family_columns("value")}
     revenue = np.nan_to_num(v.revenue)
     recent = v.day > ev.day - 365
     completed_revenue = np.nan_to_num(c.revenue)
@@ -52,7 +56,7 @@ def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
         "expected_revenue_per_visit": _expected(ev, completed_sum, completed_count,
                                                 completed_revenue, settings),
     }
-    return typed_frame(out, ev.index, "value")
+    return out
 
 
 def _expected(

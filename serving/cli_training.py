@@ -25,31 +25,55 @@ from serving.cli_common import (
 )
 
 out = Console()
-SOURCE_ARG = typer.Argument(..., help="Folder of CSV/Parquet files, DuckDB file, or SQLAlchemy URL.")
+SOURCE_ARG = typer.Argument(
+    ..., help="Folder of CSV/Parquet files, DuckDB file, or SQLAlchemy URL."
+)
 AS_OF_OPTION = typer.Option(None, "--as-of", help="As-of day T (default: the export date).")
-HORIZON_OPTION = typer.Option(None, "--horizon-days", min=1, help="Return horizon in days (default 90).")
+HORIZON_OPTION = typer.Option(
+    None, "--horizon-days", min=1, help="Return horizon in days (default 90)."
+)
+PROMOTE_OPTION = typer.Option(
+    False, "--promote", help="Make this version the champion even if it does not beat it."
+)
+EVAL_OUT_OPTION = typer.Option(
+    None, "--out", help="JSON file for the figures (default: evaluations/ in the models dir)."
+)
+SCORE_OUT_OPTION = typer.Option(
+    None, "--out", help="Output file, .parquet or .csv (default: snapshots/ in the models dir)."
+)
 LENIENT_OPTION = typer.Option(False, "--lenient", help="Leave broken rows out instead of failing.")
 
 
 def _as_of(value: str | None, tables) -> pd.Timestamp:  # noqa: ANN001 - Tables
-    return pd.Timestamp(value).normalize() if value else pd.Timestamp(tables.export_date).normalize()
+    day = value if value else tables.export_date
+    return pd.Timestamp(day).normalize()
 
 
-def _run_training(source: str, settings, as_of: str | None, export_date: str | None,  # noqa: ANN001
-                  lenient: bool):  # noqa: ANN202 - (TrainResult, Truth | None)
+def _run_training(
+    source: str,
+    settings,
+    as_of: str | None,
+    export_date: str | None,  # noqa: ANN001
+    lenient: bool,
+):  # noqa: ANN202 - (TrainResult, Truth | None)
     from training.evaluation import load_truth
     from training.fit import STEPS, train
     from training.snapshots import InsufficientHistory
 
     tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
     truth = load_truth(source) if "://" not in source else None
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("training", total=len(STEPS))
 
         def on_step(name: str) -> None:
-            progress.update(task, description=name, completed=min(STEPS.index(name), len(STEPS))
-                            if name in STEPS else len(STEPS))
+            done = STEPS.index(name) if name in STEPS else len(STEPS)
+            progress.update(task, description=name, completed=done)
 
         try:
             result = train(tables, _as_of(as_of, tables), settings, truth=truth, on_step=on_step)
@@ -66,16 +90,22 @@ def _print_evaluation(evaluation: dict, title: str) -> None:
         out.print(table)
     bars = evaluation.get("bars", {})
     if bars:
-        out.print("quality bars: " + ", ".join(
-            f"{k}={'yes' if v is True else 'NO' if v is False else v if isinstance(v, str) else f'{v:.2f}'}"
-            for k, v in bars.items()), highlight=False)
+        out.print(
+            "quality bars: " + ", ".join(f"{k}={_bar(v)}" for k, v in bars.items()), highlight=False
+        )
+
+
+def _bar(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
 def train_cmd(
     source: str = SOURCE_ARG,
     as_of: str = AS_OF_OPTION,
     horizon_days: int = HORIZON_OPTION,
-    promote: bool = typer.Option(False, "--promote", help="Make this version the champion regardless."),
+    promote: bool = PROMOTE_OPTION,
     export_date: str = EXPORT_DATE_OPTION,
     lenient: bool = LENIENT_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
@@ -89,20 +119,25 @@ def train_cmd(
     with console.status("logging to MLflow"):
         reg = log_and_register(result, settings, promote=promote)
     w = result.bundle.window
-    out.print(f"trained on {w['rows']['train']:,} snapshot rows ({w['train'][0]} .. {w['train'][-1]}), "
-              f"validated on {w['rows']['validation']:,} rows as of {', '.join(w['validation'])}; "
-              f"{w['contacts']:,} contacts for the channel model", highlight=False)
+    out.print(
+        f"trained on {w['rows']['train']:,} snapshot rows ({w['train'][0]} .. "
+        f"{w['train'][-1]}), validated on {w['rows']['validation']:,} rows as of "
+        f"{', '.join(w['validation'])}; {w['contacts']:,} contacts for the channel model",
+        highlight=False,
+    )
     _print_evaluation(result.evaluation, f"Backtest as of {', '.join(w['validation'])}")
     state = "[green]champion[/green]" if reg.promoted else "not promoted"
-    out.print(f"registered {settings.training.registered_model_name} v{reg.version} ({state}: "
-              f"{reg.reason}); run {reg.run_id}")
+    out.print(
+        f"registered {settings.training.registered_model_name} v{reg.version} ({state}: "
+        f"{reg.reason}); run {reg.run_id}"
+    )
 
 
 def evaluate_cmd(
     source: str = SOURCE_ARG,
     as_of: str = AS_OF_OPTION,
     horizon_days: int = HORIZON_OPTION,
-    out_path: Path = typer.Option(None, "--out", help="JSON file for the figures (default: in the models dir)."),
+    out_path: Path = EVAL_OUT_OPTION,
     export_date: str = EXPORT_DATE_OPTION,
     lenient: bool = LENIENT_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
@@ -118,14 +153,19 @@ def evaluate_cmd(
     try:
         champion, version = load_champion(settings)
         rows = result.validation
-        evaluation["return"] = {**evaluation["return"], f"champion v{version}": score_forecast(
-            rows["label"].to_numpy(), champion.predict_return(rows))}
+        evaluation["return"] = {
+            **evaluation["return"],
+            f"champion v{version}": score_forecast(
+                rows["label"].to_numpy(), champion.predict_return(rows)
+            ),
+        }
     except (NoChampion, KeyError, ValueError):
         pass
     evaluation["window"] = result.bundle.window
     w = result.bundle.window
     _print_evaluation(evaluation, f"Backtest as of {', '.join(w['validation'])}")
-    target = out_path or Path(settings.models_dir) / "evaluations" / f"evaluation_{w['as_of']}.json"
+    default = Path(settings.models_dir) / "evaluations" / f"evaluation_{w['as_of']}.json"
+    target = out_path or default
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(evaluation, indent=2, default=str))
     out.print(f"figures written to {target}")
@@ -134,7 +174,7 @@ def evaluate_cmd(
 def score_cmd(
     source: str = SOURCE_ARG,
     as_of: str = AS_OF_OPTION,
-    out_path: Path = typer.Option(None, "--out", help="Output file (.parquet or .csv; default: snapshots folder)."),
+    out_path: Path = SCORE_OUT_OPTION,
     export_date: str = EXPORT_DATE_OPTION,
     lenient: bool = LENIENT_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
@@ -159,9 +199,12 @@ def score_cmd(
         frame.insert(3, "model_version", str(version))
         path = write_snapshot(frame, out_path or snapshot_path(settings.models_dir, day))
     mix = frame["best_channel"].value_counts(normalize=True).round(3).to_dict()
-    out.print(f"scored {len(frame):,} patients as of {day.date()} with v{version}: mean return "
-              f"probability {frame['return_probability'].mean():.3f}, best channels {mix}; "
-              f"written to {path}", highlight=False)
+    out.print(
+        f"scored {len(frame):,} patients as of {day.date()} with v{version}: mean return "
+        f"probability {frame['return_probability'].mean():.3f}, best channels {mix}; "
+        f"written to {path}",
+        highlight=False,
+    )
 
 
 def models_cmd(
@@ -177,11 +220,19 @@ def models_cmd(
         out.print(f"no registered models in {settings.models_dir}")
         return
     table = Table(title=f"{settings.training.registered_model_name} in {settings.models_dir}")
-    for col in ("version", "aliases", "created", "as of", "AUC", "Brier", "ECE", "promoted", "reason"):
-        table.add_column(col)
+    for col in ("version", "alias", "created", "as of", "AUC", "Brier", "ECE", "decision"):
+        table.add_column(col, overflow="fold")
     for r in versions.itertuples():
-        table.add_row(str(r.version), r.aliases, str(r.created)[:19], r.as_of, f"{r.auc:.3f}",
-                      f"{r.brier:.4f}", f"{r.ece:.4f}", r.promoted, r.reason)
+        table.add_row(
+            str(r.version),
+            r.aliases,
+            str(r.created)[:10],
+            r.as_of,
+            f"{r.auc:.3f}",
+            f"{r.brier:.4f}",
+            f"{r.ece:.4f}",
+            r.reason,
+        )
     out.print(table)
 
 

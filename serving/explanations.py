@@ -1,18 +1,20 @@
-"""SHAP contributions of snapshot rows: computed once, kept for the life of a snapshot.
+"""Reasons of snapshot rows: computed once, kept for the life of a (model, snapshot) pair.
 
-TreeSHAP costs milliseconds per row (150x a plain prediction), so explaining a page of 100
-patients on every request would dominate latency. Contributions of a snapshot row never
-change while the model and the snapshot stay the same, so this store keeps them in one
-float32 matrix aligned with the snapshot rows:
+Two costs dominate an explained request: TreeSHAP (milliseconds per row, 150x a plain
+prediction) and phrasing (a few dozen vectorised string operations per request, whatever
+the row count). Neither depends on the request, only on the row, the model and the
+snapshot, so this store keeps both:
 
-* a request explains only its rows not seen before, in one batched LightGBM call;
-* a background warmer fills, ahead of any request, the rows most likely to be listed (each
-  clinic's best patients by probability and by expected value), one thread, small batches,
-  so it never holds a core for long.
+* contributions in one float32 matrix aligned with the snapshot rows (allocated zeroed:
+  untouched pages cost no memory, so a million-row snapshot pays only for rows explained);
+* each row's ``MAX_REASONS`` strongest reasons, phrased; a request for ``k`` reasons takes
+  the first ``k`` (the order does not depend on ``k``).
 
-The matrix is allocated zeroed (untouched pages cost no memory), so a million-row snapshot
-only pays for the rows actually explained. A reload builds a new store; the key "model
-version + patient" of a cache is implicit in that lifetime.
+A request explains and phrases only its rows not seen before, in one batch. A background
+warmer does the same ahead of any request for the rows most likely to be listed (each
+clinic's best patients by probability and by expected value): one thread, small batches,
+LightGBM on one core. A reload builds a new store: the key "model version + patient" of this
+cache is implicit in its lifetime.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from serving.reasons import top_reasons
+
 logger = logging.getLogger(__name__)
+
+MAX_REASONS = 10  # the API's upper bound of max_reasons
 
 
 class ExplanationStore:
@@ -41,12 +47,14 @@ class ExplanationStore:
         self.features: list[str] = list(bundle.features)
         self._values = np.zeros((len(frame), len(self.features)), dtype=np.float32)
         self._done = np.zeros(len(frame), dtype=bool)
+        self._reasons = np.full(len(frame), None, dtype=object)
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def ready(self) -> int:
-        """Rows whose contributions are stored."""
+        """Rows whose contributions are stored (phrased or not)."""
         return int(self._done.sum())
 
     def compute(self, rows: np.ndarray, threads: int = 0) -> np.ndarray:
@@ -72,6 +80,34 @@ class ExplanationStore:
         self._values[rows] = values
         self._done[rows] = True  # after the values: readers never see a half-written row
 
+    def reasons(self, rows: np.ndarray, max_reasons: int) -> list[list[dict]]:
+        """The ``max_reasons`` strongest reasons of each row, phrasing missing rows now."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self._phrase(rows, threads=0)
+        return [list(self._reasons[row][:max_reasons]) for row in rows]
+
+    def _phrase(self, rows: np.ndarray, threads: int) -> None:
+        missing = np.unique(rows[np.equal(self._reasons[rows], None)])
+        if not len(missing):
+            return
+        todo = missing[~self._done[missing]]
+        if len(todo):
+            self._store(todo, self.compute(todo, threads=threads))
+        phrased = top_reasons(
+            self._values[missing].astype(float),
+            self.features,
+            self.frame.iloc[missing],
+            MAX_REASONS,
+        )
+        holder = np.empty(len(missing), dtype=object)
+        holder[:] = [tuple(r) for r in phrased]
+        self._reasons[missing] = holder
+
+    @property
+    def phrased(self) -> int:
+        """Rows whose reasons are phrased and stored."""
+        return int(np.not_equal(self._reasons, None).sum())
+
     def start_warming(self, priority: Iterable[np.ndarray], budget: int, batch: int = 256) -> None:
         """Explain up to ``budget`` rows in the background, in the order of ``priority``."""
         if budget <= 0:
@@ -91,10 +127,7 @@ class ExplanationStore:
             for start in range(0, len(order), batch):
                 if self._stop.is_set():
                     return
-                rows = order[start : start + batch]
-                rows = rows[~self._done[rows]]
-                if len(rows):
-                    self._store(rows, self.compute(rows, threads=1))
+                self._phrase(order[start : start + batch], threads=1)
         except Exception:  # the request path still explains on demand
             logger.exception("background explanation stopped")
 

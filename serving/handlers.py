@@ -23,7 +23,6 @@ from serving.api_models import (
     ScoreResponse,
 )
 from serving.ranking import Selection
-from serving.reasons import top_reasons
 from serving.state import Served, ServingState
 from training.registry import ALIAS
 
@@ -69,13 +68,9 @@ def build_records(
         served.index, selection, _costs(settings), settings.training.cost_weight
     )
     if explain and len(selection.rows):
-        contributions = served.explanations.contributions(selection.rows)
-        features = served.explanations.features
-        context = served.index.frame.iloc[selection.rows]
-        for record, reasons in zip(
-            records, top_reasons(contributions, features, context, max_reasons), strict=True
-        ):
-            record["reasons"] = reasons
+        reasons = served.explanations.reasons(selection.rows, max_reasons)
+        for record, found in zip(records, reasons, strict=True):
+            record["reasons"] = found
     return [PatientRecord.model_validate(r) for r in records]
 
 
@@ -149,7 +144,7 @@ def model_info(state: ServingState) -> ModelInfo:
             last_check=status.last_check,
             last_error=status.last_error,
             last_error_at=status.last_error_at,
-            explanations_ready=served.explanations.ready,
+            explanations_ready=served.explanations.phrased,
         ),
     )
 

@@ -153,13 +153,6 @@ def _optional(values: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in values]
 
 
-def _labels(frame: pd.DataFrame, column: str, rows: np.ndarray) -> list[str | None]:
-    if column not in frame.columns:
-        return [None] * len(rows)
-    values = frame[column].iloc[rows].astype(object)
-    return [None if pd.isna(v) else str(v) for v in values]
-
-
 def patient_records(
     index: SnapshotIndex,
     selection: Selection,
@@ -175,7 +168,6 @@ def patient_records(
         ``segment``, ``days_since_last_visit``, ``last_service`` and an empty ``reasons``.
     """
     rows = selection.rows
-    frame = index.frame
     bits = index.channel_bits[rows]
     permitted = ((bits[:, None] >> np.arange(len(CHANNELS))) & 1).astype(bool)
     permitted &= policy.campaign_channels(selection.channels)
@@ -183,19 +175,12 @@ def patient_records(
     choice = policy.best_channels(probabilities, permitted, costs, cost_weight)
     if (choice < 0).any():
         raise RuntimeError("a selected patient has no permitted channel")  # policy invariant
-    numeric = {
-        c: (
-            pd.to_numeric(frame[c].iloc[rows]).to_numpy(dtype=float, na_value=np.nan)
-            if c in frame.columns
-            else np.full(len(rows), np.nan)
-        )
-        for c in ("return_probability", "expected_value", "days_since_last_visit")
-    }
+    out = {name: values[rows] for name, values in index.outputs.items()}
     channel_names = np.array(CHANNELS)
     columns = {
         "rank": selection.ranks.astype(int).tolist(),
-        "patient_id": [str(i) for i in frame["patient_id"].iloc[rows]],
-        "return_probability": numeric["return_probability"].tolist(),
+        "patient_id": out["patient_id"].tolist(),
+        "return_probability": out["return_probability"].tolist(),
         "best_channel": channel_names[choice].tolist(),
         "channel_probabilities": [
             {
@@ -205,10 +190,10 @@ def patient_records(
             }
             for prow, okrow in zip(probabilities, permitted, strict=True)
         ],
-        "expected_value": _optional(numeric["expected_value"]),
-        "segment": _labels(frame, "segment", rows),
-        "days_since_last_visit": _optional(numeric["days_since_last_visit"]),
-        "last_service": _labels(frame, "last_service", rows),
+        "expected_value": _optional(out["expected_value"]),
+        "segment": out["segment"].tolist(),
+        "days_since_last_visit": _optional(out["days_since_last_visit"]),
+        "last_service": out["last_service"].tolist(),
     }
     return [
         {**dict(zip(columns, values, strict=True)), "reasons": []}

@@ -31,6 +31,8 @@ CODED_COLUMNS: dict[str, str] = {
     "provider": "last_provider_id",
 }
 REQUIRED_COLUMNS: tuple[str, ...] = ("patient_id", "clinic_id", "return_probability")
+NUMERIC_OUTPUTS: tuple[str, ...] = ("return_probability", "expected_value", "days_since_last_visit")
+LABEL_OUTPUTS: tuple[str, ...] = ("patient_id", "segment", "last_service")
 
 
 def channel_bit_masks(permitted: np.ndarray) -> np.ndarray:
@@ -76,6 +78,8 @@ class SnapshotIndex:
         channel_bits: per snapshot row, the policy-permitted channels as bits.
         blocks: per snapshot row, the patient-level policy rules that block it.
         permissions: per snapshot row, the permitted channels.
+        outputs: response columns as numpy arrays (numbers as float with NaN, labels as
+            objects with None), so a page of records never indexes the frame.
     """
 
     frame: pd.DataFrame
@@ -84,6 +88,7 @@ class SnapshotIndex:
     channel_bits: np.ndarray
     blocks: pd.DataFrame
     permissions: pd.DataFrame
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
     clinics: dict[str, ClinicIndex] = field(default_factory=dict)
 
     @property
@@ -110,6 +115,15 @@ def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
     return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _labels(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    known = frame[column].notna().to_numpy()
+    labels = np.full(len(frame), None, dtype=object)
+    labels[known] = frame[column][known].astype(str).to_numpy(dtype=object)
+    return labels
 
 
 def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
@@ -140,6 +154,10 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
         channel_bits=bits,
         blocks=blocks,
         permissions=permissions,
+        outputs={
+            **{c: _numeric(frame, c) for c in NUMERIC_OUTPUTS},
+            **{c: _labels(frame, c) for c in LABEL_OUTPUTS},
+        },
     )
     scores = {name: _numeric(frame, column) for name, column in ORDERINGS.items()}
     patient_ids = frame["patient_id"].astype(str).to_numpy()

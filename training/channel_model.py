@@ -7,9 +7,9 @@ patient's reaction to each contact (``responded``) is observed per contact. The 
     P(book | c, x) = P(respond | c, x) * P(book | responded, c)
                      + (1 - P(respond | c, x)) * P(book | no response, c)
 
-with one LightGBM response model (channel as a feature) and smoothed booking rates per
-channel and reaction from the same contacts. Exports without recorded reactions fall back
-to a LightGBM model of the booking label itself.
+with one LightGBM response model (channel as a feature) and booking rates after a
+reaction per channel (after no reaction: one pooled rate) from the same contacts. Exports
+without recorded reactions fall back to a LightGBM model of the booking label itself.
 
 Why constrained: the channel may interact only with age, sex and the patient's history on
 that channel (``channel_<suffix>``); every other feature shifts all channels alike. That is
@@ -86,18 +86,28 @@ class ChannelModel:
     ) -> pd.DataFrame:
         """Per-channel probabilities from a return-model matrix (fast path for scoring).
 
-        ``num_threads`` 0 lets LightGBM use its default (all cores).
+        Args:
+            x_base: the return model's input matrix (``training.matrix.to_matrix``).
+            base: its column names.
+            index: index of the result.
+            num_threads: LightGBM threads (0: its default, all cores).
+
+        Returns:
+            Frame with ``p_<channel>`` per ``CHANNELS``.
         """
+        n_base = len(base)
+        if self.features[:n_base] != base:
+            raise ValueError("the channel model was trained on other inputs than this matrix")
         position = {name: j for j, name in enumerate(base)}
         x = np.empty((len(x_base), len(self.features)), dtype=np.float32)
-        for j, name in enumerate(self.features):
-            if name in position:
-                x[:, j] = x_base[:, position[name]]
+        x[:, :n_base] = x_base
+        channel_col = self.features.index("channel")
+        own = [(self.features.index(f"channel_{s}"), s) for s in SUFFIXES]
         out = {}
         for code, ch in enumerate(self.levels["channel"]):
-            x[:, self.features.index("channel")] = code
-            for suffix in SUFFIXES:
-                x[:, self.features.index(f"channel_{suffix}")] = x_base[:, position[f"{ch}_{suffix}"]]
+            x[:, channel_col] = code
+            for j, suffix in own:
+                x[:, j] = x_base[:, position[f"{ch}_{suffix}"]]
             r = self.booster.predict(x, num_threads=num_threads)
             silent, answered = self.conversion[ch]
             out[f"p_{ch}"] = r * answered + (1.0 - r) * silent
@@ -105,17 +115,22 @@ class ChannelModel:
 
 
 def conversion_rates(rows: pd.DataFrame) -> dict[str, list[float]]:
-    """Smoothed P(book | reaction, channel): each cell pulled toward its reaction's overall rate."""
-    overall = rows.groupby("responded")["booked"].mean()
-    cells = rows.groupby(["channel", "responded"])["booked"].agg(["sum", "size"])
+    """P(book | no reaction) pooled over channels, and smoothed P(book | reaction, channel).
+
+    Why pooled without a reaction: a contact the patient ignored did not bring them in, so
+    its channel should not matter; per-channel rates of such bookings mostly measure which
+    campaigns used which channel (the credit goes to the latest contact) and would decide
+    the channel for patients unlikely to react at all. The reacted-to rates are pulled
+    toward their overall rate by ``RATE_PRIOR`` pseudo-contacts.
+    """
+    silent = float(rows.loc[rows["responded"] == 0, "booked"].mean())
+    answered = rows.loc[rows["responded"] == 1]
+    prior = float(answered["booked"].mean()) if len(answered) else silent
+    cells = answered.groupby("channel")["booked"].agg(["sum", "size"])
     out = {}
     for ch in CHANNELS:
-        pair = []
-        for r in (0, 1):
-            prior = float(overall.get(r, rows["booked"].mean()))
-            s, n = cells.loc[(ch, r)] if (ch, r) in cells.index else (0.0, 0.0)
-            pair.append(float((s + RATE_PRIOR * prior) / (n + RATE_PRIOR)))
-        out[ch] = pair
+        s, n = cells.loc[ch] if ch in cells.index else (0.0, 0.0)
+        out[ch] = [silent, float((s + RATE_PRIOR * prior) / (n + RATE_PRIOR))]
     return out
 
 

@@ -48,7 +48,9 @@ def top_share(y: np.ndarray, score: np.ndarray, share: float = 0.1) -> tuple[flo
     return float(top_rate / y.mean()), float(y[order].sum() / total)
 
 
-def score_forecast(y: np.ndarray, p: np.ndarray, rank: np.ndarray | None = None) -> dict[str, float]:
+def score_forecast(
+    y: np.ndarray, p: np.ndarray, rank: np.ndarray | None = None
+) -> dict[str, float]:
     """All metrics of one forecast.
 
     Args:

@@ -8,29 +8,30 @@ imports MLflow, so it is imported only when logging or loading through MLflow.
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
 
 import mlflow.pyfunc
 import pandas as pd
 
 from training.bundle import ModelBundle
 
+with warnings.catch_warnings():
+    # MLflow nags about missing type hints when the class is created; they are left out on
+    # purpose (it would turn them into a strict input schema).
+    warnings.simplefilter("ignore", UserWarning)
 
-class BundleModel(mlflow.pyfunc.PythonModel):
-    """Feature frame in, ``return_probability`` and ``p_<channel>`` out."""
+    class BundleModel(mlflow.pyfunc.PythonModel):
+        """Feature frame in, ``return_probability`` and ``p_<channel>`` out."""
 
-    def load_context(self, context: Any) -> None:
-        """Load the bundle folder logged as the ``bundle`` artifact."""
-        self.bundle = ModelBundle.load(context.artifacts["bundle"])
+        def load_context(self, context) -> None:  # noqa: ANN001
+            """Load the bundle folder logged as the ``bundle`` artifact."""
+            self.bundle = ModelBundle.load(context.artifacts["bundle"])
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
-        """Scores of each row of a feature frame (the columns of ``features.build``).
-
-        No type hints on purpose: MLflow would turn them into a strict input schema.
-        """
-        del context, params
-        frame = pd.DataFrame(model_input)
-        out = pd.DataFrame({"return_probability": self.bundle.predict_return(frame)},
-                           index=frame.index)
-        channels = self.bundle.predict_channels(frame)
-        return out if channels is None else out.join(channels)
+        def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+            """Scores of each row of a feature frame (the columns of ``features.build``)."""
+            del context, params
+            frame = pd.DataFrame(model_input)
+            out = pd.DataFrame({"return_probability": self.bundle.predict_return(frame)},
+                               index=frame.index)
+            channels = self.bundle.predict_channels(frame)
+            return out if channels is None else out.join(channels)

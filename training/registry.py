@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,9 @@ class Registration:
     comparison: dict[str, float]
 
 
-def log_and_register(result: TrainResult, settings: Settings, promote: bool = False) -> Registration:
+def log_and_register(
+    result: TrainResult, settings: Settings, promote: bool = False
+) -> Registration:
     """Log the run to MLflow, register the bundle, decide the ``champion`` alias.
 
     Args:
@@ -61,24 +64,9 @@ def log_and_register(result: TrainResult, settings: Settings, promote: bool = Fa
     name = settings.training.registered_model_name
     c = client(settings.models_dir)
     comparison, challenger_wins, why = _compare(result, settings)
-    with using_store(settings.models_dir) as exp, \
-            tempfile.TemporaryDirectory() as tmp, \
-            mlflow.start_run(experiment_id=exp, run_name=f"train-{result.split.as_of.date()}") as run:
-        bundle_dir = result.bundle.save(Path(tmp) / "bundle")
-        mlflow.log_params(_params(result, settings))
-        mlflow.log_metrics(_flat_metrics(result.evaluation))
-        mlflow.set_tags({"as_of": str(result.split.as_of.date()),
-                         "horizon_days": str(settings.horizon_days)})
-        mlflow.log_dict(result.evaluation, "evaluation.json")
-        mlflow.log_dict(result.bundle.window, "window.json")
-        mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-            artifacts={"bundle": str(bundle_dir)}, pip_requirements=PIP_REQUIREMENTS,
-            code_paths=[str(Path(__file__).parent)],
-        )
-        run_id = run.info.run_id
-        mv = mlflow.register_model(info.model_uri, name,
+    with using_store(settings.models_dir) as exp:
+        run_id, model_uri = _log_run(result, settings, exp)
+        mv = mlflow.register_model(model_uri, name,
                                    tags={"as_of": str(result.split.as_of.date())})
     previous = _champion_version(c, name)
     promoted = promote or challenger_wins or previous is None
@@ -88,6 +76,31 @@ def log_and_register(result: TrainResult, settings: Settings, promote: bool = Fa
     for key, value in {**comparison, "promoted": promoted, "reason": reason}.items():
         c.set_model_version_tag(name, mv.version, key, str(value))
     return Registration(run_id, str(mv.version), promoted, reason, previous, comparison)
+
+
+def _log_run(result: TrainResult, settings: Settings, experiment: str) -> tuple[str, str]:
+    """One MLflow run: parameters, window, metrics, evaluation, the bundle, the pyfunc."""
+    import mlflow
+
+    name = f"train-{result.split.as_of.date()}"
+    with tempfile.TemporaryDirectory() as tmp, \
+            mlflow.start_run(experiment_id=experiment, run_name=name) as run:
+        bundle_dir = result.bundle.save(Path(tmp) / "bundle")
+        mlflow.log_params(_params(result, settings))
+        mlflow.log_metrics(_flat_metrics(result.evaluation))
+        mlflow.set_tags({"as_of": str(result.split.as_of.date()),
+                         "horizon_days": str(settings.horizon_days)})
+        mlflow.log_dict(result.evaluation, "evaluation.json")
+        mlflow.log_dict(result.bundle.window, "window.json")
+        mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "add type hints": on purpose
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+                artifacts={"bundle": str(bundle_dir)}, pip_requirements=PIP_REQUIREMENTS,
+                code_paths=[str(Path(__file__).parent)],
+            )
+        return run.info.run_id, info.model_uri
 
 
 def _compare(result: TrainResult, settings: Settings) -> tuple[dict[str, float], bool, str]:
@@ -159,12 +172,15 @@ def list_versions(settings: Settings) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     c = client(settings.models_dir)
     name = settings.training.registered_model_name
+    aliases: dict[str, list[str]] = {}
+    for alias, version in c.get_registered_model(name).aliases.items():
+        aliases.setdefault(str(version), []).append(alias)
     rows = []
     for mv in c.search_model_versions(f"name = '{name}'"):
         metrics = c.get_run(mv.run_id).data.metrics if mv.run_id else {}
         rows.append({
             "version": int(mv.version),
-            "aliases": ",".join(getattr(mv, "aliases", []) or []),
+            "aliases": ",".join(sorted(aliases.get(str(mv.version), []))),
             "created": pd.Timestamp(mv.creation_timestamp, unit="ms"),
             "as_of": mv.tags.get("as_of", ""),
             "run_id": mv.run_id,

@@ -77,5 +77,6 @@ def markdown(evaluation: dict[str, Any]) -> str:
     if rows:
         lines += ["", "| channel strategy | mean true P(book) |", "|---|---|"]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
-        lines.append(f"| gap closed (random to oracle) | {evaluation['channels']['gap_closed']:.1%} |")
+        closed = evaluation["channels"]["gap_closed"]
+        lines.append(f"| gap closed (random to oracle) | {closed:.1%} |")
     return "\n".join(lines) + "\n"

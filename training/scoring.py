@@ -54,27 +54,30 @@ def score_features(
         ``return_probability`` (calibrated), ``best_channel`` (among the channels the
         patient allows now - consented and not opted out; ``none`` if no channel is
         allowed; ``unknown`` without a channel model), ``p_sms``, ``p_email``, ``p_phone``,
-        ``p_mail`` (booking probability if contacted on that channel; NaN without a channel
-        model), ``expected_value`` (return probability x expected revenue per visit),
-        ``segment``, ``days_since_last_visit``, ``last_service``, then every other column
-        of ``features.spec.FEATURE_NAMES`` (policy inputs and model inputs) and the context
+        ``p_mail`` (booking probability if contacted on that channel, allowed or not; NaN
+        without a channel model),
+        ``expected_value`` (return probability x expected revenue per visit), ``segment``,
+        ``days_since_last_visit``, ``last_service``, then every other column of
+        ``features.spec.FEATURE_NAMES`` (policy inputs and model inputs) and the context
         columns.
     """
-    frame = frame.loc[frame["visits_lifetime"].fillna(0).to_numpy() > 0]
+    keep = frame["visits_lifetime"].fillna(0).to_numpy() > 0
+    frame = frame if keep.all() else frame.loc[keep]
     threads = settings.training.scoring_threads
     x = bundle.matrix(frame)
     raw = bundle.return_model.booster.predict(x, num_threads=threads)
     p_return = bundle.return_model.calibrator.transform(raw)
     n = len(frame)
     if bundle.channel_model is not None:
+        allowed = allowed_channels(frame)
         probs = bundle.channel_model.predict_matrix(
             x, bundle.features, num_threads=threads).to_numpy()
-        best = best_channels(probs, allowed_channels(frame), settings)
+        best = best_channels(probs, allowed, settings)
     else:
         probs = np.full((n, len(CHANNELS)), np.nan)
         best = np.full(n, NO_CHANNEL_MODEL, dtype=object)
     revenue = pd.to_numeric(frame["expected_revenue_per_visit"], errors="coerce").to_numpy()
-    head = {
+    columns: dict[str, object] = {
         "patient_id": frame.index.to_numpy(dtype=object),
         "clinic_id": frame["clinic_id"].to_numpy(dtype=object),
         "return_probability": p_return,
@@ -82,11 +85,11 @@ def score_features(
         **{f"p_{c}": probs[:, j] for j, c in enumerate(CHANNELS)},
         "expected_value": p_return * revenue,
     }
-    out = pd.DataFrame(head)
-    rest = [c for c in (*FEATURE_NAMES, *CONTEXT_FEATURES) if c not in out.columns]
-    tail = frame[rest].reset_index(drop=True)
-    out = pd.concat([out, tail], axis=1, copy=False)
-    return out[[*SCORE_COLUMNS, *(c for c in out.columns if c not in SCORE_COLUMNS)]]
+    for name in (*SCORE_COLUMNS, *FEATURE_NAMES, *CONTEXT_FEATURES):
+        if name not in columns:
+            columns[name] = frame[name].array
+    # copy=False: one block per column, no consolidation - this frame is written out once.
+    return pd.DataFrame({c: columns[c] for c in (*SCORE_COLUMNS, *columns)}, copy=False)
 
 
 def allowed_channels(frame: pd.DataFrame) -> np.ndarray:

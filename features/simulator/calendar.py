@@ -41,14 +41,22 @@ class Calendar:
             if closed[i]:
                 next_open[i] = next_open[i + 1]
         self.next_open = next_open
+        self.closed = closed
 
     def day_of(self, ts: str | pd.Timestamp) -> int:
         """Day number of a date (its midnight) relative to ``start``."""
         return int((pd.Timestamp(ts).normalize() - self.start).days)
 
     def visit_day(self, book_day: np.ndarray | int, lead: np.ndarray | int) -> np.ndarray:
-        """The appointment day for a booking made on ``book_day`` with ``lead`` days ahead."""
-        return self.next_open[np.asarray(book_day) + np.asarray(lead)]
+        """The appointment day for a booking made on ``book_day`` with ``lead`` days ahead.
+
+        A target on a closed day moves 0-5 days later (then to the next open day), spread by
+        a fixed function of booking day and lead, so Sunday demand does not pile up on
+        Mondays. Deterministic, so the oracle maps bookings to days exactly as the engine.
+        """
+        target = np.asarray(book_day) + np.asarray(lead)
+        spread = (np.asarray(book_day) * 5 + np.asarray(lead) * 3) % 6
+        return self.next_open[np.where(self.closed[target], target + spread, target)]
 
     def timestamps(self, day: np.ndarray, minute: np.ndarray) -> np.ndarray:
         """``datetime64[ns]`` values for day numbers and minutes after midnight."""

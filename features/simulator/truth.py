@@ -110,13 +110,14 @@ def p_return(raw: RawRun, s: LatentState, sl: Rows, horizon: int) -> np.ndarray:
     free = (s.pend_day < 0).astype(np.float64)
     surv = np.ones(k)
     prob = np.zeros(k)
+    h0, left_day, bmax = pop.h0[sl], pop.left_day[sl], pop.bmax[sl]
     for j in range(horizon):
         t = s.day + 1 + j
         arrive = pend[j]
         prob += surv * arrive * complete
         free += arrive * (1.0 - complete)
-        surv *= _survive(raw, sl, t)
-        b = booking_hazard(t - s.last_day, s.mu, pop.bmax[sl], cal.season[t], cfg)
+        surv *= _survive(raw, h0, left_day, t)
+        b = booking_hazard(t - s.last_day, s.mu, bmax, cal.season[t], cfg)
         b = with_uplift(b, s.up_rate, s.up_start, s.up_until, t)
         book = free * b
         free -= book
@@ -127,11 +128,11 @@ def p_return(raw: RawRun, s: LatentState, sl: Rows, horizon: int) -> np.ndarray:
     return np.where(s.engaged, prob, 0.0)
 
 
-def _survive(raw: RawRun, sl: Rows, t: int) -> np.ndarray:
+def _survive(raw: RawRun, h0: np.ndarray, left_day: np.ndarray, t: int) -> np.ndarray:
     """Chance an engaged patient is still engaged after day ``t``'s churn step."""
-    cfg, pop = raw.cfg, raw.pop
-    shock = np.where(pop.left_day[sl] == t, 1.0 - cfg.provider_leave_shock, 1.0)
-    return shock * (1.0 - churn_hazard(pop.h0[sl], pop.left_day[sl], t, cfg))
+    cfg = raw.cfg
+    shock = np.where(left_day == t, 1.0 - cfg.provider_leave_shock, 1.0)
+    return shock * (1.0 - churn_hazard(h0, left_day, t, cfg))
 
 
 def _window(raw: RawRun, s: LatentState, sl: Rows) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +141,8 @@ def _window(raw: RawRun, s: LatentState, sl: Rows) -> tuple[np.ndarray, np.ndarr
     days = range(s.day + 1, s.day + 1 + cfg.attribution_days)
     base = np.stack([booking_hazard(t - s.last_day, s.mu, pop.bmax[sl], cal.season[t], cfg)
                      for t in days])
-    surv = np.cumprod(np.stack([_survive(raw, sl, t) for t in days]), axis=0)
+    h0, left_day = pop.h0[sl], pop.left_day[sl]
+    surv = np.cumprod(np.stack([_survive(raw, h0, left_day, t) for t in days]), axis=0)
     return base, surv
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from features.config import Settings
+from features.spec import FEATURES
 
 SCORE_COLUMN = "return_probability"
 
@@ -39,10 +40,10 @@ def plan_columns(current: pd.DataFrame, reference: pd.DataFrame) -> ColumnPlan:
     """Model inputs of the feature spec present in both frames, sorted into test kinds.
 
     Columns missing everywhere carry no information and are left out; flags and categories
-    are compared as categories, the rest as numbers.
+    are compared as categories, the rest as numbers. Clinic-level context a training run adds
+    (``training.context``, e.g. the season index) moves with the calendar by design and is not
+    a patient characteristic, so it is not compared.
     """
-    from features.spec import FEATURES
-
     tested, one_sided, numeric = [], [], set()
     meanings, kinds = {}, {}
     for spec in FEATURES:

@@ -16,8 +16,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 BLUE, ORANGE, GREY, GREEN, RED = "#1f5f99", "#e08a1e", "#9aa0a6", "#2e7d32", "#b3261e"
-CHANNEL_COLOURS = {"sms": "#1f5f99", "email": "#4e9bd6", "phone": "#e08a1e", "mail": "#7c5295",
-                   "none": "#c7c9cc"}
+CHANNEL_COLOURS = {
+    "sms": "#1f5f99",
+    "email": "#4e9bd6",
+    "phone": "#e08a1e",
+    "mail": "#7c5295",
+    "none": "#c7c9cc",
+}
 WIDTH = 7.0  # inches: fits the printable width of A4 with 14 mm margins
 
 
@@ -35,11 +40,12 @@ def to_svg(fig: Figure) -> str:
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "reactivate"}):
         fig.savefig(buffer, format="svg", bbox_inches="tight", dpi=150)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
-def _wrap(label: str, width: int = 42) -> str:
-    return "\n".join(textwrap.wrap(label, width)) or label
+def _wrap(label: str, width: int = 44) -> str:
+    """At most two lines per axis label, so neighbouring labels never overlap."""
+    return "\n".join(textwrap.wrap(label, width, max_lines=2, placeholder=" ...")) or label
 
 
 def importance_bar(importance: pd.DataFrame) -> str:
@@ -68,8 +74,17 @@ def beeswarm(values: np.ndarray, colour_rank: np.ndarray, labels: list[str]) -> 
     known = ~np.isnan(colour_rank)
     cmap = matplotlib.colormaps["coolwarm"]
     ax.scatter(values[~known], y[~known], s=5, color=GREY, alpha=0.5, rasterized=True)
-    ax.scatter(values[known], y[known], s=5, c=colour_rank[known], cmap=cmap, vmin=0, vmax=1,
-               alpha=0.7, rasterized=True)
+    ax.scatter(
+        values[known],
+        y[known],
+        s=5,
+        c=colour_rank[known],
+        cmap=cmap,
+        vmin=0,
+        vmax=1,
+        alpha=0.7,
+        rasterized=True,
+    )
     ax.axvline(0, color="#555", linewidth=0.8)
     ax.set_yticks(np.arange(n_feat)[::-1], [_wrap(x) for x in labels], fontsize=8)
     ax.set_xlabel("Effect on the chance of returning (left: lowers it, right: raises it)")
@@ -86,8 +101,13 @@ def segment_chart(segments: pd.DataFrame, horizon_days: int) -> str:
     fig, ax = _figure(2.6)
     x = np.arange(len(segments))
     ax.bar(x - 0.2, segments["patients"], width=0.4, color=GREY, label="patients")
-    ax.bar(x + 0.2, segments["expected_returns"], width=0.4, color=BLUE,
-           label=f"expected back within {horizon_days} days")
+    ax.bar(
+        x + 0.2,
+        segments["expected_returns"],
+        width=0.4,
+        color=BLUE,
+        label=f"expected back within {horizon_days} days",
+    )
     ax.set_xticks(x, [s.capitalize() for s in segments["segment"]])
     ax.set_ylabel("patients")
     ax.legend(frameon=False, fontsize=8)
@@ -102,8 +122,13 @@ def channel_chart(mix: pd.DataFrame) -> str:
     labels = [s.capitalize() for s in shares.index][::-1]
     for channel in shares.columns:
         width = shares[channel].to_numpy()[::-1]
-        ax.barh(labels, width, left=left, color=CHANNEL_COLOURS.get(channel, GREY),
-                label=channel.upper() if channel != "none" else "no channel")
+        ax.barh(
+            labels,
+            width,
+            left=left,
+            color=CHANNEL_COLOURS.get(channel, GREY),
+            label=channel.upper() if channel != "none" else "no channel",
+        )
         left += width
     ax.set_xlim(0, 100)
     ax.set_xlabel("share of the segment's patients (%)")
@@ -128,8 +153,13 @@ def calibration_chart(calibration: pd.DataFrame) -> str:
     """Predicted vs observed return rate per score band (``predicted``, ``observed``)."""
     fig, ax = _figure(3.0)
     ax.plot([0, 100], [0, 100], color=GREY, linestyle="--", linewidth=1, label="perfect")
-    ax.plot(calibration["predicted"] * 100, calibration["observed"] * 100, marker="o",
-            color=BLUE, label="model")
+    ax.plot(
+        calibration["predicted"] * 100,
+        calibration["observed"] * 100,
+        marker="o",
+        color=BLUE,
+        label="model",
+    )
     top = max(5.0, float(max(calibration["predicted"].max(), calibration["observed"].max())) * 110)
     ax.set_xlim(0, min(100, top))
     ax.set_ylim(0, min(100, top))
@@ -148,8 +178,13 @@ def gains_chart(gains: pd.DataFrame) -> str:
     x = gains["contacted"] * 100
     ax.plot([0, 100], [0, 100], color=GREY, linestyle="--", linewidth=1, label="random order")
     for i, column in enumerate(c for c in gains.columns if c != "contacted"):
-        ax.plot(x, gains[column] * 100, color=BLUE if i == 0 else [ORANGE, GREEN, RED][i % 3],
-                linewidth=2 if i == 0 else 1.2, label=column)
+        ax.plot(
+            x,
+            gains[column] * 100,
+            color=BLUE if i == 0 else [ORANGE, GREEN, RED][i % 3],
+            linewidth=2 if i == 0 else 1.2,
+            label=column,
+        )
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 100)
     ax.set_xlabel("patients contacted, best first (%)")

@@ -79,3 +79,11 @@ def chance(value: float | None) -> str:
     if 0 < p < 0.005:
         return "under 1%"
     return f"{p * 100:.0f}%"
+
+
+def plain(text: str) -> str:
+    """Analyst wording made plain: the feature spec says "as-of date", a manager says "now"."""
+    text = text.replace(" to the as-of date", " until now").replace(
+        " before the as-of date", " before now"
+    )
+    return text.replace("as-of date", "report date")

@@ -14,7 +14,11 @@ import numpy as np
 import pandas as pd
 
 from features.spec import BY_NAME
+from serving.report import fmt
 from serving.report.data import Explanations, ModelHealth
+from training.context import CONTEXT_SPECS
+
+SPECS = {**BY_NAME, **{spec.name: spec for spec in CONTEXT_SPECS}}  # every model input
 
 SHAP_SAMPLE = 1000
 TOP_FEATURES = 10
@@ -28,17 +32,13 @@ MODEL_NAME = "This model"
 
 
 def plain_name(feature: str) -> str:
-    """The feature spec's meaning of a column, in a manager's words.
+    """The feature spec's meaning of a model input, in a manager's words.
 
     The spec is written for analysts ("... to the as-of date"); the report speaks of "now".
     A column the spec does not know keeps its name, with spaces.
     """
-    spec = BY_NAME.get(feature)
-    if spec is None:
-        return feature.replace("_", " ")
-    text = spec.meaning.replace(" to the as-of date", " until now")
-    text = text.replace(" before the as-of date", " before now")
-    return text.replace("as-of date", "report date")
+    spec = SPECS.get(feature)
+    return fmt.plain(spec.meaning) if spec is not None else feature.replace("_", " ")
 
 
 def global_explanations(bundle: object, snapshot: pd.DataFrame, seed: int) -> Explanations:
@@ -49,12 +49,14 @@ def global_explanations(bundle: object, snapshot: pd.DataFrame, seed: int) -> Ex
     share = strength / strength.sum() if strength.sum() > 0 else strength
     top = share.sort_values(ascending=False, kind="stable").head(TOP_FEATURES)
     labels = [plain_name(f) for f in top.index]
-    ranks = np.column_stack([
-        pd.to_numeric(sample[f], errors="coerce").rank(pct=True).to_numpy(dtype=float)
-        if BY_NAME.get(f) is None or BY_NAME[f].kind != "categorical"
-        else np.full(len(sample), np.nan)
-        for f in top.index
-    ])
+    ranks = np.column_stack(
+        [
+            pd.to_numeric(sample[f], errors="coerce").rank(pct=True).to_numpy(dtype=float)
+            if SPECS.get(f) is None or SPECS[f].kind != "categorical"
+            else np.full(len(sample), np.nan)
+            for f in top.index
+        ]
+    )
     return Explanations(
         importance=pd.DataFrame({"feature": top.index, "label": labels, "share": top.to_numpy()}),
         values=contrib[top.index].to_numpy(dtype=float),
@@ -71,8 +73,9 @@ def calibration_table(p: np.ndarray, y: np.ndarray, bands: int = 10) -> pd.DataF
     """
     band = pd.qcut(pd.Series(p).rank(method="first"), q=min(bands, len(p)), labels=False)
     frame = pd.DataFrame({"p": p, "y": y, "band": band})
-    table = frame.groupby("band").agg(predicted=("p", "mean"), observed=("y", "mean"),
-                                      patients=("y", "size"))
+    table = frame.groupby("band").agg(
+        predicted=("p", "mean"), observed=("y", "mean"), patients=("y", "size")
+    )
     return table.reset_index(drop=True)
 
 
@@ -105,13 +108,20 @@ def model_health(bundle: object) -> ModelHealth | None:
     if not table or "model" not in table:
         return None
     rules = {RULE_NAMES[k]: v["auc"] for k, v in table.items() if k in RULE_NAMES}
-    aucs = pd.concat([pd.Series({MODEL_NAME: table["model"]["auc"]}),
-                      pd.Series(rules, dtype=float).sort_values(ascending=False)])
+    aucs = pd.concat(
+        [
+            pd.Series({MODEL_NAME: table["model"]["auc"]}),
+            pd.Series(rules, dtype=float).sort_values(ascending=False),
+        ]
+    )
     window = getattr(bundle, "window", {}) or {}
     dates = window.get("validation") or []
     horizon = window.get("horizon_days")
-    when = (f"patients as of {', '.join(dates)}, visits in the following {horizon} days"
-            if dates and horizon else None)
+    when = (
+        f"patients as of {', '.join(dates)}, visits in the following {horizon} days"
+        if dates and horizon
+        else None
+    )
     reference = bundle.reference
     if "label" not in reference.columns:
         return ModelHealth(aucs=aucs, window=when)
@@ -122,5 +132,6 @@ def model_health(bundle: object) -> ModelHealth | None:
         if key in table and column in reference.columns:
             direction = float(table[key].get("direction", 1.0))
             scores[RULE_NAMES[key]] = _rule_score(reference, column, direction)
-    return ModelHealth(aucs=aucs, calibration=calibration_table(p, y),
-                       gains=gains_table(y, scores), window=when)
+    return ModelHealth(
+        aucs=aucs, calibration=calibration_table(p, y), gains=gains_table(y, scores), window=when
+    )

@@ -91,3 +91,38 @@ def test_current_state_columns_are_never_model_inputs():
 
 def test_feature_document_matches_the_declared_list():
     assert DOCS.read_text() == to_markdown(), f"regenerate: {REGENERATE}"
+
+
+def test_export_with_nothing_known_at_t_gives_empty_features_not_errors(make_tables, settings):
+    tables = make_tables([{"patient_id": "a", "visit_at": "2024-05-01"}],
+                         contacts=[{"patient_id": "a", "channel": "sms", "sent_at": "2024-06-01"}])
+    f = build(tables, "2024-01-01", settings)
+    assert f.loc["a", "visits_lifetime"] == 0
+    assert f.loc["a", "sms_sent"] == 0
+    assert f.loc["a", "segment"] is None
+    empty = make_tables([], patients=[{"patient_id": "a", "clinic_id": "k"}], contacts=[])
+    assert build(empty, "2024-01-01", settings).loc["a", "clinic_id"] == "k"
+
+
+def test_build_rows_gives_each_pair_the_features_of_its_own_day(make_tables, settings):
+    tables = make_tables(VISITS, patients=PATIENTS, contacts=CONTACTS)
+    rows = pd.DataFrame({"patient_id": ["a", "b", "a", "zz"],
+                         "as_of": ["2024-06-01", "2024-02-01", "2024-02-01", "2024-02-01"]},
+                        index=[10, 11, 12, 13])
+    got = build_module.build_rows(tables, rows, settings)
+    assert got.index.tolist() == [10, 11, 12, 13]
+    assert got["patient_id"].tolist() == ["a", "b", "a", "zz"]
+    for i in (10, 11, 12):
+        expected = build(tables, rows.loc[i, "as_of"], settings).loc[rows.loc[i, "patient_id"]]
+        assert_frame_equal(got.loc[[i]].drop(columns=["patient_id", "as_of"]),
+                           expected.to_frame().T.set_axis([i]), check_dtype=False)
+    assert got.loc[13, list(FEATURE_NAMES)].isna().all()
+
+
+def test_columns_of_the_result_do_not_share_memory(make_tables, settings):
+    bare = make_tables([{"patient_id": "a", "visit_at": "2024-01-10"}])  # no contacts, revenue
+    f = build(bare, "2024-06-01", settings)
+    f.loc["a", "sms_sent"] = 99.0
+    f.loc["a", "revenue_lifetime"] = 5.0
+    assert pd.isna(f.loc["a", "email_sent"])
+    assert pd.isna(f.loc["a", "revenue_12m"])

@@ -30,7 +30,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[nbformat.Noteboo
     models = root / "models"
     env = {"REACTIVATE_DATA": str(root / "demo"), "REACTIVATE_MODELS_DIR": str(models),
            "REACTIVATE_SHAP_ROWS": "200", "MLFLOW_LOGGING_LEVEL": "WARNING",
-           "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "MPLBACKEND": "Agg"}
+           "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
@@ -58,7 +58,7 @@ def test_notebook_runs_top_to_bottom_and_registers_a_champion(
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 2  # SHAP summary and one patient's waterfall
     text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    assert "now the champion" in text and "first version" in text
+    assert "now the champion" in text
     bundle, version = load_champion(Settings(models_dir=models))
     assert version == "1" and bundle.metrics["return"]["model"]["auc"] > 0.6
 

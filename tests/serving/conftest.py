@@ -51,13 +51,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     from training.registry import load_champion, log_and_register
     from training.scoring import score
     from training.snapshot_store import snapshot_path, write_snapshot
-    from training.tracking import tracking_uri
 
     root = tmp_path_factory.mktemp("serving-world")
     models_dir = root / "models"
     settings = world_settings(models_dir)
-    # training.registry resolves the logged model through the default tracking URI
-    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri(models_dir)
     north = simulate(800, 1, "2022-01-01", "2024-06-30", clinic_id="north")
     south = simulate(400, 2, "2022-01-01", "2024-06-30", clinic_id="south")
     as_of = pd.Timestamp(north.tables.export_date).normalize()

@@ -76,3 +76,16 @@ def test_a_token_added_while_running_is_accepted_without_restart(tmp_path) -> No
 def test_without_a_tokens_file_every_call_is_refused(tmp_path) -> None:
     client = _app(tmp_path / "missing.json")
     assert client.post("/rank", headers={"Authorization": "Bearer x"}).status_code == 401
+
+
+def test_token_add_prints_only_the_token_and_stores_its_digest(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+
+    path = tmp_path / "tokens.json"
+    result = CliRunner().invoke(app, ["token", "add", "--clinic", "north", "--tokens", str(path)])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert result.stdout == token + "\n" and len(token) >= 40
+    assert read_tokens(path) == {token_digest(token): frozenset({"north"})}

@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
-from tests.serving.conftest import auth
+from tests.serving.conftest import auth, copy_world
+from training.snapshot_store import snapshot_path
 
 
 def free_port() -> int:
@@ -37,14 +39,17 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 150.0) -> N
 
 
 @pytest.mark.slow
-def test_the_real_server_answers_over_http_and_logs_no_secrets(world, tmp_path: Path) -> None:
+def test_the_real_server_answers_over_http_refuses_a_broken_snapshot_and_logs_no_secrets(
+    world, tmp_path: Path
+) -> None:
+    models_dir = copy_world(world, tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "BENTOML_HOME": str(tmp_path / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "true",
-        "REACTIVATE_SERVING__RELOAD_SECONDS": "0",
+        "REACTIVATE_SERVING__RELOAD_SECONDS": "0.5",
         "REACTIVATE_SERVING__PRECOMPUTE_EXPLANATIONS": "200",
     }
     log = (tmp_path / "server.log").open("w")
@@ -58,7 +63,7 @@ def test_the_real_server_answers_over_http_and_logs_no_secrets(world, tmp_path: 
         "--port",
         str(port),
         "--models-dir",
-        str(world.models_dir),
+        str(models_dir),
         "--tokens",
         str(world.tokens_file),
     ]
@@ -102,6 +107,21 @@ def test_the_real_server_answers_over_http_and_logs_no_secrets(world, tmp_path: 
             httpx.get(f"{url}/model", headers=auth(world.south_token), timeout=10).json()["version"]
             == "1"
         )
+        broken = snapshot_path(models_dir, world.as_of + pd.Timedelta(days=1))
+        broken.write_bytes(b"PAR1 half-written")
+        deadline = time.monotonic() + 30
+        model: dict = {}
+        while time.monotonic() < deadline and not model.get("reload", {}).get("last_error"):
+            time.sleep(0.5)
+            model = httpx.get(f"{url}/model", headers=auth(world.south_token), timeout=10).json()
+        assert model["reload"]["last_error"] and model["snapshot_as_of"] == str(world.as_of.date())
+        again = httpx.post(
+            f"{url}/rank",
+            json={"clinic_id": "south", "limit": 5},
+            headers=auth(world.south_token),
+            timeout=30,
+        )
+        assert again.json()["patients"] == patients  # still the last good snapshot
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -208,3 +208,20 @@ def test_malformed_json_and_wrong_types_are_400_not_500(client, world) -> None:
 def test_every_channel_probability_is_a_known_channel(client, world) -> None:
     body = rank(client, world.north_token, clinic_id="north", limit=100, explain=False).json()
     assert {c for p in body["patients"] for c in p["channel_probabilities"]} <= set(CHANNELS)
+
+
+def test_tenants_see_only_their_own_patients_even_when_ids_collide(client, world) -> None:
+    snap = world.snapshot
+    north, south = snap[snap.clinic_id == "north"], snap[snap.clinic_id == "south"]
+    shared = sorted(set(north.patient_id) & set(south.patient_id))
+    only_north = sorted(set(north.patient_id) - set(south.patient_id))
+    assert shared and only_north  # the simulated clinics reuse ids on purpose
+    body = {"clinic_id": "south", "patient_ids": [*shared[:30], *only_north[:5]], "explain": False}
+    answer = client.post("/score", json=body, headers=auth(world.south_token)).json()
+    assert set(answer["not_found"]) == set(only_north[:5])
+    south_p = south.set_index("patient_id")["return_probability"]
+    for patient in answer["patients"]:
+        assert patient["return_probability"] == pytest.approx(south_p[patient["patient_id"]])
+    listed = rank(client, world.south_token, clinic_id="south", limit=5000, explain=False).json()
+    assert {p["patient_id"] for p in listed["patients"]} <= set(south.patient_id)
+    assert listed["total_eligible"] <= len(south)

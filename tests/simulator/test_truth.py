@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from features.asof import cutoff, in_label_window
@@ -91,3 +92,14 @@ def test_history_predicts_returns_but_the_oracle_predicts_better(quiet_sim: Simu
     oracle = roc_auc_score(observed, returns["p_return"])
     assert 0.6 < baseline < oracle
     assert np.isfinite(oracle) and oracle < 0.99
+
+
+def test_truth_refuses_dates_outside_the_simulation_and_odd_windows(
+    small_sim: Simulation,
+) -> None:
+    with pytest.raises(ValueError, match="within the simulated period"):
+        truth_at(small_sim, "2022-12-31")
+    with pytest.raises(ValueError, match="horizon_days"):
+        truth_at(small_sim, "2024-01-31", horizon_days=0)
+    with pytest.raises(ValueError, match="attribution window"):
+        truth_at(small_sim, "2024-01-31", attribution_days=7)

@@ -1,0 +1,87 @@
+"""The training commands end to end on a small demo clinic written to disk."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from serving import cli_training
+from training.snapshot_store import latest_snapshot
+
+CONFIG = """
+[training]
+max_rounds = 60
+channel_max_rounds = 40
+max_snapshots = 8
+early_stopping_rounds = 15
+min_child_samples = 30
+"""
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    app = typer.Typer()
+    cli_training.register(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from features.simulator import write_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    sim = write_demo(folder, n_patients=1200, seed=5, truth_as_of=["2026-08-02"])
+    config = folder.parent / "settings.toml"
+    config.write_text(CONFIG)
+    return folder, config, pd.Timestamp(sim.tables.export_date).normalize()
+
+
+def test_train_then_score_writes_a_snapshot_the_service_can_find(app, demo, tmp_path):
+    folder, config, export_day = demo
+    models = tmp_path / "models"
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", str(folder), "--models-dir", str(models),
+                                  "--config", str(config)])
+    assert trained.exit_code == 0, trained.output
+    assert "oracle" in trained.output and "BG/NBD" in trained.output
+    assert "v1 (champion: first version)" in trained.output
+
+    scored = runner.invoke(app, ["score", str(folder), "--config", str(config)],
+                           env={"REACTIVATE_MODELS_DIR": str(models)})
+    assert scored.exit_code == 0, scored.output
+    path = latest_snapshot(models)
+    assert path is not None and path.name == f"scored_{export_day.date()}.parquet"
+    frame = pd.read_parquet(path)
+    assert frame["model_version"].eq("1").all()
+    assert frame["return_probability"].between(0, 1).all()
+
+    csv = tmp_path / "out.csv"
+    assert runner.invoke(app, ["score", str(folder), "--models-dir", str(models), "--as-of",
+                               "2026-06-30", "--out", str(csv)]).exit_code == 0
+    assert pd.read_csv(csv)["as_of"].eq("2026-06-30").all()
+
+    listed = runner.invoke(app, ["models", "--models-dir", str(models)])
+    assert listed.exit_code == 0 and "champion" in listed.output
+
+
+def test_evaluate_saves_the_figures_as_json(app, demo, tmp_path):
+    folder, config, _ = demo
+    out = tmp_path / "figures.json"
+    result = CliRunner().invoke(app, ["evaluate", str(folder), "--models-dir",
+                                      str(tmp_path / "m"), "--config", str(config),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert set(figures["return"]) >= {"model", "recency", "overdue", "bgnbd", "oracle"}
+    assert figures["window"]["validation"] == ["2026-08-02"]
+
+
+def test_score_without_a_trained_model_says_what_to_do(app, demo, tmp_path):
+    folder, _, _ = demo
+    result = CliRunner().invoke(app, ["score", str(folder), "--models-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "run `reactivate train` first" in " ".join(result.output.split())
