@@ -113,7 +113,16 @@ def load_pair(bundle: object, version: str, path: Path, settings: Settings) -> S
     return _served(bundle, version, index, path, key, snapshot_as_of(path, frame), settings)
 
 
-def _served(bundle, version, index, path, key, as_of, settings: Settings) -> Served:
+def _served(
+    bundle: object,
+    version: str,
+    index: SnapshotIndex,
+    path: Path,
+    key: SnapshotKey,
+    as_of: dt.date,
+    settings: Settings,
+) -> Served:
+    """A served pair whose explanation warm-up has started."""
     store = ExplanationStore(bundle, index.frame)
     budget = settings.serving.precompute_explanations
     clinics = max(len(index.clinics), 1)

@@ -99,7 +99,7 @@ class ChannelModel:
         if self.features[:n_base] != base:
             raise ValueError("the channel model was trained on other inputs than this matrix")
         position = {name: j for j, name in enumerate(base)}
-        x = np.empty((len(x_base), len(self.features)), dtype=np.float32)
+        x = np.empty((len(x_base), len(self.features)), dtype=np.float32, order="F")
         x[:, :n_base] = x_base
         channel_col = self.features.index("channel")
         own = [(self.features.index(f"channel_{s}"), s) for s in SUFFIXES]

@@ -52,15 +52,20 @@ def to_matrix(
         levels: categorical column -> saved levels; columns not listed are numeric.
 
     Returns:
-        ``(len(frame), len(features))`` float32 array with NaN for missing values.
+        ``(len(frame), len(features))`` float32 array (column-major) with NaN for missing
+        values.
     """
-    out = np.empty((len(frame), len(features)), dtype=np.float32)
+    # Fortran order: each column is written contiguously, and LightGBM (>= 4) reads
+    # column-major input as is (same predictions, no copy).
+    out = np.empty((len(frame), len(features)), dtype=np.float32, order="F")
     for j, name in enumerate(features):
         if name in levels:
             out[:, j] = column_codes(frame[name], levels[name])
             continue
-        col = pd.to_numeric(frame[name], errors="coerce")
-        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        column = frame[name]
+        if column.dtype != np.float64:
+            column = pd.to_numeric(column, errors="coerce")
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
         if name.endswith(NEVER_SUFFIXES):
             values = np.where(np.isnan(values), NEVER_DAYS, values)
         out[:, j] = values

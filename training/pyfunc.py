@@ -2,36 +2,31 @@
 
 Why a custom pyfunc rather than ``mlflow.lightgbm``: the registered model must be the whole
 bundle (calibrator and channel model included), and MLflow's inferred signature would
-record category columns as strings and then reject them (see the stack notes). This module
+record category columns as strings and then reject them (see the stack notes). The input
+is typed as a plain DataFrame, for which MLflow infers no column schema. This module
 imports MLflow, so it is imported only when logging or loading through MLflow.
 """
 
 from __future__ import annotations
-
-import warnings
 
 import mlflow.pyfunc
 import pandas as pd
 
 from training.bundle import ModelBundle
 
-with warnings.catch_warnings():
-    # MLflow nags about missing type hints when the class is created; they are left out on
-    # purpose (it would turn them into a strict input schema).
-    warnings.simplefilter("ignore", UserWarning)
 
-    class BundleModel(mlflow.pyfunc.PythonModel):
-        """Feature frame in, ``return_probability`` and ``p_<channel>`` out."""
+class BundleModel(mlflow.pyfunc.PythonModel):
+    """Feature frame in, ``return_probability`` and ``p_<channel>`` out."""
 
-        def load_context(self, context) -> None:  # noqa: ANN001
-            """Load the bundle folder logged as the ``bundle`` artifact."""
-            self.bundle = ModelBundle.load(context.artifacts["bundle"])
+    def load_context(self, context) -> None:  # noqa: ANN001 - mlflow PythonModelContext
+        """Load the bundle folder logged as the ``bundle`` artifact."""
+        self.bundle = ModelBundle.load(context.artifacts["bundle"])
 
-        def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
-            """Scores of each row of a feature frame (the columns of ``features.build``)."""
-            del context, params
-            frame = pd.DataFrame(model_input)
-            out = pd.DataFrame({"return_probability": self.bundle.predict_return(frame)},
-                               index=frame.index)
-            channels = self.bundle.predict_channels(frame)
-            return out if channels is None else out.join(channels)
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
+        """Scores of each row of a feature frame (``features.build`` plus ``season_index``)."""
+        del context, params
+        frame = pd.DataFrame(model_input)
+        out = pd.DataFrame({"return_probability": self.bundle.predict_return(frame)},
+                           index=frame.index)
+        channels = self.bundle.predict_channels(frame)
+        return out if channels is None else out.join(channels)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,13 +92,11 @@ def _log_run(result: TrainResult, settings: Settings, experiment: str) -> tuple[
         mlflow.log_dict(result.evaluation, "evaluation.json")
         mlflow.log_dict(result.bundle.window, "window.json")
         mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "add type hints": on purpose
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-                artifacts={"bundle": str(bundle_dir)}, pip_requirements=PIP_REQUIREMENTS,
-                code_paths=[str(Path(__file__).parent)],
-            )
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+            artifacts={"bundle": str(bundle_dir)}, pip_requirements=PIP_REQUIREMENTS,
+            code_paths=[str(Path(__file__).parent)],
+        )
         return run.info.run_id, info.model_uri
 
 

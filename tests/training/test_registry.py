@@ -21,6 +21,22 @@ def _weakened(result):
     return replace(result, bundle=replace(result.bundle, return_model=model))
 
 
+def _load_pyfunc(models_dir):
+    """The champion through MLflow's generic loader (``models:/reactivation@champion``)."""
+    import mlflow
+
+    from training.tracking import tracking_uri
+
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(tracking_uri(models_dir))
+    mlflow.set_registry_uri(tracking_uri(models_dir))
+    try:
+        return mlflow.pyfunc.load_model("models:/reactivation@champion")
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+
+
 def test_no_store_means_no_champion(tmp_path):
     with pytest.raises(NoChampion):
         load_champion(small_settings(tmp_path / "empty"))
@@ -50,6 +66,11 @@ def test_champion_moves_only_on_evidence_or_on_request(trained, models_dir):
     better = log_and_register(trained, settings)
     assert better.promoted and "beats champion v3" in better.reason
     assert load_champion(settings)[1] == "4"
+
+    pyfunc_scores = _load_pyfunc(models_dir).predict(rows)
+    np.testing.assert_allclose(pyfunc_scores["return_probability"],
+                               trained.bundle.predict_return(rows))
+    assert {"p_sms", "p_email", "p_phone", "p_mail"} <= set(pyfunc_scores.columns)
 
     versions = list_versions(settings)
     assert versions["version"].tolist() == [4, 3, 2, 1]
