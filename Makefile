@@ -19,8 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/reactivate demo-data --patients $(DEMO_PATIENTS) --seed $(DEMO_SEED) --out $(DEMO_DIR)
-	$(BIN)/reactivate validate $(DEMO_DIR)
+	BIN=$(BIN) DEMO_DIR=$(DEMO_DIR) DEMO_PATIENTS=$(DEMO_PATIENTS) DEMO_SEED=$(DEMO_SEED) PORT=$(PORT) scripts/demo.sh
 
 test: setup
 	$(BIN)/pytest -q

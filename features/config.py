@@ -74,35 +74,54 @@ class TrainingConfig(BaseModel):
     """Snapshots, models and the registry (owned by ``training``)."""
 
     snapshot_every_days: int = Field(30, description="Days between training as-of dates.")
-    include_booked: bool = Field(False, description="Keep patients with a booked appointment in training rows.")
-    registered_model_name: str = Field("reactivation", description="Name in the MLflow model registry.")
+    include_booked: bool = Field(
+        False, description="Keep patients with a booked appointment in training rows."
+    )
+    registered_model_name: str = Field(
+        "reactivation", description="Name in the MLflow model registry."
+    )
     num_leaves: int = Field(31, description="LightGBM num_leaves of the return model.")
-    learning_rate: float = Field(0.15, description="LightGBM learning rate of the return model.")
-    max_rounds: int = Field(300, description="Upper bound on boosting rounds (early stopping picks fewer).")
-    early_stopping_rounds: int = Field(30, description="Stop when validation loss has not improved this long.")
+    learning_rate: float = Field(0.2, description="LightGBM learning rate of the return model.")
+    max_rounds: int = Field(
+        300, description="Upper bound on boosting rounds (early stopping picks fewer)."
+    )
+    early_stopping_rounds: int = Field(
+        30, description="Stop when validation loss has not improved this long."
+    )
     min_child_samples: int = Field(50, description="LightGBM min_data_in_leaf.")
     channel_costs: dict[str, float] = Field(
         default_factory=lambda: {"sms": 0.05, "email": 0.01, "phone": 2.0, "mail": 1.2},
         description="Cost of one contact per channel, in the clinic's currency.",
     )
-    cost_weight: float = Field(0.0, description="How much channel cost trades against booking probability.")
-    min_history_days: int = Field(
-        180, description="First training as-of date: this many days after the first visit of the export."
+    cost_weight: float = Field(
+        0.0, description="How much channel cost trades against booking probability."
     )
-    max_snapshots: int = Field(12, description="Keep at most this many (the latest) training as-of dates.")
+    min_history_days: int = Field(
+        180,
+        description="First training as-of date: this many days after the first visit of the export."
+    )
+    max_snapshots: int = Field(
+        12, description="Keep at most this many (the latest) training as-of dates."
+    )
     calibration_windows: int = Field(
-        2, description="As-of dates (after the training ones) used for early stopping and calibration."
+        2,
+        description="As-of dates (after the training ones) used for early stopping and calibration."
     )
     validation_windows: int = Field(
-        1, description="Latest labelled as-of dates held out for evaluation and champion comparison."
+        1,
+        description="Latest labelled as-of dates held out for evaluation and champion comparison."
     )
     calibration_method: str = Field("isotonic", description="'isotonic' or 'platt'.")
     lambda_l2: float = Field(1.0, description="LightGBM L2 regularisation of both models.")
     feature_fraction: float = Field(0.9, description="LightGBM share of features tried per tree.")
     channel_num_leaves: int = Field(15, description="LightGBM num_leaves of the channel model.")
     channel_learning_rate: float = Field(0.15, description="Learning rate of the channel model.")
-    channel_max_rounds: int = Field(300, description="Upper bound on boosting rounds of the channel model.")
-    channel_min_child_samples: int = Field(100, description="min_data_in_leaf of the channel model.")
+    channel_max_rounds: int = Field(
+        300, description="Upper bound on boosting rounds of the channel model."
+    )
+    channel_min_child_samples: int = Field(
+        100, description="min_data_in_leaf of the channel model."
+    )
     channel_grid_days: int = Field(
         14, description="Contacts take features as of the latest grid date before their send day."
     )

@@ -205,6 +205,12 @@ def score_cmd(
         f"written to {path}",
         highlight=False,
     )
+    from serving.drift import drift_after_scoring
+
+    with console.status("checking drift against the model's reference sample"):
+        drift = drift_after_scoring(path, bundle, settings, snapshot=frame)
+    flag = "[red]DRIFT FLAGGED[/red]: " + " ".join(drift["reasons"]) if drift["flagged"] else "no drift flagged"
+    out.print(f"{flag}; drift report {drift['html_path']}", highlight=False)
 
 
 def models_cmd(

@@ -104,10 +104,27 @@ def check_snapshot(frame: pd.DataFrame, features: list[str]) -> None:
         raise ValueError("snapshot return_probability is missing or outside [0, 1]")
 
 
+def read_for_serving(path: Path) -> pd.DataFrame:
+    """Read a snapshot with its text columns (but ``patient_id``) as categories.
+
+    Labels such as clinic, segment, service, location and provider repeat across a million
+    rows; reading them dictionary-encoded halves the frame's memory and never materialises
+    a million Python strings per column. CSV snapshots are read as they are.
+    """
+    if path.suffix.lower() != ".parquet":
+        return read_snapshot(path)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    text = [f.name for f in schema if pa.types.is_string(f.type) and f.name != "patient_id"]
+    return pq.read_table(path, read_dictionary=text).to_pandas()
+
+
 def load_pair(bundle: object, version: str, path: Path, settings: Settings) -> Served:
     """Read, check and index a snapshot for ``bundle``; start warming its explanations."""
     key = snapshot_key(path)
-    frame = read_snapshot(path)
+    frame = read_for_serving(path)
     check_snapshot(frame, list(bundle.features))
     index = build_index(frame, settings)
     return _served(bundle, version, index, path, key, snapshot_as_of(path, frame), settings)

@@ -28,6 +28,7 @@ import pandas as pd
 from features.spec import BY_NAME
 from training.calibration import calibrator_from_dict
 from training.channel_model import ChannelModel
+from training.channel_prior import ChannelPrior
 from training.context import CONTEXT_SPECS
 from training.matrix import to_matrix, to_model_frame
 from training.return_model import ReturnModel
@@ -102,6 +103,7 @@ class ModelBundle:
             "channel_features": self.channel_model.features if self.channel_model else None,
             "channel_levels": self.channel_model.levels if self.channel_model else None,
             "channel_conversion": self.channel_model.conversion if self.channel_model else None,
+            "channel_prior": self.channel_model.prior.coef if self.channel_model else None,
             "spec": [asdict(SPECS[f]) for f in self.features if f in SPECS],
         }
         _write_json(out / "feature_spec.json", spec)
@@ -129,7 +131,8 @@ class ModelBundle:
         if (src / "channel_model.txt").exists():
             channel = ChannelModel(lgb.Booster(model_file=str(src / "channel_model.txt")),
                                    spec["channel_features"], spec["channel_levels"],
-                                   spec["channel_conversion"])
+                                   spec["channel_conversion"],
+                                   ChannelPrior(spec["channel_prior"]))
         return cls(
             return_model=ret,
             channel_model=channel,

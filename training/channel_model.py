@@ -7,7 +7,8 @@ patient's reaction to each contact (``responded``) is observed per contact. The 
     P(book | c, x) = P(respond | c, x) * P(book | responded, c)
                      + (1 - P(respond | c, x)) * P(book | no response, c)
 
-with one LightGBM response model (channel as a feature) and booking rates after a
+with one LightGBM response model (channel as a feature, starting from a per-channel
+logistic curve in age, ``training.channel_prior``) and booking rates after a
 reaction per channel (after no reaction: one pooled rate) from the same contacts. Exports
 without recorded reactions fall back to a LightGBM model of the booking label itself.
 
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import CHANNELS, Settings
+from training.channel_prior import ChannelPrior
 from training.contact_rows import SUFFIXES
 from training.matrix import to_matrix
 from training.return_model import lgb_params
@@ -68,12 +70,14 @@ class ChannelModel:
         features: inputs in model order.
         levels: categorical levels (``channel`` included).
         conversion: channel -> [P(book | no response), P(book | response)].
+        prior: the per-channel age curve the trees start from (``training.channel_prior``).
     """
 
     booster: lgb.Booster
     features: list[str]
     levels: dict[str, list[str]]
     conversion: dict[str, list[float]]
+    prior: ChannelPrior
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """P(booking | contacted on c) for every channel, columns ``p_<channel>``."""
@@ -102,13 +106,16 @@ class ChannelModel:
         x = np.empty((len(x_base), len(self.features)), dtype=np.float32, order="F")
         x[:, :n_base] = x_base
         channel_col = self.features.index("channel")
+        age = x_base[:, position["age_years"]] if "age_years" in position else np.full(
+            len(x_base), np.nan)
         own = [(self.features.index(f"channel_{s}"), s) for s in SUFFIXES]
         out = {}
         for code, ch in enumerate(self.levels["channel"]):
             x[:, channel_col] = code
             for j, suffix in own:
                 x[:, j] = x_base[:, position[f"{ch}_{suffix}"]]
-            r = self.booster.predict(x, num_threads=num_threads)
+            raw = self.booster.predict(x, raw_score=True, num_threads=num_threads)
+            r = 1.0 / (1.0 + np.exp(-(raw + self.prior.log_odds(ch, age))))
             silent, answered = self.conversion[ch]
             out[f"p_{ch}"] = r * answered + (1.0 - r) * silent
         return pd.DataFrame(out, index=index).reindex(columns=[f"p_{ch}" for ch in CHANNELS])
@@ -151,12 +158,16 @@ def fit_channel_model(
     levels = {**levels, "channel": list(CHANNELS)}
     cat_idx = [j for j, f in enumerate(features) if f in levels]
     x = to_matrix(rows, features, levels)
+    age = rows["age_years"].to_numpy(dtype=float, na_value=np.nan)
+    prior = ChannelPrior.fit(rows["channel"].to_numpy(dtype=object), age, y)
+    offset = prior.log_odds(rows["channel"].to_numpy(dtype=object), age)
     cut = int(len(rows) * (1 - settings.training.channel_validation_share))
     params = {**lgb_params(settings, channel=True), "monotone_constraints": _monotone(features),
               "monotone_constraints_method": "intermediate",
               "interaction_constraints": _interactions(features)}
-    dtrain = lgb.Dataset(x[:cut], y[:cut], feature_name=features, categorical_feature=cat_idx)
-    dvalid = lgb.Dataset(x[cut:], y[cut:], reference=dtrain)
+    dtrain = lgb.Dataset(x[:cut], y[:cut], feature_name=features, categorical_feature=cat_idx,
+                         init_score=offset[:cut])
+    dvalid = lgb.Dataset(x[cut:], y[cut:], reference=dtrain, init_score=offset[cut:])
     booster = lgb.train(
         params, dtrain, num_boost_round=settings.training.channel_max_rounds,
         valid_sets=[dvalid], valid_names=["latest"],
@@ -165,6 +176,7 @@ def fit_channel_model(
     best = booster.best_iteration or booster.current_iteration()
     # Refit on every contact with the chosen number of rounds: the latest contacts are the
     # most like the ones the model will be used for.
-    dall = lgb.Dataset(x, y, feature_name=features, categorical_feature=cat_idx)
+    dall = lgb.Dataset(x, y, feature_name=features, categorical_feature=cat_idx,
+                       init_score=offset)
     final = lgb.train(params, dall, num_boost_round=max(best, 1))
-    return ChannelModel(final, features, levels, conversion)
+    return ChannelModel(final, features, levels, conversion, prior)

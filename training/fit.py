@@ -121,7 +121,7 @@ def train(
 
 def _reference(validation: pd.DataFrame, p: np.ndarray, settings: Settings) -> pd.DataFrame:
     """A seeded sample of validation rows with their scores: the drift reference."""
-    frame = validation[["clinic_id", *FEATURE_NAMES, *CONTEXT_FEATURES]].assign(
+    frame = validation[["clinic_id", *FEATURE_NAMES, *CONTEXT_FEATURES, "label"]].assign(
         return_probability=p)
     n = min(settings.drift.reference_rows, len(frame))
     return frame.sample(n=n, random_state=settings.seed).reset_index(drop=True)

@@ -10,6 +10,7 @@ challenger is better on exactly those rows (``training.promotion_metric``), or o
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,15 +59,16 @@ def log_and_register(
         settings: the run's settings (``models_dir`` locates the store).
         promote: move the alias regardless of the comparison.
     """
-    import mlflow
-
     name = settings.training.registered_model_name
     c = client(settings.models_dir)
     comparison, challenger_wins, why = _compare(result, settings)
     with using_store(settings.models_dir) as exp:
         run_id, model_uri = _log_run(result, settings, exp)
-        mv = mlflow.register_model(model_uri, name,
-                                   tags={"as_of": str(result.split.as_of.date())})
+        if not c.search_registered_models(filter_string=f"name = '{name}'"):
+            c.create_registered_model(name, description="Return and channel models.")
+        # Inside the block: resolving the logged model's URI needs the store set globally.
+        mv = c.create_model_version(name, source=model_uri, run_id=run_id,
+                                    tags={"as_of": str(result.split.as_of.date())})
     previous = _champion_version(c, name)
     promoted = promote or challenger_wins or previous is None
     reason = ("--promote" if promote else "first version" if previous is None else why)
@@ -92,11 +94,18 @@ def _log_run(result: TrainResult, settings: Settings, experiment: str) -> tuple[
         mlflow.log_dict(result.evaluation, "evaluation.json")
         mlflow.log_dict(result.bundle.window, "window.json")
         mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-            artifacts={"bundle": str(bundle_dir)}, pip_requirements=PIP_REQUIREMENTS,
-            code_paths=[str(Path(__file__).parent)],
-        )
+        # MLflow warns that a plain DataFrame hint gives no signature: that is the intent.
+        pyfunc_log = logging.getLogger("mlflow.pyfunc")
+        level = pyfunc_log.level
+        pyfunc_log.setLevel(logging.ERROR)
+        try:
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+                artifacts={"bundle": str(bundle_dir)}, pip_requirements=PIP_REQUIREMENTS,
+                code_paths=[str(Path(__file__).parent)],
+            )
+        finally:
+            pyfunc_log.setLevel(level)
         return run.info.run_id, info.model_uri
 
 

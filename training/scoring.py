@@ -36,8 +36,8 @@ def score(
         See :func:`score_features`.
     """
     frame = features.build(tables, as_of, settings)
-    return score_features(add_context(frame, tables, as_of, settings.horizon_days), bundle,
-                          settings)
+    horizon = int(bundle.window.get("horizon_days", settings.horizon_days))  # as trained
+    return score_features(add_context(frame, tables, as_of, horizon), bundle, settings)
 
 
 def score_features(

@@ -16,7 +16,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-SMALL_TRAINING = {"max_snapshots": 6, "max_rounds": 80, "num_leaves": 15, "num_threads": 2}
+SMALL_TRAINING = {
+    "max_rounds": 60,
+    "channel_max_rounds": 40,
+    "max_snapshots": 8,
+    "early_stopping_rounds": 15,
+    "min_child_samples": 30,
+    "num_threads": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("serving-world")
     models_dir = root / "models"
     settings = world_settings(models_dir)
-    north = simulate(800, 1, "2022-01-01", "2024-06-30", clinic_id="north")
-    south = simulate(400, 2, "2022-01-01", "2024-06-30", clinic_id="south")
+    north = simulate(1500, 11, "2022-01-01", "2024-06-30", clinic_id="north")
+    south = simulate(500, 12, "2022-01-01", "2024-06-30", clinic_id="south")
     as_of = pd.Timestamp(north.tables.export_date).normalize()
     log_and_register(train(north.tables, as_of, settings), settings)
     bundle, _ = load_champion(settings)

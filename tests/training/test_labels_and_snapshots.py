@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from features.config import Settings
+from training.context import season_index
 from training.labels import contact_labels, label_known_by, return_labels
 from training.snapshots import (
     InsufficientHistory,
@@ -129,3 +130,16 @@ def test_booked_patients_stay_when_the_config_includes_them():
     rows = build_training_rows(tables, ["2024-03-01"], settings)
     assert rows["patient_id"].tolist() == ["booked"]
     assert rows["label"].tolist() == [0]  # the appointment is scheduled, not completed
+
+
+def test_season_index_is_one_for_an_evenly_busy_clinic_and_unknown_without_a_year():
+    days = pd.date_range("2023-12-01", "2024-12-31", freq="D")
+    tables = make_tables([(f"p{i % 40}", str(d.date()), "completed") for i, d in enumerate(days)])
+    assert season_index(tables, "2024-12-31", 30)["c1"] == pytest.approx(1.0)
+    doubled = make_tables(
+        [(f"p{i % 40}", str(d.date()), "completed") for i, d in enumerate(days)]
+        + [("extra", str(d.date()), "completed")
+           for d in pd.date_range("2024-01-02", "2024-01-31", freq="D")])
+    # 60 visits in the window against 395 in the year: 60 / (395 * 30 / 365)
+    assert season_index(doubled, "2024-12-31", 30)["c1"] == pytest.approx(60 / (395 * 30 / 365))
+    assert season_index(tables, "2024-06-30", 30).isna().all()
