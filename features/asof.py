@@ -26,9 +26,7 @@ def known_at(frame: pd.DataFrame, column: str, as_of: str | pd.Timestamp) -> pd.
     return frame.loc[frame[column] < cutoff(as_of)]
 
 
-def in_label_window(
-    ts: pd.Series, as_of: str | pd.Timestamp, horizon_days: int
-) -> pd.Series:
+def in_label_window(ts: pd.Series, as_of: str | pd.Timestamp, horizon_days: int) -> pd.Series:
     """Boolean mask: ``ts`` falls on a day in T+1 … T+H."""
     start = cutoff(as_of)
     return (ts >= start) & (ts < start + pd.Timedelta(days=horizon_days))

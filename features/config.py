@@ -25,7 +25,9 @@ SEGMENTS: tuple[str, ...] = ("active", "lapsing", "inactive", "dormant", "lost")
 class LoadConfig(BaseModel):
     """How a clinic export is read and checked."""
 
-    lenient: bool = Field(False, description="Drop contract-breaking rows (reported) instead of failing.")
+    lenient: bool = Field(
+        False, description="Drop contract-breaking rows (reported) instead of failing."
+    )
     max_rows_in_error: int = Field(10, description="How many offending row numbers an error lists.")
 
 
@@ -39,34 +41,52 @@ class SegmentConfig(BaseModel):
     lapsing_days: int = Field(120, description="From here a patient is lapsing (calendar rule).")
     inactive_days: int = Field(182, description="From here (about 6 months) inactive.")
     dormant_days: int = Field(365, description="From here (12 months) dormant.")
-    worth_reaching_days: int = Field(730, description="From here (24 months) still worth reaching but dormant.")
+    worth_reaching_days: int = Field(
+        730, description="From here (24 months) still worth reaching but dormant."
+    )
     lost_days: int = Field(1095, description="From here (36 months) lost.")
-    overdue_lapsing_ratio: float = Field(1.25, description="Cadence rule: lapsing from this overdue ratio.")
-    overdue_inactive_ratio: float = Field(2.0, description="Cadence rule: inactive from this overdue ratio.")
-    overdue_dormant_ratio: float = Field(4.0, description="Cadence rule: dormant from this overdue ratio.")
+    overdue_lapsing_ratio: float = Field(
+        1.25, description="Cadence rule: lapsing from this overdue ratio."
+    )
+    overdue_inactive_ratio: float = Field(
+        2.0, description="Cadence rule: inactive from this overdue ratio."
+    )
+    overdue_dormant_ratio: float = Field(
+        4.0, description="Cadence rule: dormant from this overdue ratio."
+    )
 
 
 class FeatureConfig(BaseModel):
     """Parameters of the point-in-time feature families."""
 
-    attribution_days: int = Field(14, description="A booking within this many days after a contact converts it.")
-    provider_active_days: int = Field(90, description="A provider still sees patients if seen any in this window.")
+    attribution_days: int = Field(
+        14, description="A booking within this many days after a contact converts it."
+    )
+    provider_active_days: int = Field(
+        90, description="A provider still sees patients if seen any in this window."
+    )
     interval_prior_visits: float = Field(
-        2.0, description="Pseudo-count of gaps that shrinks a patient's interval toward the service's typical one."
+        2.0,
+        description="Pseudo-count of gaps that shrinks a patient's interval toward the service's typical one.",
     )
     rate_prior_strength: float = Field(
-        5.0, description="Pseudo-count that shrinks a patient's channel response rate toward the clinic's."
+        5.0,
+        description="Pseudo-count that shrinks a patient's channel response rate toward the clinic's.",
     )
     reliability_prior_strength: float = Field(
         4.0, description="Pseudo-count that shrinks no-show and cancel rates toward the clinic's."
     )
-    default_interval_days: float = Field(180.0, description="Expected interval when nothing better is known.")
+    default_interval_days: float = Field(
+        180.0, description="Expected interval when nothing better is known."
+    )
     revenue_prior_visits: float = Field(
-        2.0, description="Pseudo-count of visits that shrinks a patient's revenue per visit toward the clinic's."
+        2.0,
+        description="Pseudo-count of visits that shrinks a patient's revenue per visit toward the clinic's.",
     )
     segments: SegmentConfig = Field(default_factory=SegmentConfig)
     email_phone_mail_allowed_when_unknown: bool = Field(
-        True, description="Unknown consent counts as allowed for email, phone and mail (never for SMS)."
+        True,
+        description="Unknown consent counts as allowed for email, phone and mail (never for SMS).",
     )
 
 
@@ -98,18 +118,18 @@ class TrainingConfig(BaseModel):
     )
     min_history_days: int = Field(
         180,
-        description="First training as-of date: this many days after the first visit of the export."
+        description="First training as-of date: this many days after the first visit of the export.",
     )
     max_snapshots: int = Field(
         12, description="Keep at most this many (the latest) training as-of dates."
     )
     calibration_windows: int = Field(
         2,
-        description="As-of dates (after the training ones) used for early stopping and calibration."
+        description="As-of dates (after the training ones) used for early stopping and calibration.",
     )
     validation_windows: int = Field(
         1,
-        description="Latest labelled as-of dates held out for evaluation and champion comparison."
+        description="Latest labelled as-of dates held out for evaluation and champion comparison.",
     )
     calibration_method: str = Field("isotonic", description="'isotonic' or 'platt'.")
     lambda_l2: float = Field(1.0, description="LightGBM L2 regularisation of both models.")
@@ -140,10 +160,14 @@ class TrainingConfig(BaseModel):
 class PolicyConfig(BaseModel):
     """The contact policy applied before any patient is listed (owned by ``serving``)."""
 
-    min_days_between_contacts: int = Field(14, description="No patient contacted within this many days.")
+    min_days_between_contacts: int = Field(
+        14, description="No patient contacted within this many days."
+    )
     max_contacts: int = Field(5, description="At most this many contacts ...")
     max_contacts_window_days: int = Field(180, description="... within this many days.")
-    include_booked: bool = Field(False, description="List patients who already have an appointment booked.")
+    include_booked: bool = Field(
+        False, description="List patients who already have an appointment booked."
+    )
 
 
 class ServingConfig(BaseModel):
@@ -151,8 +175,12 @@ class ServingConfig(BaseModel):
 
     host: str = Field("127.0.0.1", description="Address the service binds.")
     port: int = Field(3000, description="Port the service binds.")
-    tokens_file: Path | None = Field(None, description="Tokens file (SHA-256 digests and clinic scopes).")
-    reload_seconds: float = Field(30.0, description="How often the service checks for a new champion or snapshot.")
+    tokens_file: Path | None = Field(
+        None, description="Tokens file (SHA-256 digests and clinic scopes)."
+    )
+    reload_seconds: float = Field(
+        30.0, description="How often the service checks for a new champion or snapshot."
+    )
     precompute_explanations: int = Field(
         50_000,
         description="Snapshot rows explained in the background after a load, best-ranked first (0: none).",
@@ -162,27 +190,45 @@ class ServingConfig(BaseModel):
 class DriftConfig(BaseModel):
     """Drift monitoring thresholds (owned by ``serving``)."""
 
-    drifted_share_threshold: float = Field(0.3, description="Flag drift when this share of columns drifted.")
-    score_drift_threshold: float = Field(0.1, description="Flag drift when the score distribution moved this much.")
-    reference_rows: int = Field(5000, description="Rows of the reference sample kept in a model bundle.")
+    drifted_share_threshold: float = Field(
+        0.3, description="Flag drift when this share of columns drifted."
+    )
+    score_drift_threshold: float = Field(
+        0.1, description="Flag drift when the score distribution moved this much."
+    )
+    reference_rows: int = Field(
+        5000, description="Rows of the reference sample kept in a model bundle."
+    )
     current_rows: int = Field(
-        50_000, description="At most this many rows of the current snapshot enter the drift tests (seeded sample)."
+        50_000,
+        description="At most this many rows of the current snapshot enter the drift tests (seeded sample).",
     )
     channel_shift_threshold: float = Field(
-        0.1, description="Flag drift when the best-channel mix moved this much (total variation distance)."
+        0.1,
+        description="Flag drift when the best-channel mix moved this much (total variation distance).",
     )
-    report_top_n: int = Field(25, description="Patients listed under 'who to contact' in the manager report.")
-    currency_symbol: str = Field("$", description="Currency sign used for money in the manager report.")
+    report_top_n: int = Field(
+        25, description="Patients listed under 'who to contact' in the manager report."
+    )
+    currency_symbol: str = Field(
+        "$", description="Currency sign used for money in the manager report."
+    )
 
 
 class Settings(BaseSettings):
     """Everything configurable, in one object."""
 
-    model_config = SettingsConfigDict(env_prefix="REACTIVATE_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="REACTIVATE_", env_nested_delimiter="__", extra="ignore"
+    )
 
-    models_dir: Path = Field(Path("models"), description="The local model store: MLflow DB, artifacts, snapshots.")
+    models_dir: Path = Field(
+        Path("models"), description="The local model store: MLflow DB, artifacts, snapshots."
+    )
     seed: int = Field(42, description="Seed for every random choice of training and evaluation.")
-    horizon_days: int = Field(90, description="A patient returns if they complete a visit within this many days.")
+    horizon_days: int = Field(
+        90, description="A patient returns if they complete a visit within this many days."
+    )
     load: LoadConfig = Field(default_factory=LoadConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)

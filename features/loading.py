@@ -48,7 +48,9 @@ class LoadReport:
         """Write the rejected rows with their reasons as CSV (an empty file with headers if none)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame = self.rejects if len(self.rejects) else pd.DataFrame(columns=["table", "row", "reason"])
+        frame = (
+            self.rejects if len(self.rejects) else pd.DataFrame(columns=["table", "row", "reason"])
+        )
         frame.to_csv(path, index=False)
         return path
 
@@ -93,16 +95,24 @@ def load_frames(
     lenient = settings.load.lenient if lenient is None else lenient
     max_rows = settings.load.max_rows_in_error
     report = LoadReport()
-    fatal = [v for name, raw in raw_tables.items() for v in missing_required_columns(name, raw.columns)]
+    fatal = [
+        v for name, raw in raw_tables.items() for v in missing_required_columns(name, raw.columns)
+    ]
     if fatal:
         raise ContractError(fatal, max_rows)
 
-    parsed = {name: parse_table(raw, name) for name, raw in raw_tables.items() if name in TABLE_NAMES}
+    parsed = {
+        name: parse_table(raw, name) for name, raw in raw_tables.items() if name in TABLE_NAMES
+    }
     for name, raw in raw_tables.items():
-        report.ignored_columns[name] = [c for c in raw.columns if c not in parsed[name].frame.columns]
+        report.ignored_columns[name] = [
+            c for c in raw.columns if c not in parsed[name].frame.columns
+        ]
     export_ts = _export_moment(parsed, export_date)
-    export_cutoff = export_ts.normalize() + pd.Timedelta(days=1) if export_date is not None else (
-        export_ts + pd.Timedelta(microseconds=1)
+    export_cutoff = (
+        export_ts.normalize() + pd.Timedelta(days=1)
+        if export_date is not None
+        else (export_ts + pd.Timedelta(microseconds=1))
     )
     report.export_date = export_ts
 
@@ -132,17 +142,25 @@ def load_frames(
             known = pd.Index(pool["patient_id"].dropna().unique())
     if report.violations and not lenient:
         raise ContractError(report.violations, max_rows)
-    report.rejects = pd.concat(reject_frames, ignore_index=True) if reject_frames else pd.DataFrame()
+    report.rejects = (
+        pd.concat(reject_frames, ignore_index=True) if reject_frames else pd.DataFrame()
+    )
     return LoadResult(tables=_assemble(kept, export_ts, raw_tables), report=report)
 
 
-def _export_moment(parsed: dict[str, ParsedTable], export_date: str | pd.Timestamp | None) -> pd.Timestamp:
+def _export_moment(
+    parsed: dict[str, ParsedTable], export_date: str | pd.Timestamp | None
+) -> pd.Timestamp:
     """The export date given, else the latest timestamp of any non-scheduled event."""
     if export_date is not None:
         return pd.Timestamp(export_date)
     candidates: list[pd.Timestamp] = []
     visits = parsed["visits"].frame
-    done = visits["status"].ne("scheduled") if "status" in visits.columns else pd.Series(True, visits.index)
+    done = (
+        visits["status"].ne("scheduled")
+        if "status" in visits.columns
+        else pd.Series(True, visits.index)
+    )
     candidates.append(visits.loc[done, "visit_at"].max())
     if "booked_at" in visits.columns:
         candidates.append(visits["booked_at"].max())
@@ -178,13 +196,19 @@ def _rejects(name: str, table: ParsedTable, bad_rows: dict[int, list[str]]) -> p
     idx = sorted(bad_rows)
     raw = table.raw.loc[idx].astype(object)
     head = pd.DataFrame(
-        {"table": name, "row": [i + 1 for i in idx], "reason": ["; ".join(bad_rows[i]) for i in idx]},
+        {
+            "table": name,
+            "row": [i + 1 for i in idx],
+            "reason": ["; ".join(bad_rows[i]) for i in idx],
+        },
         index=raw.index,
     )
     return pd.concat([head, raw], axis=1)
 
 
-def _assemble(kept: dict[str, pd.DataFrame], export_ts: pd.Timestamp, raw: dict[str, pd.DataFrame]) -> Tables:
+def _assemble(
+    kept: dict[str, pd.DataFrame], export_ts: pd.Timestamp, raw: dict[str, pd.DataFrame]
+) -> Tables:
     visits = kept["visits"].copy()
     if "status" not in visits.columns:
         visits["status"] = "completed"
@@ -211,7 +235,9 @@ def _assemble(kept: dict[str, pd.DataFrame], export_ts: pd.Timestamp, raw: dict[
             contacts["contact_id"] = None
         missing_c = contacts["contact_id"].isna()
         if missing_c.any():
-            contacts.loc[missing_c, "contact_id"] = "row-" + (contacts.index[missing_c] + 1).astype(str)
+            contacts.loc[missing_c, "contact_id"] = "row-" + (contacts.index[missing_c] + 1).astype(
+                str
+            )
     return Tables(
         visits=conform(visits.reset_index(drop=True), "visits"),
         patients=conform(patients.reset_index(drop=True), "patients"),

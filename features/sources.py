@@ -88,8 +88,15 @@ def _read_duckdb(path: Path) -> dict[str, pd.DataFrame]:
     import duckdb
 
     with duckdb.connect(str(path), read_only=True) as con:
-        present = {r[0].lower() for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        return {name: con.execute(f'SELECT * FROM "{name}"').df() for name in TABLE_NAMES if name in present}
+        present = {
+            r[0].lower()
+            for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        return {
+            name: con.execute(f'SELECT * FROM "{name}"').df()
+            for name in TABLE_NAMES
+            if name in present
+        }
 
 
 def _read_sqlalchemy(url: str, schema: str | None) -> dict[str, pd.DataFrame]:

@@ -61,14 +61,14 @@ class ContractError(ValueError):
     def __init__(self, violations: list[Violation], max_rows: int = 10) -> None:
         self.violations = violations
         lines = [v.describe(max_rows) for v in violations]
-        super().__init__(
-            "The clinic export breaks the data contract:\n  - " + "\n  - ".join(lines)
-        )
+        super().__init__("The clinic export breaks the data contract:\n  - " + "\n  - ".join(lines))
 
 
 def missing_required_columns(table: str, columns: pd.Index) -> list[Violation]:
     """Violations for required columns the table does not have at all (fatal in any mode)."""
-    schema = pa.DataFrameSchema({c: pa.Column(required=True, nullable=True) for c in REQUIRED[table]})
+    schema = pa.DataFrameSchema(
+        {c: pa.Column(required=True, nullable=True) for c in REQUIRED[table]}
+    )
     try:
         schema.validate(pd.DataFrame(columns=columns), lazy=True)
     except pa.errors.SchemaErrors as err:
@@ -109,10 +109,14 @@ def table_checks(
             checks[col].append(_check(lambda s, c=col: ~bad[c], rule))
     key = KEYS[table]
     if key in frame.columns:
-        checks[key].append(_check(lambda s: ~(s.notna() & s.duplicated(keep="first")), "unique key"))
+        checks[key].append(
+            _check(lambda s: ~(s.notna() & s.duplicated(keep="first")), "unique key")
+        )
     if table != "patients" and known_patients is not None:
         checks["patient_id"].append(
-            _check(lambda s: s.isna() | s.isin(known_patients), "known patient (exists in patients)")
+            _check(
+                lambda s: s.isna() | s.isin(known_patients), "known patient (exists in patients)"
+            )
         )
     if "revenue" in frame.columns:
         checks["revenue"].append(_check(lambda s: ~(s < 0), "revenue >= 0"))
@@ -120,7 +124,10 @@ def table_checks(
     if table == "visits":
         not_scheduled = frame["status"].ne("scheduled") if "status" in frame.columns else True
         checks["visit_at"].append(
-            _check(lambda s: ~((s >= export_cutoff) & not_scheduled), after + "; only scheduled visits may be")
+            _check(
+                lambda s: ~((s >= export_cutoff) & not_scheduled),
+                after + "; only scheduled visits may be",
+            )
         )
         if "booked_at" in frame.columns:
             checks["booked_at"].append(_check(lambda s: ~(s >= export_cutoff), after))

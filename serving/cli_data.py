@@ -10,21 +10,35 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from serving.cli_common import CONFIG_OPTION, EXPORT_DATE_OPTION, build_settings, console, load_or_exit
+from serving.cli_common import (
+    CONFIG_OPTION,
+    EXPORT_DATE_OPTION,
+    build_settings,
+    console,
+    load_or_exit,
+)
 
 out = Console()
 
 
 def demo_data(
-    patients: int = typer.Option(20_000, "--patients", min=10, help="How many patients the demo clinic has."),
+    patients: int = typer.Option(
+        20_000, "--patients", min=10, help="How many patients the demo clinic has."
+    ),
     seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same files."),
-    out_dir: Path = typer.Option(Path("demo"), "--out", help="Folder to write patients/visits/contacts CSVs to."),
+    out_dir: Path = typer.Option(
+        Path("demo"), "--out", help="Folder to write patients/visits/contacts CSVs to."
+    ),
     start: str = typer.Option("2021-01-01", "--start", help="First day of the clinic's history."),
     end: str = typer.Option("2026-10-31", "--end", help="Export day: last day of the history."),
     truth_as_of: list[str] = typer.Option(  # noqa: B008
-        None, "--truth-as-of", help="As-of day(s) for the ground truth files (default: every 30 days)."
+        None,
+        "--truth-as-of",
+        help="As-of day(s) for the ground truth files (default: every 30 days).",
     ),
-    horizon_days: int = typer.Option(90, "--horizon-days", min=1, help="Horizon of the true return probability."),
+    horizon_days: int = typer.Option(
+        90, "--horizon-days", min=1, help="Horizon of the true return probability."
+    ),
 ) -> None:
     """Generate a believable multi-location demo clinic (and its ground truth under truth/)."""
     from features.simulator import write_demo
@@ -48,20 +62,30 @@ def demo_data(
 
 
 def validate(
-    source: str = typer.Argument(..., help="Folder of CSV/Parquet files, DuckDB file, or SQLAlchemy URL."),
-    lenient: bool = typer.Option(False, "--lenient", help="Leave broken rows out (reported) instead of failing."),
-    rejects: Path = typer.Option(None, "--rejects", help="Where to write rejected rows with reasons (CSV)."),
+    source: str = typer.Argument(
+        ..., help="Folder of CSV/Parquet files, DuckDB file, or SQLAlchemy URL."
+    ),
+    lenient: bool = typer.Option(
+        False, "--lenient", help="Leave broken rows out (reported) instead of failing."
+    ),
+    rejects: Path = typer.Option(
+        None, "--rejects", help="Where to write rejected rows with reasons (CSV)."
+    ),
     export_date: str = EXPORT_DATE_OPTION,
     config: Path = CONFIG_OPTION,
 ) -> None:
     """Check an export against the data contract and summarise it. Exit 0 only if usable."""
     settings = build_settings(config)
-    result = load_or_exit(source, settings, export_date=export_date, lenient=lenient, rejects=rejects)
+    result = load_or_exit(
+        source, settings, export_date=export_date, lenient=lenient, rejects=rejects
+    )
     out.print(summary_table(result))
     report = result.report
     problems = [v for v in report.violations]
     if problems:
-        out.print(f"[yellow]{len(problems)} rule(s) broken; the rows were left out (lenient):[/yellow]")
+        out.print(
+            f"[yellow]{len(problems)} rule(s) broken; the rows were left out (lenient):[/yellow]"
+        )
         for v in problems:
             out.print(f"  - {v.describe(settings.load.max_rows_in_error)}", highlight=False)
     stale = int(report.rejects["reason"].str.contains("stale").sum()) if len(report.rejects) else 0
@@ -82,16 +106,24 @@ def summary_table(result) -> Table:  # noqa: ANN001 - LoadResult, imported lazil
     for name in ("patients", "visits", "contacts"):
         if name in r.read:
             table.add_row(
-                f"{name} rows", f"{r.read[name]:,} read, {r.accepted[name]:,} accepted, {r.rejected[name]:,} rejected"
+                f"{name} rows",
+                f"{r.read[name]:,} read, {r.accepted[name]:,} accepted, {r.rejected[name]:,} rejected",
             )
         elif name == "patients":
-            table.add_row("patients rows", "no patients table: derived from visits (clinic 'default')")
+            table.add_row(
+                "patients rows", "no patients table: derived from visits (clinic 'default')"
+            )
         else:
             table.add_row(f"{name} rows", "absent")
     v = t.visits
-    table.add_row("visit dates", f"{v['visit_at'].min():%Y-%m-%d} to {v['visit_at'].max():%Y-%m-%d}" if len(v) else "-")
+    table.add_row(
+        "visit dates",
+        f"{v['visit_at'].min():%Y-%m-%d} to {v['visit_at'].max():%Y-%m-%d}" if len(v) else "-",
+    )
     table.add_row("export date", f"{t.export_date:%Y-%m-%d %H:%M}")
-    table.add_row("patients", f"{v['patient_id'].nunique():,} with visits, {len(t.patients):,} in all")
+    table.add_row(
+        "patients", f"{v['patient_id'].nunique():,} with visits, {len(t.patients):,} in all"
+    )
     table.add_row("clinics", ", ".join(t.clinic_ids))
     table.add_row("status mix", _mix(v["status"]))
     if t.contacts is not None:

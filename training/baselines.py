@@ -65,20 +65,29 @@ def rfm_summary(
     """
     status = visits["status"].fillna("completed")
     done = visits.loc[((status == "completed") & (visits["visit_at"] < cutoff(as_of))).to_numpy()]
-    days = pd.DataFrame({"patient_id": done["patient_id"].to_numpy(),
-                         "day": done["visit_at"].dt.normalize().to_numpy()}).drop_duplicates()
+    days = pd.DataFrame(
+        {
+            "patient_id": done["patient_id"].to_numpy(),
+            "day": done["visit_at"].dt.normalize().to_numpy(),
+        }
+    ).drop_duplicates()
     agg = days.groupby("patient_id", sort=False)["day"].agg(["min", "max", "count"])
     end = as_timestamp(as_of) + pd.Timedelta(days=1)
-    out = pd.DataFrame({
-        "frequency": (agg["count"] - 1).astype(float),
-        "recency": (agg["max"] - agg["min"]).dt.days / 7.0,
-        "T": (end - agg["min"]).dt.days / 7.0,
-    })
+    out = pd.DataFrame(
+        {
+            "frequency": (agg["count"] - 1).astype(float),
+            "recency": (agg["max"] - agg["min"]).dt.days / 7.0,
+            "T": (end - agg["min"]).dt.days / 7.0,
+        }
+    )
     return out.reindex(patient_ids)
 
 
 def bgnbd_probability(
-    visits: pd.DataFrame, patient_ids: pd.Index, as_of: str | pd.Timestamp, horizon_days: int,
+    visits: pd.DataFrame,
+    patient_ids: pd.Index,
+    as_of: str | pd.Timestamp,
+    horizon_days: int,
     penalizer: float = 0.001,
 ) -> np.ndarray:
     """P(at least one completed visit in the horizon) under a BG/NBD fitted at ``as_of``.
@@ -92,21 +101,44 @@ def bgnbd_probability(
 
     everyone = pd.Index(visits["patient_id"].unique())
     rfm = rfm_summary(visits, everyone, as_of).dropna()
-    fitter = BetaGeoFitter(penalizer_coef=penalizer)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        fitter.fit(rfm["frequency"], rfm["recency"], rfm["T"])
+    fitter = _fit_bgnbd(BetaGeoFitter, rfm, penalizer)
     p = _at_least_one(fitter, rfm, horizon_days / 7.0)
     prob = pd.Series(p, index=rfm.index).reindex(patient_ids)
     return prob.fillna(float(np.nanmean(p)) if len(p) else 0.0).to_numpy(dtype=float)
+
+
+def _fit_bgnbd(fitter_class: type, rfm: pd.DataFrame, penalizer: float) -> object:
+    """Fit a BG/NBD; on small or odd clinics where it does not converge, penalise harder.
+
+    ``lifetimes`` raises ConvergenceError on some few-hundred-patient histories; a stronger
+    L2 penalty on the parameters always converges and only shrinks them, so the baseline
+    stays available instead of aborting the whole training run.
+    """
+    last: Exception | None = None
+    for coef in (penalizer, 0.01, 0.1, 1.0):
+        fitter = fitter_class(penalizer_coef=coef)
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                fitter.fit(rfm["frequency"], rfm["recency"], rfm["T"])
+            return fitter
+        except Exception as err:  # lifetimes.utils.ConvergenceError and numeric failures
+            last = err
+    raise RuntimeError(
+        f"BG/NBD baseline did not converge even with penalizer 1.0: {last}"
+    ) from last
 
 
 def _at_least_one(fitter: object, rfm: pd.DataFrame, t: float) -> np.ndarray:
     """Closed-form P(>= 1 purchase in (T, T + t]) of a fitted BG/NBD."""
     r, alpha = fitter.params_["r"], fitter.params_["alpha"]  # type: ignore[attr-defined]
     x, big_t = rfm["frequency"].to_numpy(), rfm["T"].to_numpy()
-    alive = np.asarray(fitter.conditional_probability_alive(  # type: ignore[attr-defined]
-        x, rfm["recency"].to_numpy(), big_t), dtype=float)
+    alive = np.asarray(
+        fitter.conditional_probability_alive(  # type: ignore[attr-defined]
+            x, rfm["recency"].to_numpy(), big_t
+        ),
+        dtype=float,
+    )
     none_if_alive = ((alpha + big_t) / (alpha + big_t + t)) ** (r + x)
     return np.clip(alive * (1.0 - none_if_alive), 0.0, 1.0)
 

@@ -9,9 +9,13 @@ import pytest
 from features.config import Settings
 
 
-def test_file_then_environment_then_flags_win_in_that_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_then_environment_then_flags_win_in_that_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = tmp_path / "reactivate.toml"
-    cfg.write_text("horizon_days = 60\nseed = 3\n[features]\nattribution_days = 10\nrate_prior_strength = 9.0\n")
+    cfg.write_text(
+        "horizon_days = 60\nseed = 3\n[features]\nattribution_days = 10\nrate_prior_strength = 9.0\n"
+    )
     monkeypatch.setenv("REACTIVATE_SEED", "11")
     monkeypatch.setenv("REACTIVATE_FEATURES__ATTRIBUTION_DAYS", "21")
     settings = Settings.from_file(cfg, horizon_days=None, models_dir=tmp_path / "store")

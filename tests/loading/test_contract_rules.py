@@ -33,7 +33,9 @@ def test_valid_export_loads_every_table_with_contract_types(export_dir: Path) ->
 
 
 def test_bare_visit_log_loads_with_derived_patients_in_default_clinic(tmp_path: Path) -> None:
-    folder = write_export(tmp_path / "bare", visits="patient_id,visit_at,revenue\np1,2024-01-05,10\np2,2024-02-01,\n")
+    folder = write_export(
+        tmp_path / "bare", visits="patient_id,visit_at,revenue\np1,2024-01-05,10\np2,2024-02-01,\n"
+    )
     tables = load(folder).tables
     assert not tables.has_patients_table and tables.contacts is None
     assert sorted(tables.patients["patient_id"]) == ["p1", "p2"]
@@ -43,7 +45,9 @@ def test_bare_visit_log_loads_with_derived_patients_in_default_clinic(tmp_path: 
 
 
 def test_missing_required_value_names_table_column_rule_and_row(tmp_path: Path) -> None:
-    folder = write_export(tmp_path / "x", visits="patient_id,visit_at\np1,2024-01-05\n,2024-02-01\n")
+    folder = write_export(
+        tmp_path / "x", visits="patient_id,visit_at\np1,2024-01-05\n,2024-02-01\n"
+    )
     msg = _error(folder)
     assert "visits.patient_id: rule 'required value present' broken by 1 row (row 2)" in msg
 
@@ -55,7 +59,9 @@ def test_missing_required_column_is_an_error_even_when_lenient(tmp_path: Path) -
 
 
 def test_unparseable_date_is_named_with_its_value(tmp_path: Path) -> None:
-    folder = write_export(tmp_path / "x", visits="patient_id,visit_at\np1,2024-01-05\np1,05/13/2024\np2,soon\n")
+    folder = write_export(
+        tmp_path / "x", visits="patient_id,visit_at\np1,2024-01-05\np1,05/13/2024\np2,soon\n"
+    )
     msg = _error(folder)
     assert "visits.visit_at: rule 'ISO 8601 date or timestamp' broken by 2 rows (rows 2, 3)" in msg
     assert "'05/13/2024'" in msg and "'soon'" in msg
@@ -68,12 +74,20 @@ def test_unknown_status_and_channel_values_are_errors(tmp_path: Path) -> None:
         contacts="patient_id,channel,sent_at\np1,fax,2024-01-06\np1,SMS,2024-01-07\n",
     )
     msg = _error(folder)
-    assert "visits.status: rule 'one of completed, no_show, cancelled, scheduled' broken by 1 row (row 1)" in msg
-    assert "contacts.channel: rule 'one of sms, email, phone, mail' broken by 1 row (row 1); e.g. 'fax'" in msg
+    assert (
+        "visits.status: rule 'one of completed, no_show, cancelled, scheduled' broken by 1 row (row 1)"
+        in msg
+    )
+    assert (
+        "contacts.channel: rule 'one of sms, email, phone, mail' broken by 1 row (row 1); e.g. 'fax'"
+        in msg
+    )
 
 
 def test_bad_boolean_is_an_error(tmp_path: Path) -> None:
-    folder = write_export(tmp_path / "x", patients="patient_id,consent_email\np1,maybe\n", visits=VISITS_OK)
+    folder = write_export(
+        tmp_path / "x", patients="patient_id,consent_email\np1,maybe\n", visits=VISITS_OK
+    )
     assert "patients.consent_email: rule 'boolean (true/false, 1/0, yes/no, t/f)'" in _error(folder)
 
 
@@ -82,7 +96,10 @@ def test_bad_boolean_is_an_error(tmp_path: Path) -> None:
     [
         ("patients", "patient_id\np1\np1\n"),
         ("visits", "visit_id,patient_id,visit_at\nv1,p1,2024-01-05\nv1,p1,2024-02-05\n"),
-        ("contacts", "contact_id,patient_id,channel,sent_at\nc1,p1,sms,2024-01-01\nc1,p1,sms,2024-01-02\n"),
+        (
+            "contacts",
+            "contact_id,patient_id,channel,sent_at\nc1,p1,sms,2024-01-01\nc1,p1,sms,2024-01-02\n",
+        ),
     ],
 )
 def test_duplicate_key_is_an_error(tmp_path: Path, table: str, text: str) -> None:
@@ -94,10 +111,14 @@ def test_duplicate_key_is_an_error(tmp_path: Path, table: str, text: str) -> Non
 
 def test_negative_revenue_is_an_error(tmp_path: Path) -> None:
     folder = write_export(tmp_path / "x", visits="patient_id,visit_at,revenue\np1,2024-01-05,-20\n")
-    assert "visits.revenue: rule 'revenue >= 0' broken by 1 row (row 1); e.g. '-20'" in _error(folder)
+    assert "visits.revenue: rule 'revenue >= 0' broken by 1 row (row 1); e.g. '-20'" in _error(
+        folder
+    )
 
 
-def test_visit_or_contact_of_unknown_patient_is_an_error_without_echoing_ids(tmp_path: Path) -> None:
+def test_visit_or_contact_of_unknown_patient_is_an_error_without_echoing_ids(
+    tmp_path: Path,
+) -> None:
     folder = write_export(
         tmp_path / "x",
         patients="patient_id\np1\n",
@@ -105,8 +126,14 @@ def test_visit_or_contact_of_unknown_patient_is_an_error_without_echoing_ids(tmp
         contacts="patient_id,channel,sent_at\nsecret-78,sms,2024-01-01\n",
     )
     msg = _error(folder)
-    assert "visits.patient_id: rule 'known patient (exists in patients)' broken by 1 row (row 2)" in msg
-    assert "contacts.patient_id: rule 'known patient (exists in patients)' broken by 1 row (row 1)" in msg
+    assert (
+        "visits.patient_id: rule 'known patient (exists in patients)' broken by 1 row (row 2)"
+        in msg
+    )
+    assert (
+        "contacts.patient_id: rule 'known patient (exists in patients)' broken by 1 row (row 1)"
+        in msg
+    )
     assert "secret" not in msg
 
 
@@ -117,14 +144,21 @@ def test_events_after_the_export_date_are_errors_except_scheduled_visits(tmp_pat
         contacts="patient_id,channel,sent_at\np1,sms,2024-02-28\np1,email,2024-03-10\n",
     )
     msg = _error(folder, export_date="2024-02-29")
-    assert "visits.visit_at: rule 'not after the export date (2024-02-29); only scheduled visits may be'" in msg
+    assert (
+        "visits.visit_at: rule 'not after the export date (2024-02-29); only scheduled visits may be'"
+        in msg
+    )
     assert "broken by 1 row (row 2)" in msg
-    assert "contacts.sent_at: rule 'not after the export date (2024-02-29)' broken by 1 row (row 2)" in msg
+    assert (
+        "contacts.sent_at: rule 'not after the export date (2024-02-29)' broken by 1 row (row 2)"
+        in msg
+    )
 
 
 def test_stale_scheduled_visit_is_reported_and_not_used(tmp_path: Path) -> None:
     folder = write_export(
-        tmp_path / "x", visits="patient_id,visit_at,status\np1,2024-01-05,scheduled\np1,2024-03-01,completed\n"
+        tmp_path / "x",
+        visits="patient_id,visit_at,status\np1,2024-01-05,scheduled\np1,2024-03-01,completed\n",
     )
     result = load(folder)
     assert len(result.tables.visits) == 1
@@ -153,7 +187,10 @@ def test_lenient_load_accounts_for_every_row_and_writes_rejects(tmp_path: Path) 
     rejects = pd.read_csv(path)
     assert len(rejects) == sum(r.rejected.values())
     assert {"table", "row", "reason", "patient_id"} <= set(rejects.columns)
-    assert rejects.loc[rejects["table"] == "contacts", "reason"].item() == "channel: one of sms, email, phone, mail"
+    assert (
+        rejects.loc[rejects["table"] == "contacts", "reason"].item()
+        == "channel: one of sms, email, phone, mail"
+    )
 
 
 def test_source_without_visits_table_is_refused(tmp_path: Path) -> None:

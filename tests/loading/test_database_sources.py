@@ -37,7 +37,10 @@ def test_duckdb_file_with_text_columns_is_validated_like_csv(tmp_path: Path) -> 
     with duckdb.connect(str(db)) as con:
         con.execute("CREATE TABLE visits (patient_id VARCHAR, visit_at VARCHAR, revenue DOUBLE)")
         con.execute("INSERT INTO visits VALUES ('p1', '2024-01-05', 10), ('p1', 'not a date', -1)")
-    with pytest.raises(ValueError, match=r"visits.visit_at: rule 'ISO 8601 date or timestamp' broken by 1 row \(row 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"visits.visit_at: rule 'ISO 8601 date or timestamp' broken by 1 row \(row 2\)",
+    ):
         load(db)
 
 
@@ -65,9 +68,9 @@ def test_postgresql_errors_name_the_rule_and_hide_the_password(pg_url: str) -> N
     try:
         with engine.begin() as con:
             con.execute(sa.text(f"CREATE SCHEMA {schema}"))
-            pd.DataFrame({"patient_id": ["p1", "p2"], "visit_at": ["2024-01-05", "2024-13-40"]}).to_sql(
-                "visits", con, schema=schema, index=False
-            )
+            pd.DataFrame(
+                {"patient_id": ["p1", "p2"], "visit_at": ["2024-01-05", "2024-13-40"]}
+            ).to_sql("visits", con, schema=schema, index=False)
         with pytest.raises(ValueError, match="visits.visit_at: rule 'ISO 8601 date or timestamp'"):
             load(pg_url, schema=schema)
     finally:

@@ -34,10 +34,17 @@ def scored(tables: Tables, settings: Settings) -> pd.DataFrame:
     frame = build(tables, AS_OF, settings).reset_index()
     days = frame["days_since_last_visit"].fillna(2000.0)
     logit = 0.8 - 0.006 * days + 0.25 * frame["visits_12m"] - 1.5 * frame["noshow_rate"]
-    rates = frame[[f"{c}_response_rate" for c in CHANNELS]].to_numpy(dtype=float)
+    # The patient's own answers per channel plus an age preference (texts for the young,
+    # calls and letters for the old): a function of the patient alone, so two clinics of the
+    # same kind differ only by sampling, not by clinic-level priors flipping ties.
+    sent = frame[[f"{c}_sent" for c in CHANNELS]].to_numpy(dtype=float)
+    answered = frame[[f"{c}_responses" for c in CHANNELS]].to_numpy(dtype=float)
+    own = np.nan_to_num(answered) / np.maximum(np.nan_to_num(sent), 1.0)
+    age = (frame["age_years"].fillna(45.0).to_numpy(dtype=float) - 45.0)[:, None]
+    preference = own + age * np.array([-0.01, -0.005, 0.01, 0.005])
     return frame.assign(
         return_probability=1.0 / (1.0 + np.exp(-logit)),
-        best_channel=np.array(CHANNELS)[np.nanargmax(np.nan_to_num(rates, nan=-1.0), axis=1)],
+        best_channel=np.array(CHANNELS)[np.argmax(preference, axis=1)],
     )
 
 

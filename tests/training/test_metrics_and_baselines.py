@@ -85,3 +85,19 @@ def test_bgnbd_gives_a_recent_regular_a_higher_return_chance_than_a_long_lapsed_
     tables = make_tables(visits)
     p = bgnbd_probability(tables.visits, pd.Index(["recent", "lapsed"]), "2023-06-30", 90)
     assert 0.0 <= p[1] < p[0] <= 1.0
+
+def test_bgnbd_that_does_not_converge_is_refitted_with_a_stronger_penalty() -> None:
+    from training.baselines import _fit_bgnbd
+
+    class Fussy:
+        """Fails like lifetimes' ConvergenceError unless the penalty is strong."""
+
+        def __init__(self, penalizer_coef: float) -> None:
+            self.penalizer_coef = penalizer_coef
+
+        def fit(self, *args: object) -> None:
+            if self.penalizer_coef < 0.1:
+                raise ArithmeticError("did not converge")
+
+    rfm = pd.DataFrame({"frequency": [1.0], "recency": [2.0], "T": [3.0]})
+    assert _fit_bgnbd(Fussy, rfm, 0.001).penalizer_coef == 0.1
