@@ -13,6 +13,11 @@ import time
 from pathlib import Path
 
 ORDER = ("simulator", "features", "scoring", "serving", "drift")
+# Per-benchmark arguments for the 1,000,000-patient scale run.
+ARGS: dict[str, tuple[str, ...]] = {
+    "simulator": ("--patients", "1000000"),
+    "features": ("--cache", "bench/.cache"),
+}
 
 
 def main(argv: list[str]) -> int:
@@ -23,7 +28,9 @@ def main(argv: list[str]) -> int:
     for name in names:
         started = time.perf_counter()
         print(f"== {name}", flush=True)
-        code = subprocess.call([sys.executable, str(scripts[name]), *argv], cwd=bench_dir.parent)
+        code = subprocess.call(
+            [sys.executable, str(scripts[name]), *ARGS.get(name, ()), *argv], cwd=bench_dir.parent
+        )
         print(f"== {name}: exit {code} after {time.perf_counter() - started:.0f} s", flush=True)
         if code:
             failed.append(name)

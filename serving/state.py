@@ -121,11 +121,25 @@ def read_for_serving(path: Path) -> pd.DataFrame:
     return pq.read_table(path, read_dictionary=text).to_pandas()
 
 
+def _scored_by(frame: pd.DataFrame) -> str | None:
+    """The model version a snapshot records (``model_version`` column), if it records one."""
+    if "model_version" not in frame.columns or not len(frame):
+        return None
+    return str(frame["model_version"].iloc[0])
+
+
 def load_pair(bundle: object, version: str, path: Path, settings: Settings) -> Served:
     """Read, check and index a snapshot for ``bundle``; start warming its explanations."""
     key = snapshot_key(path)
     frame = read_for_serving(path)
     check_snapshot(frame, list(bundle.features))
+    scored_by = _scored_by(frame)
+    if scored_by is not None and scored_by != str(version):
+        # Serving v2's explanations next to v1's probabilities would be wrong on both counts.
+        raise ValueError(
+            f"snapshot {path.name} was scored by model v{scored_by} but the champion is "
+            f"v{version}: run `reactivate score` with the new champion"
+        )
     index = build_index(frame, settings)
     return _served(bundle, version, index, path, key, snapshot_as_of(path, frame), settings)
 

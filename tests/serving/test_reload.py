@@ -75,3 +75,13 @@ def test_nothing_to_serve_is_reported_not_raised(tmp_path) -> None:
     state = ServingState(world_settings(tmp_path / "empty"))
     assert not state.refresh() and state.current is None
     assert "champion" in state.status.last_error
+
+
+def test_a_snapshot_scored_by_another_model_version_is_refused(world, models_dir) -> None:
+    state = ServingState(world_settings(models_dir))
+    state.refresh()
+    good = state.current
+    stale = world.snapshot.assign(model_version="999")
+    write_snapshot(stale, snapshot_path(models_dir, later(world, 5)))
+    assert not state.refresh() and state.current is good
+    assert "scored by model v999" in state.status.last_error
