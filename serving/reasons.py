@@ -212,6 +212,15 @@ def _python(value: object) -> str | float | int | bool | None:
     return value if isinstance(value, str | float | int | bool) else str(value)
 
 
+# Features that tell one story in different units: a row gets at most one reason per topic,
+# the strongest, so a list never says "not due for 8 days" and then "not due yet" again.
+TOPICS: dict[str, str] = {
+    "days_since_last_visit": "timing",
+    "days_overdue": "timing",
+    "overdue_ratio": "timing",
+}
+
+
 def top_reasons(
     contributions: np.ndarray,
     features: Sequence[str],
@@ -236,7 +245,7 @@ def top_reasons(
         return []
     c = np.asarray(contributions, dtype=float)
     key = np.where(c > 0, 1e6 + c, np.where(c < 0, -c, -np.inf))
-    width = min(c.shape[1], 2 * max_reasons)
+    width = min(c.shape[1], 3 * max_reasons)
     order = np.argsort(-key, axis=1, kind="stable")[:, :width]
     rows = np.repeat(np.arange(n), width)
     cols = order.ravel()
@@ -256,7 +265,9 @@ def top_reasons(
         long.loc[group.index, "value"] = pd.Series(
             [_python(v) for v in raw], dtype=object
         ).to_numpy()
+    long["topic"] = [TOPICS.get(str(names[i]), str(names[i])) for i in long["col"]]
     long = long.sort_values(["row", "slot"]).drop_duplicates(["row", "text"])
+    long = long.drop_duplicates(["row", "topic"])
     long = long[long.groupby("row").cumcount() < max_reasons]
     long["feature"] = names[long["col"].to_numpy()]
     out: list[list[dict]] = [[] for _ in range(n)]

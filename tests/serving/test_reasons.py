@@ -103,3 +103,24 @@ def test_the_same_sentence_is_not_repeated_for_one_patient() -> None:
     )
     reasons = top_reasons(np.array([[0.3, 0.2, 0.1, 0.05]]), features, ctx, max_reasons=2)[0]
     assert [r["text"] for r in reasons] == ["answered 2 of 3 texts", "1 visit in the last 6 months"]
+
+
+def test_one_reason_per_topic_so_timing_is_not_said_twice() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from serving.reasons import top_reasons
+
+    features = ["days_overdue", "overdue_ratio", "days_since_last_visit", "visits_12m"]
+    ctx = pd.DataFrame(
+        {
+            "days_overdue": [-8.0],
+            "overdue_ratio": [0.95],
+            "days_since_last_visit": [158.0],
+            "visits_12m": [3.0],
+            "last_service": ["laser"],
+            "expected_interval_days": [166.0],
+        }
+    )
+    reasons = top_reasons(np.array([[2.3, 0.3, 1.3, 0.2]]), features, ctx, max_reasons=3)[0]
+    assert [r["feature"] for r in reasons] == ["days_overdue", "visits_12m"]
