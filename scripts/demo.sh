@@ -37,7 +37,10 @@ REQUEST="curl -s -X POST http://127.0.0.1:$PORT/rank -H 'Authorization: Bearer $
 step "the service answers; try it:"
 echo "$REQUEST"
 echo
-eval "$REQUEST" | "$BIN/python" -m json.tool | head -n 60
+ANSWER=$(eval "$REQUEST" | "$BIN/python" -m json.tool)
+# Show the start of the answer only; no pipe into head, which would break the pipe under pipefail.
+printf '%s\n' "$ANSWER" | sed -n '1,60p'
+[ "$(printf '%s\n' "$ANSWER" | wc -l)" -le 60 ] || echo "    ... (answer cut here)"
 printf '\nmanager report: %s\nAPI docs: http://127.0.0.1:%s/ (OpenAPI at /docs.json)\n' "$DEMO_DIR/report.html" "$PORT"
 if [ -n "${DEMO_DETACH:-}" ]; then
   echo "service running in the background, PID $PID (stop: kill $PID)"
