@@ -86,8 +86,21 @@ class ExplanationStore:
         self._phrase(rows, threads=0)
         return [list(self._reasons[row][:max_reasons]) for row in rows]
 
+    def pending(self, rows: np.ndarray) -> np.ndarray:
+        """The rows among ``rows`` whose reasons are not phrased yet (unique, sorted).
+
+        These are the slow part of an explained request (TreeSHAP, then phrasing); the
+        service hands them to a worker thread so that its event loop stays free.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        return np.unique(rows[np.equal(self._reasons[rows], None)])
+
+    def prepare(self, rows: np.ndarray) -> None:
+        """Explain and phrase ``rows`` now, on every core, so that ``reasons`` only reads."""
+        self._phrase(np.asarray(rows, dtype=np.int64), threads=0)
+
     def _phrase(self, rows: np.ndarray, threads: int) -> None:
-        missing = np.unique(rows[np.equal(self._reasons[rows], None)])
+        missing = self.pending(rows)
         if not len(missing):
             return
         todo = missing[~self._done[missing]]

@@ -74,8 +74,8 @@ def build_records(
     return [PatientRecord.model_validate(r) for r in records]
 
 
-def rank(served: Served, request: RankRequest, settings: Settings) -> RankResponse:
-    """``POST /rank``: the clinic's best eligible patients under the campaign's filters."""
+def select(served: Served, request: RankRequest) -> Selection:
+    """The rows ``POST /rank`` lists: eligible, filtered, best first, at most ``limit``."""
     filters = ranking.RankFilters(
         segments=request.segments,
         services=request.services,
@@ -86,11 +86,17 @@ def rank(served: Served, request: RankRequest, settings: Settings) -> RankRespon
         channels=request.channels,
     )
     try:
-        selection = ranking.rank_patients(
+        return ranking.rank_patients(
             served.index, request.clinic_id, filters, request.limit, request.rank_by
         )
     except ranking.UnknownClinicError:
         raise _clinic_error(request.clinic_id) from None
+
+
+def rank_response(
+    served: Served, request: RankRequest, selection: Selection, settings: Settings
+) -> RankResponse:
+    """The ``POST /rank`` answer for rows already selected."""
     return RankResponse(
         clinic_id=request.clinic_id,
         model_version=served.version,
@@ -100,28 +106,44 @@ def rank(served: Served, request: RankRequest, settings: Settings) -> RankRespon
     )
 
 
-def score(served: Served, request: ScoreRequest, settings: Settings) -> ScoreResponse:
-    """``POST /score``: named patients, split into contactable, not contactable, not found."""
+def rank(served: Served, request: RankRequest, settings: Settings) -> RankResponse:
+    """``POST /rank``: the clinic's best eligible patients under the campaign's filters."""
+    return rank_response(served, request, select(served, request), settings)
+
+
+def lookup(served: Served, request: ScoreRequest) -> ranking.Lookup:
+    """The named patients of ``POST /score``, split by the contact policy."""
     try:
-        lookup = ranking.find_patients(
+        return ranking.find_patients(
             served.index, request.clinic_id, request.patient_ids, request.channels
         )
     except ranking.UnknownClinicError:
         raise _clinic_error(request.clinic_id) from None
+
+
+def score_response(
+    served: Served, request: ScoreRequest, found: ranking.Lookup, settings: Settings
+) -> ScoreResponse:
+    """The ``POST /score`` answer for patients already looked up."""
     blocked = [
         Blocked(patient_id=pid, policy_reasons=rules)
-        for pid, rules in zip(lookup.blocked_ids, lookup.blocked_rules, strict=True)
+        for pid, rules in zip(found.blocked_ids, found.blocked_rules, strict=True)
     ]
     return ScoreResponse(
         clinic_id=request.clinic_id,
         model_version=served.version,
         snapshot_as_of=served.as_of,
         patients=build_records(
-            served, lookup.selection, settings, request.explain, request.max_reasons
+            served, found.selection, settings, request.explain, request.max_reasons
         ),
         not_contactable=blocked,
-        not_found=lookup.not_found,
+        not_found=found.not_found,
     )
+
+
+def score(served: Served, request: ScoreRequest, settings: Settings) -> ScoreResponse:
+    """``POST /score``: named patients, split into contactable, not contactable, not found."""
+    return score_response(served, request, lookup(served, request), settings)
 
 
 def model_info(state: ServingState) -> ModelInfo:

@@ -45,3 +45,37 @@ def test_stored_reasons_are_computed_once_and_prefixes_agree(world) -> None:
     direct = store.bundle.explain(store.frame.iloc[rows])[store.features].to_numpy()
     assert np.allclose(store.contributions(rows), direct, atol=1e-5)
     state.stop()
+
+
+def test_a_requests_new_rows_are_explained_off_the_event_loop(world) -> None:
+    import asyncio
+    import threading
+
+    from serving.service import explain_pending
+
+    settings = world_settings(world.models_dir)
+    state = ServingState(
+        settings.model_copy(
+            update={"serving": settings.serving.model_copy(update={"precompute_explanations": 0})}
+        )
+    )
+    state.refresh()
+    served = state.current
+    store: ExplanationStore = served.explanations
+    rows = np.arange(60, 90)
+    seen: list[int] = []
+    compute = store.compute
+    store.compute = lambda r, threads=0: seen.append(threading.get_ident()) or compute(r, threads)
+
+    async def request() -> int:
+        await explain_pending(served, rows)
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(request())
+    assert seen and loop_thread not in seen  # TreeSHAP ran on a worker thread
+    assert len(store.pending(rows)) == 0
+    assert len(store.pending(np.arange(50, 100))) == 20
+    seen.clear()
+    asyncio.run(request())
+    assert seen == []  # explained rows never leave the loop again
+    state.stop()
