@@ -84,8 +84,8 @@ def _error(ctx: bentoml.Context, error: handlers.ApiError) -> JSONResponse:
     workers=1,
     traffic={"timeout": 60},
     # BentoML samples no traces unless an operator configures tracing, yet its OpenTelemetry
-    # middleware costs about 1 ms per request. The data routes skip it by default; a BentoML
-    # config file that sets ``tracing.excluded_urls`` (with an exporter) overrides this.
+    # middleware costs about 1 ms per request. The data routes skip it by default; an
+    # operator's ``services.reactivate.tracing.excluded_urls`` overrides this (docs/serving.md).
     tracing={"excluded_urls": UNTRACED_ROUTES},
 )
 class Reactivate:
