@@ -16,9 +16,7 @@ dtypes and missingness; simulating and training at that scale belongs to other b
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -30,15 +28,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import peak_rss_gb, write_result  # noqa: E402
 from features.config import Settings  # noqa: E402
 from features.simulator import simulate  # noqa: E402
 
 AS_OF = "2026-06-30"
-
-
-def peak_rss_gb() -> float:
-    """Peak resident memory of this process so far, in GB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201 - any callable
@@ -106,9 +100,7 @@ def main(argv: list[str]) -> int:
         "peak_rss_gb": round(peak_rss_gb(), 2),
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

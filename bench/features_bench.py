@@ -15,10 +15,8 @@ patients under 60 s, peak memory under 8 GB.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import peak_rss_gb, write_result  # noqa: E402
 from features import cadence, channels, demographics, reliability, segments, value  # noqa: E402
 from features.asof import cutoff  # noqa: E402
 from features.config import CHANNELS, Settings  # noqa: E402
@@ -46,11 +45,6 @@ from features.grouping import (  # noqa: E402
 from features.tables import Tables, conform  # noqa: E402
 
 build_module = sys.modules["features.build"]
-
-
-def peak_rss_gb() -> float:
-    """Peak resident memory of this process so far, in GB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 CPU: dict[str, float] = {}
@@ -304,9 +298,7 @@ def main() -> None:
                     "load_average_at_start": round(load_before, 2),
                     "load_average_at_end": round(os.getloadavg()[0], 2)},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import write_result  # noqa: E402
 from features.config import Settings  # noqa: E402
 
 AS_OF = "2026-06-30"
@@ -375,9 +376,7 @@ def main(argv: list[str]) -> int:
         "peak_memory_under_4gb": http["peak_service_rss_gb"] < 4,
     }
     result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 
