@@ -69,11 +69,11 @@ def main(argv: list[str]) -> int:
     big = resample(base, args.patients, settings.seed)
 
     _, import_s = timed(__import__, "evidently")
-    from serving.drift import drift_against_bundle
-    from serving.report import assemble, write_report
+    from serving.monitoring.drift import drift_against_bundle
+    from serving.monitoring.report import assemble, write_report
 
     summary, drift_s = timed(drift_against_bundle, big, bundle, settings, work, stem="drift_1m")
-    full = Settings(models_dir=settings.models_dir, drift={"current_rows": args.full_rows})
+    full = Settings(models_dir=settings.models_dir, monitoring={"current_rows": args.full_rows})
     _, full_s = timed(drift_against_bundle, big.head(args.full_rows), bundle, full, work,
                       stem="drift_full")
     data, collect_s = timed(assemble, big, bundle, settings, AS_OF, summary, "bench")

@@ -31,21 +31,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import peak_rss_gb, write_result  # noqa: E402
-from features import cadence, channels, demographics, reliability, segments, value  # noqa: E402
-from features.asof import cutoff  # noqa: E402
 from features.config import CHANNELS, Settings  # noqa: E402
-from features.events import at, day_number, prepare  # noqa: E402
-from features.grouping import (  # noqa: E402
+from features.export.tables import Tables, conform  # noqa: E402
+from features.pipeline import assemble as build_module  # noqa: E402
+from features.pipeline import cadence, channels, demographics, reliability, segments, value  # noqa: E402
+from features.pipeline.events import at, day_number, prepare  # noqa: E402
+from features.pipeline.grouping import (  # noqa: E402
     group_median,
     ids_to_codes,
     last_rows,
     order_by,
     time_ordinals,
 )
-from features.tables import Tables, conform  # noqa: E402
-
-build_module = sys.modules["features.build"]
-
+from features.vocabulary import cutoff  # noqa: E402
 
 CPU: dict[str, float] = {}
 

@@ -29,7 +29,7 @@ from training.context import add_context
 from training.evaluation import Truth
 from training.fit import train
 from training.scoring import score_features
-from training.snapshots import split_as_ofs
+from training.training_snapshots import split_as_ofs
 
 RESULTS = Path(__file__).parent / "results" / "training.json"
 

@@ -10,7 +10,7 @@ What is measured, in this order:
 1. load: reading the snapshot, checking it and building the per-clinic index;
 2. TreeSHAP cost of 100 rows explained cold (the on-demand path) and the background warm-up
    of the rows most likely to be listed;
-3. in process: ``serving.handlers.rank`` plus JSON serialisation, ``--seconds`` in total each with
+3. in process: ``serving.api.handlers.rank`` plus JSON serialisation, ``--seconds`` in total each with
    ``explain`` false and true, cycling through eight campaign bodies (filters, channels,
    ``rank_by``) with ``limit`` 100, after one first request per body (timed separately: it
    explains the listed rows the warm-up did not reach);
@@ -71,8 +71,8 @@ def build_world(args: argparse.Namespace, work: Path) -> tuple[Settings, dict]:
     from features.simulator import simulate
     from training.fit import train
     from training.registry import log_and_register
+    from training.scored_snapshot import snapshot_path, write_snapshot
     from training.scoring import score
-    from training.snapshot_store import snapshot_path, write_snapshot
 
     settings = Settings(models_dir=work / "models")
     tables = simulate(args.train_patients, seed=7, start="2023-01-01", end=AS_OF).tables
@@ -117,8 +117,8 @@ class Local:
     """The in-process path: the service's own state and handler, plus JSON serialisation."""
 
     def __init__(self, settings: Settings) -> None:
-        from serving import handlers
-        from serving.state import ServingState
+        from serving.api import handlers
+        from serving.api.state import ServingState
 
         self.settings, self.handlers = settings, handlers
         self.state = ServingState(settings)
@@ -133,7 +133,7 @@ class Local:
         self.started = time.perf_counter()
 
     def call(self, body: dict) -> None:
-        from serving.api_models import RankRequest
+        from serving.api.models import RankRequest
 
         self.handlers.rank(self.served, RankRequest(**body), self.settings).model_dump_json()
 
@@ -279,7 +279,7 @@ def measure(settings: Settings, work: Path, args: argparse.Namespace) -> dict:
     """Both paths up at once; latency windows interleaved so both see the same machine load."""
     import httpx
 
-    from serving.auth import add_token
+    from serving.api.auth import add_token
 
     token = add_token(work / "tokens.json", list(CLINICS))
     local = Local(settings)

@@ -18,9 +18,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
-CHANNELS: tuple[str, ...] = ("sms", "email", "phone", "mail")
-SEGMENTS: tuple[str, ...] = ("active", "lapsing", "inactive", "dormant", "lost")
-
 
 class LoadConfig(BaseModel):
     """How a clinic export is read and checked."""
@@ -109,13 +106,6 @@ class TrainingConfig(BaseModel):
         30, description="Stop when validation loss has not improved this long."
     )
     min_child_samples: int = Field(50, description="LightGBM min_data_in_leaf.")
-    channel_costs: dict[str, float] = Field(
-        default_factory=lambda: {"sms": 0.05, "email": 0.01, "phone": 2.0, "mail": 1.2},
-        description="Cost of one contact per channel, in the clinic's currency.",
-    )
-    cost_weight: float = Field(
-        0.0, description="How much channel cost trades against booking probability."
-    )
     min_history_days: int = Field(
         180,
         description="First training as-of date: this many days after the first visit of the export.",
@@ -158,7 +148,19 @@ class TrainingConfig(BaseModel):
 
 
 class PolicyConfig(BaseModel):
-    """The contact policy applied before any patient is listed (owned by ``serving``)."""
+    """Who may be contacted, on which channel, at what cost.
+
+    Read by the channel choice (``training.channel_choice``, used when scoring and when
+    ranking) and by the contact policy (``serving.targeting.policy``).
+    """
+
+    channel_costs: dict[str, float] = Field(
+        default_factory=lambda: {"sms": 0.05, "email": 0.01, "phone": 2.0, "mail": 1.2},
+        description="Cost of one contact per channel, in the clinic's currency.",
+    )
+    cost_weight: float = Field(
+        0.0, description="How much channel cost trades against booking probability."
+    )
 
     min_days_between_contacts: int = Field(
         14, description="No patient contacted within this many days."
@@ -187,8 +189,8 @@ class ServingConfig(BaseModel):
     )
 
 
-class DriftConfig(BaseModel):
-    """Drift monitoring thresholds (owned by ``serving``)."""
+class MonitoringConfig(BaseModel):
+    """Drift monitoring thresholds (owned by ``serving.monitoring.drift``)."""
 
     drifted_share_threshold: float = Field(
         0.3, description="Flag drift when this share of columns drifted."
@@ -197,7 +199,7 @@ class DriftConfig(BaseModel):
         0.1, description="Flag drift when the score distribution moved this much."
     )
     reference_rows: int = Field(
-        5000, description="Rows of the reference sample kept in a model bundle."
+        5000, description="Rows of the reference sample kept in a model bundle (training packs it)."
     )
     current_rows: int = Field(
         50_000,
@@ -207,7 +209,12 @@ class DriftConfig(BaseModel):
         0.1,
         description="Flag drift when the best-channel mix moved this much (total variation distance).",
     )
-    report_top_n: int = Field(
+
+
+class ReportConfig(BaseModel):
+    """The manager report (owned by ``serving.monitoring.report``)."""
+
+    top_n: int = Field(
         25, description="Patients listed under 'who to contact' in the manager report."
     )
     currency_symbol: str = Field(
@@ -234,7 +241,8 @@ class Settings(BaseSettings):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
-    drift: DriftConfig = Field(default_factory=DriftConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @classmethod
     def from_file(cls, path: Path | None = None, **overrides: Any) -> Settings:

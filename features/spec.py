@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from features.config import CHANNELS
+from features.vocabulary import CHANNELS
 
 Kind = Literal["numeric", "categorical", "flag"]
 REGENERATE = (

@@ -3,5 +3,5 @@ backtest, the MLflow registry and scoring. See ``docs/training.md``.
 
 Nothing is imported here on purpose: LightGBM and MLflow are slow to import, and each entry
 point imports only the module it needs (``training.fit``, ``training.scoring``,
-``training.registry``, ``training.snapshot_store``).
+``training.registry``, ``training.scored_snapshot``).
 """

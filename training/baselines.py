@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features.asof import as_timestamp, cutoff
+from features.vocabulary import as_timestamp, cutoff
 from training.calibration import IsotonicCalibrator
 
 RULE_COLUMNS: dict[str, str] = {"recency": "days_since_last_visit", "overdue": "overdue_ratio"}

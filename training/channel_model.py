@@ -27,7 +27,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.config import CHANNELS, Settings
+from features.config import Settings
+from features.vocabulary import CHANNELS
 from training.channel_prior import ChannelPrior
 from training.contact_rows import SUFFIXES
 from training.matrix import to_matrix

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from features.config import CHANNELS
+from features.vocabulary import CHANNELS
 
 AGE_CENTER, AGE_SCALE = 50.0, 15.0
 

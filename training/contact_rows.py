@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.asof import as_timestamp, cutoff
-from features.build import build_prepared
-from features.config import CHANNELS, Settings
-from features.events import Prepared
-from features.tables import Tables
+from features.config import Settings
+from features.export.tables import Tables
+from features.pipeline.assemble import build_prepared
+from features.pipeline.events import Prepared
+from features.vocabulary import CHANNELS, as_timestamp, cutoff
 from training.context import add_context
 from training.labels import contact_labels
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.asof import cutoff
+from features.export.tables import Tables
 from features.spec import FeatureSpec
-from features.tables import Tables
+from features.vocabulary import cutoff
 
 CONTEXT_SPECS: tuple[FeatureSpec, ...] = (
     FeatureSpec(

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.config import CHANNELS
+from features.vocabulary import CHANNELS
 from training.baselines import RULE_COLUMNS, BGNBDBaseline, RuleBaseline
 from training.metrics import score_forecast
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.asof import as_timestamp
 from features.config import Settings
-from features.events import prepare
+from features.export.tables import Tables
+from features.pipeline.events import prepare
 from features.spec import FEATURE_NAMES
-from features.tables import Tables
+from features.vocabulary import as_timestamp
 from training.bundle import ModelBundle
 from training.channel_model import fit_channel_model
 from training.contact_rows import build_contact_rows
@@ -27,7 +27,7 @@ from training.context import CONTEXT_FEATURES
 from training.evaluation import Truth, channel_ranking, channel_table, quality_bars, return_table
 from training.labels import label_known_by
 from training.return_model import fit_return_model
-from training.snapshots import AsOfSplit, build_training_rows, split_as_ofs
+from training.training_snapshots import AsOfSplit, build_training_rows, split_as_ofs
 
 StepCallback = Callable[[str], None]
 STEPS: tuple[str, ...] = (
@@ -123,5 +123,5 @@ def _reference(validation: pd.DataFrame, p: np.ndarray, settings: Settings) -> p
     """A seeded sample of validation rows with their scores: the drift reference."""
     frame = validation[["clinic_id", *FEATURE_NAMES, *CONTEXT_FEATURES, "label"]].assign(
         return_probability=p)
-    n = min(settings.drift.reference_rows, len(frame))
+    n = min(settings.monitoring.reference_rows, len(frame))
     return frame.sample(n=n, random_state=settings.seed).reset_index(drop=True)

@@ -2,7 +2,7 @@
 
 Why its own module: the label rule is written once and both training and evaluation use it,
 so a backtest can never score a different question than the one the model was trained on.
-Both rules go through ``features.asof`` (an event on day T belongs to the past of T; a visit
+Both rules go through ``features.vocabulary`` (an event on day T belongs to the past of T; a visit
 on day T + H is still inside the window, one on T + H + 1 is not).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.asof import cutoff, in_label_window
+from features.vocabulary import cutoff, in_label_window
 
 
 def label_window_end(as_of: str | pd.Timestamp, horizon_days: int) -> pd.Timestamp:

@@ -210,7 +210,7 @@ def _params(result: TrainResult, settings: Settings) -> dict[str, Any]:
         "train_to": str(result.split.train[-1].date()),
         "validation": ",".join(str(d.date()) for d in result.split.validation),
         "n_features": len(result.bundle.features),
-        "channel_costs": json.dumps(cfg.get("channel_costs", {})),
+        "channel_costs": json.dumps(settings.policy.channel_costs),
     })
     return params
 

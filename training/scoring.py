@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 import features
-from features.config import CHANNELS, Settings
+from features.config import Settings
+from features.export.tables import Tables
 from features.spec import FEATURE_NAMES
-from features.tables import Tables
+from features.vocabulary import CHANNELS
 from training.bundle import ModelBundle
 from training.context import CONTEXT_FEATURES, add_context
 
@@ -104,7 +105,7 @@ def allowed_channels(frame: pd.DataFrame) -> np.ndarray:
 
 def best_channels(probs: np.ndarray, allowed: np.ndarray, settings: Settings) -> np.ndarray:
     """Best allowed channel per row: highest ``p - cost_weight x cost``; ``none`` if none."""
-    cfg = settings.training
+    cfg = settings.policy
     cost = np.array([cfg.channel_costs.get(c, 0.0) for c in CHANNELS])
     utility = np.where(allowed, probs - cfg.cost_weight * cost, -np.inf)
     utility = np.where(np.isnan(utility), -np.inf, utility)

@@ -3,7 +3,7 @@
 Public API:
 
 * :func:`simulate` runs the clinic and returns a :class:`Simulation` (the export as
-  ``features.tables.Tables`` plus the latent run the oracle needs);
+  ``features.export.tables.Tables`` plus the latent run the oracle needs);
 * :func:`truth_at` gives each patient's true return probability and, per consented channel,
   the true booking probability if contacted;
 * :func:`write_demo` writes the contract CSVs and ``truth/`` files (``reactivate demo-data``).

@@ -8,11 +8,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from features.export.tables import Tables
 from features.simulator.engine import RawRun, run
 from features.simulator.export import build_tables, patient_ids
 from features.simulator.params import SIM_CHANNELS, SimConfig
 from features.simulator.truth import chunks, p_book_channels, p_return, state_at
-from features.tables import Tables
 
 
 @dataclass(frozen=True)

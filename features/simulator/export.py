@@ -1,4 +1,4 @@
-"""Turn a raw run into contract tables (``features.tables.Tables``) and CSV files.
+"""Turn a raw run into contract tables (``features.export.tables.Tables``) and CSV files.
 
 Only what a clinic's system would hold is exported: the latent engagement, cadence and
 holdout stay behind for the oracle; appointments still booked for patients known to have
@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from features.export.tables import Tables, conform
 from features.simulator.engine import RawRun
 from features.simulator.params import (
     DECEASED,
@@ -24,7 +25,6 @@ from features.simulator.params import (
     SIM_CHANNELS,
     STATUSES,
 )
-from features.tables import Tables, conform
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from features.config import Settings
-from features.tables import Tables, conform
+from features.export.tables import Tables, conform
 
 TIME_COLUMNS = ("visit_at", "booked_at", "sent_at", "responded_at", "birth_date", "created_at")
 

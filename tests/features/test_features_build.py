@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 from pandas.testing import assert_frame_equal
 
 from features import build, build_many
-from features.config import CHANNELS
+from features.pipeline import assemble as build_module
 from features.spec import BY_NAME, FEATURE_NAMES, MODEL_FEATURES, REGENERATE, to_markdown
+from features.vocabulary import CHANNELS
 
-build_module = sys.modules["features.build"]
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "features.md"
 
 VISITS = [

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from features import cadence
+from features.pipeline import cadence
 
 VISITS = [
     # patient a: botox every ~91 days, then filler

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from features import channels
 from features.config import FeatureConfig, Settings
+from features.pipeline import channels
 
 VISITS = [
     {"patient_id": "a", "visit_at": "2024-05-01"},

@@ -6,7 +6,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from features.spec import FEATURE_NAMES
-from serving.cli import app
+from serving.cli.app import app
 
 VISITS = """patient_id,visit_at,status,service,revenue
 a,2024-01-10,completed,botox,300

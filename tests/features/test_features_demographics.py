@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from features import demographics
+from features.pipeline import demographics
 
 PATIENTS = [
     {"patient_id": "a", "clinic_id": "k", "birth_date": "1990-07-16", "sex": "F",

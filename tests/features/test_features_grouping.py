@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.grouping import group_median, ids_to_codes, order_by, time_ordinals
+from features.pipeline.grouping import group_median, ids_to_codes, order_by, time_ordinals
 
 
 def test_group_median_matches_pandas_on_both_paths():

@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 from features import build
-from features.config import CHANNELS, Settings
+from features.config import Settings
+from features.export.tables import Tables, conform
 from features.spec import POOLED_FEATURES
-from features.tables import Tables, conform
+from features.vocabulary import CHANNELS
 
 BASE = pd.Timestamp("2024-01-01")
 EXPORT = BASE + pd.Timedelta(days=700)

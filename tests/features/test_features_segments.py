@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features import segments
 from features.config import SegmentConfig
+from features.pipeline import segments
 
 
 def test_calendar_thresholds_split_days_since_the_last_visit():

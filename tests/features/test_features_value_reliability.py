@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from features import reliability, value
+from features.pipeline import reliability, value
 
 VISITS = [
     {"patient_id": "a", "visit_at": "2023-06-01", "service": "botox", "revenue": 300},

@@ -53,11 +53,11 @@ def world_settings(models_dir: Path):
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """Train, register and score once; write the snapshot and the tokens file."""
     from features.simulator import simulate
-    from serving.auth import add_token
+    from serving.api.auth import add_token
     from training.fit import train
     from training.registry import load_champion, log_and_register
+    from training.scored_snapshot import snapshot_path, write_snapshot
     from training.scoring import score
-    from training.snapshot_store import snapshot_path, write_snapshot
 
     root = tmp_path_factory.mktemp("serving-world")
     models_dir = root / "models"
@@ -118,7 +118,7 @@ def client(world: World) -> Iterator:
     """An in-process client of the real service on the session world."""
     from starlette.testclient import TestClient
 
-    from serving.service import Reactivate
+    from serving.api.service import Reactivate
 
     with (
         EnvPatch(service_env(world.models_dir, world.tokens_file)),

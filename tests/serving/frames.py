@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.config import CHANNELS
+from features.vocabulary import CHANNELS
 
 
 def snapshot(

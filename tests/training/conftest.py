@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from features.config import Settings
-from features.tables import Tables, conform, empty_frame
+from features.export.tables import Tables, conform, empty_frame
 
 SMALL_CLINIC = {"n_patients": 1500, "seed": 11}
 
@@ -74,7 +74,7 @@ def trained(small_sim, as_of):
     from features.simulator import truth_at
     from training.evaluation import Truth
     from training.fit import train
-    from training.snapshots import split_as_ofs
+    from training.training_snapshots import split_as_ofs
 
     settings = small_settings()
     val = split_as_ofs(small_sim.tables, as_of, settings).validation[0]

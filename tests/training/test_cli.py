@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from serving import cli_training
-from training.snapshot_store import latest_snapshot
+from serving.cli import training_commands as cli_training
+from training.scored_snapshot import latest_snapshot
 
 CONFIG = """
 [training]

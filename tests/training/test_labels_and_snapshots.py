@@ -8,7 +8,7 @@ import pytest
 from features.config import Settings
 from training.context import season_index
 from training.labels import contact_labels, label_known_by, return_labels
-from training.snapshots import (
+from training.training_snapshots import (
     InsufficientHistory,
     build_training_rows,
     labelled_as_ofs,

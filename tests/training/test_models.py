@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.config import CHANNELS
+from features.vocabulary import CHANNELS
 from training.bundle import ModelBundle
 from training.fit import train
 from training.matrix import to_model_frame

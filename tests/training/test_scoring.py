@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.config import CHANNELS, Settings
-from features.loading import load
+from features.config import Settings
+from features.export.loading import load
+from features.vocabulary import CHANNELS
 from training.fit import train
+from training.scored_snapshot import latest_snapshot, read_snapshot, snapshot_path, write_snapshot
 from training.scoring import SCORE_COLUMNS, best_channels, score
-from training.snapshot_store import latest_snapshot, read_snapshot, snapshot_path, write_snapshot
 
 from .conftest import small_settings
 
@@ -44,7 +45,7 @@ def test_channel_costs_can_outweigh_a_small_probability_edge():
     probs = np.array([[0.08, 0.09, 0.11, 0.02]])
     allowed = np.ones((1, 4), dtype=bool)
     assert best_channels(probs, allowed, Settings())[0] == "phone"
-    costly = Settings(training={"cost_weight": 0.05})  # phone costs 2.0 -> 0.1 penalty
+    costly = Settings(policy={"cost_weight": 0.05})  # phone costs 2.0 -> 0.1 penalty
     assert best_channels(probs, allowed, costly)[0] == "email"
 
 

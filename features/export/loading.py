@@ -1,0 +1,253 @@
+"""Load a clinic export into :class:`features.export.tables.Tables`, checked against the contract.
+
+Strict by default: any broken rule raises :class:`features.export.validation.ContractError` naming
+table, column, rule and the first offending rows. Lenient: the broken rows are left out and
+reported (``LoadReport.rejects``), so that for every table ``accepted + rejected == read``.
+Stale scheduled visits (scheduled before the export date) are never used and always reported,
+in both modes, without failing the load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from features.config import Settings
+from features.export.parsing import ParsedTable, parse_table
+from features.export.sources import TABLE_NAMES, read_source
+from features.export.tables import Tables, conform
+from features.export.validation import (
+    ContractError,
+    Violation,
+    find_violations,
+    missing_required_columns,
+)
+
+STALE_RULE = "stale scheduled visit (scheduled before the export date): not used"
+
+
+@dataclass
+class LoadReport:
+    """What the loader read, kept and left out.
+
+    Attributes:
+        read, accepted, rejected: row counts per table.
+        violations: every broken rule found (also in lenient mode).
+        rejects: one row per rejected source row: ``table``, ``row`` (1-based), ``reason``,
+            then the row's raw values.
+        ignored_columns: columns of the source that are not in the contract.
+        export_date: the export moment used for the "after the export" rule.
+    """
+
+    read: dict[str, int] = field(default_factory=dict)
+    accepted: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
+    rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    export_date: pd.Timestamp | None = None
+
+    def write_rejects(self, path: Path) -> Path:
+        """Write the rejected rows with their reasons as CSV (an empty file with headers if none)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame = (
+            self.rejects if len(self.rejects) else pd.DataFrame(columns=["table", "row", "reason"])
+        )
+        frame.to_csv(path, index=False)
+        return path
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The loaded tables and the report of how they were obtained."""
+
+    tables: Tables
+    report: LoadReport
+
+
+def load(
+    source: str | Path,
+    settings: Settings | None = None,
+    export_date: str | pd.Timestamp | None = None,
+    lenient: bool | None = None,
+    schema: str | None = None,
+) -> LoadResult:
+    """Read, parse and validate an export from a folder, DuckDB file or SQLAlchemy URL.
+
+    Args:
+        source: where the export is.
+        settings: the config object (``settings.load.lenient`` is the default mode).
+        export_date: the day the export was taken (end of that day); default: the latest
+            timestamp of any non-scheduled event.
+        lenient: overrides ``settings.load.lenient``.
+        schema: database schema for SQLAlchemy sources.
+    """
+    settings = settings or Settings()
+    return load_frames(read_source(source, schema=schema), settings, export_date, lenient)
+
+
+def load_frames(
+    raw_tables: dict[str, pd.DataFrame],
+    settings: Settings | None = None,
+    export_date: str | pd.Timestamp | None = None,
+    lenient: bool | None = None,
+) -> LoadResult:
+    """Validate raw frames already in memory (what ``load`` does after reading)."""
+    settings = settings or Settings()
+    lenient = settings.load.lenient if lenient is None else lenient
+    max_rows = settings.load.max_rows_in_error
+    report = LoadReport()
+    fatal = [
+        v for name, raw in raw_tables.items() for v in missing_required_columns(name, raw.columns)
+    ]
+    if fatal:
+        raise ContractError(fatal, max_rows)
+
+    parsed = {
+        name: parse_table(raw, name) for name, raw in raw_tables.items() if name in TABLE_NAMES
+    }
+    for name, raw in raw_tables.items():
+        report.ignored_columns[name] = [
+            c for c in raw.columns if c not in parsed[name].frame.columns
+        ]
+    export_ts = _export_moment(parsed, export_date)
+    export_cutoff = (
+        export_ts.normalize() + pd.Timedelta(days=1)
+        if export_date is not None
+        else (export_ts + pd.Timedelta(microseconds=1))
+    )
+    report.export_date = export_ts
+
+    kept: dict[str, pd.DataFrame] = {}
+    reject_frames: list[pd.DataFrame] = []
+    known: pd.Index | None = None
+    for name in TABLE_NAMES:
+        if name not in parsed:
+            continue
+        table = parsed[name]
+        violations = find_violations(name, table, known, export_cutoff)
+        report.violations.extend(violations)
+        bad_rows = _rows_by_reason(violations)
+        if name == "visits":
+            stale = _stale_scheduled(table.frame, export_ts)
+            for row in stale:
+                bad_rows.setdefault(row, []).append(STALE_RULE)
+        keep = ~table.frame.index.isin(list(bad_rows))
+        kept[name] = table.frame.loc[keep]
+        reject_frames.append(_rejects(name, table, bad_rows))
+        report.read[name] = len(table.frame)
+        report.accepted[name] = int(keep.sum())
+        report.rejected[name] = len(bad_rows)
+        if name == "patients":
+            # Strict mode reports each broken patient row once, not again on its visits.
+            pool = kept["patients"] if lenient else table.frame
+            known = pd.Index(pool["patient_id"].dropna().unique())
+    if report.violations and not lenient:
+        raise ContractError(report.violations, max_rows)
+    report.rejects = (
+        pd.concat(reject_frames, ignore_index=True) if reject_frames else pd.DataFrame()
+    )
+    return LoadResult(tables=_assemble(kept, export_ts, raw_tables), report=report)
+
+
+def _export_moment(
+    parsed: dict[str, ParsedTable], export_date: str | pd.Timestamp | None
+) -> pd.Timestamp:
+    """The export date given, else the latest timestamp of any non-scheduled event."""
+    if export_date is not None:
+        return pd.Timestamp(export_date)
+    candidates: list[pd.Timestamp] = []
+    visits = parsed["visits"].frame
+    done = (
+        visits["status"].ne("scheduled")
+        if "status" in visits.columns
+        else pd.Series(True, visits.index)
+    )
+    candidates.append(visits.loc[done, "visit_at"].max())
+    if "booked_at" in visits.columns:
+        candidates.append(visits["booked_at"].max())
+    if "contacts" in parsed:
+        for col in ("sent_at", "responded_at"):
+            if col in parsed["contacts"].frame.columns:
+                candidates.append(parsed["contacts"].frame[col].max())
+    valid = [c for c in candidates if pd.notna(c)]
+    if not valid:
+        raise ContractError([Violation("visits", "visit_at", "at least one dated visit", (), ())])
+    return max(valid)
+
+
+def _stale_scheduled(visits: pd.DataFrame, export_ts: pd.Timestamp) -> list[int]:
+    """Scheduled visits on a day before the export day: they should have been resolved."""
+    if "status" not in visits.columns:
+        return []
+    stale = visits["status"].eq("scheduled") & (visits["visit_at"] < export_ts.normalize())
+    return visits.index[stale.to_numpy(bool)].tolist()
+
+
+def _rows_by_reason(violations: list[Violation]) -> dict[int, list[str]]:
+    rows: dict[int, list[str]] = {}
+    for v in violations:
+        for r in v.rows:
+            rows.setdefault(r, []).append(f"{v.column}: {v.rule}")
+    return rows
+
+
+def _rejects(name: str, table: ParsedTable, bad_rows: dict[int, list[str]]) -> pd.DataFrame:
+    if not bad_rows:
+        return pd.DataFrame(columns=["table", "row", "reason"])
+    idx = sorted(bad_rows)
+    raw = table.raw.loc[idx].astype(object)
+    head = pd.DataFrame(
+        {
+            "table": name,
+            "row": [i + 1 for i in idx],
+            "reason": ["; ".join(bad_rows[i]) for i in idx],
+        },
+        index=raw.index,
+    )
+    return pd.concat([head, raw], axis=1)
+
+
+def _assemble(
+    kept: dict[str, pd.DataFrame], export_ts: pd.Timestamp, raw: dict[str, pd.DataFrame]
+) -> Tables:
+    visits = kept["visits"].copy()
+    if "status" not in visits.columns:
+        visits["status"] = "completed"
+    else:
+        visits["status"] = visits["status"].fillna("completed")
+    if "visit_id" not in visits.columns:
+        visits["visit_id"] = None
+    missing_id = visits["visit_id"].isna()
+    if missing_id.any():
+        # Deterministic: derived from the source row number, so reloads give the same ids.
+        visits.loc[missing_id, "visit_id"] = "row-" + (visits.index[missing_id] + 1).astype(str)
+    has_patients = "patients" in kept
+    if has_patients:
+        patients = kept["patients"].copy()
+    else:
+        patients = pd.DataFrame({"patient_id": pd.unique(visits["patient_id"].dropna())})
+    if "clinic_id" not in patients.columns:
+        patients["clinic_id"] = "default"
+    patients["clinic_id"] = patients["clinic_id"].fillna("default")
+    contacts = None
+    if "contacts" in kept:
+        contacts = kept["contacts"].copy()
+        if "contact_id" not in contacts.columns:
+            contacts["contact_id"] = None
+        missing_c = contacts["contact_id"].isna()
+        if missing_c.any():
+            contacts.loc[missing_c, "contact_id"] = "row-" + (contacts.index[missing_c] + 1).astype(
+                str
+            )
+    return Tables(
+        visits=conform(visits.reset_index(drop=True), "visits"),
+        patients=conform(patients.reset_index(drop=True), "patients"),
+        contacts=None if contacts is None else conform(contacts.reset_index(drop=True), "contacts"),
+        export_date=export_ts,
+        has_patients_table=has_patients,
+        provided_columns={name: tuple(frame.columns) for name, frame in raw.items()},
+    )

@@ -1,0 +1,123 @@
+"""The typed, validated in-memory form of a clinic export.
+
+Every layer above works on :class:`Tables`. The loader (``features.export.loading``) guarantees:
+
+* ``visits`` always holds every contract column, in the dtypes of ``VISIT_DTYPES``; optional
+  columns the export did not have are all-missing. ``status`` defaults to ``completed``.
+  Stale ``scheduled`` visits (before the export date) are already removed (and reported).
+* ``patients`` always exists: without a patients table it is derived from the visits, one row
+  per patient in clinic ``default``, every optional column missing. ``has_patients_table``
+  says which.
+* ``contacts`` is ``None`` when the export has no contacts table (no channel model then).
+* Timestamps are naive ``datetime64[ns]`` in the clinic's local time; ids are ``object`` str.
+* Nothing here carries information past ``export_date`` except ``scheduled`` visits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+VISIT_STATUSES: tuple[str, ...] = ("completed", "no_show", "cancelled", "scheduled")
+
+PATIENT_DTYPES: dict[str, str] = {
+    "patient_id": "object",
+    "clinic_id": "object",
+    "location_id": "object",
+    "birth_date": "datetime64[ns]",
+    "sex": "object",
+    "consent_sms": "boolean",
+    "consent_email": "boolean",
+    "consent_phone": "boolean",
+    "consent_mail": "boolean",
+    "do_not_contact": "boolean",
+    "deceased": "boolean",
+    "created_at": "datetime64[ns]",
+}
+
+VISIT_DTYPES: dict[str, str] = {
+    "visit_id": "object",
+    "patient_id": "object",
+    "visit_at": "datetime64[ns]",
+    "status": "object",
+    "booked_at": "datetime64[ns]",
+    "service": "object",
+    "provider_id": "object",
+    "location_id": "object",
+    "revenue": "float64",
+}
+
+CONTACT_DTYPES: dict[str, str] = {
+    "contact_id": "object",
+    "patient_id": "object",
+    "channel": "object",
+    "sent_at": "datetime64[ns]",
+    "campaign_id": "object",
+    "responded_at": "datetime64[ns]",
+    "opted_out": "boolean",
+}
+
+TABLE_DTYPES: dict[str, dict[str, str]] = {
+    "patients": PATIENT_DTYPES,
+    "visits": VISIT_DTYPES,
+    "contacts": CONTACT_DTYPES,
+}
+
+
+@dataclass(frozen=True)
+class Tables:
+    """A clinic export after contract checks.
+
+    Attributes:
+        visits: one row per appointment, columns of ``VISIT_DTYPES``.
+        patients: one row per patient, columns of ``PATIENT_DTYPES``.
+        contacts: one row per outreach attempt (``CONTACT_DTYPES``), or None when absent.
+        export_date: the moment the export was taken; only scheduled visits lie after it.
+        has_patients_table: False when ``patients`` was derived from the visits.
+        provided_columns: per table, the columns the source really had (the rest are filled
+            with missing values), so callers can tell "unknown" from "absent".
+    """
+
+    visits: pd.DataFrame
+    patients: pd.DataFrame
+    contacts: pd.DataFrame | None
+    export_date: pd.Timestamp
+    has_patients_table: bool = True
+    provided_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def clinic_ids(self) -> list[str]:
+        """Sorted clinic ids present in the export."""
+        return sorted(self.patients["clinic_id"].dropna().unique().tolist())
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """An empty frame with the contract columns and dtypes of ``table``."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in TABLE_DTYPES[table].items()})
+
+
+def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return a copy of ``frame`` with exactly the contract columns of ``table`` and their dtypes.
+
+    Absent columns are added as all-missing; extra columns are dropped. Values must already be
+    parsed (this is not a validator: see ``features.export.loading`` for that).
+    """
+    out = {}
+    for col, dtype in TABLE_DTYPES[table].items():
+        if col in frame.columns:
+            out[col] = frame[col] if str(frame[col].dtype) == dtype else frame[col].astype(dtype)
+        else:
+            out[col] = _missing(dtype, frame.index)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _missing(dtype: str, index: pd.Index) -> pd.Series:
+    """An all-missing column of ``dtype``."""
+    if dtype.startswith("datetime"):
+        return pd.Series(pd.NaT, index=index, dtype=dtype)
+    if dtype == "float64":
+        return pd.Series(float("nan"), index=index, dtype=dtype)
+    if dtype == "boolean":
+        return pd.Series(pd.NA, index=index, dtype=dtype)
+    return pd.Series(None, index=index, dtype=object)

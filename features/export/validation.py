@@ -1,0 +1,170 @@
+"""Contract rules as pandera schemas, and the errors a clinic can act on.
+
+Every rule of ``docs/data-contract.md`` that a single row can break is a named pandera check
+here. Checks run lazily over a whole table so one pass finds every broken row; the failures
+become a :class:`Violation` per (table, column, rule) that names the first offending rows.
+Row numbers count data rows from 1 (the first row after a CSV header is row 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+from features.export.parsing import ENUMS, ParsedTable
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "patients": ("patient_id",),
+    "visits": ("patient_id", "visit_at"),
+    "contacts": ("patient_id", "channel", "sent_at"),
+}
+KEYS: dict[str, str] = {"patients": "patient_id", "visits": "visit_id", "contacts": "contact_id"}
+# Values of these columns identify people or are free text: never echoed in messages.
+PRIVATE_COLUMNS = frozenset({"patient_id", "visit_id", "contact_id", "birth_date", "sex"})
+RULE_NAMES: dict[str, str] = {
+    "datetime64[ns]": "ISO 8601 date or timestamp",
+    "boolean": "boolean (true/false, 1/0, yes/no, t/f)",
+    "float64": "number",
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One rule broken by one or more rows of one column."""
+
+    table: str
+    column: str
+    rule: str
+    rows: tuple[int, ...]  # 0-based frame positions
+    examples: tuple[str, ...]
+
+    def describe(self, max_rows: int = 10) -> str:
+        """A sentence naming table, column, rule, count and the first rows (1-based)."""
+        shown = ", ".join(str(r + 1) for r in self.rows[:max_rows])
+        more = f" and {len(self.rows) - max_rows} more" if len(self.rows) > max_rows else ""
+        text = (
+            f"{self.table}.{self.column}: rule '{self.rule}' broken by {len(self.rows)} "
+            f"row{'s' if len(self.rows) != 1 else ''} "
+            f"({'rows' if len(self.rows) != 1 else 'row'} {shown}{more})"
+        )
+        if self.examples:
+            text += f"; e.g. {', '.join(repr(e) for e in self.examples)}"
+        return text
+
+
+class ContractError(ValueError):
+    """The export breaks the data contract; the message names every broken rule."""
+
+    def __init__(self, violations: list[Violation], max_rows: int = 10) -> None:
+        self.violations = violations
+        lines = [v.describe(max_rows) for v in violations]
+        super().__init__("The clinic export breaks the data contract:\n  - " + "\n  - ".join(lines))
+
+
+def missing_required_columns(table: str, columns: pd.Index) -> list[Violation]:
+    """Violations for required columns the table does not have at all (fatal in any mode)."""
+    schema = pa.DataFrameSchema(
+        {c: pa.Column(required=True, nullable=True) for c in REQUIRED[table]}
+    )
+    try:
+        schema.validate(pd.DataFrame(columns=columns), lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        missing = cases.loc[cases["check"] == "column_in_dataframe", "failure_case"].astype(str)
+        return [Violation(table, col, "required column present", (), ()) for col in missing]
+    return []
+
+
+def _check(fn: Callable[[pd.Series], pd.Series], name: str) -> pa.Check:
+    return pa.Check(fn, name=name, ignore_na=False, element_wise=False)
+
+
+def table_checks(
+    table: str,
+    parsed: ParsedTable,
+    known_patients: pd.Index | None,
+    export_cutoff: pd.Timestamp,
+) -> dict[str, list[pa.Check]]:
+    """The checks of every column of ``table`` present in the source.
+
+    Args:
+        table: contract table name.
+        parsed: the parsed table with presence and parse-failure masks.
+        known_patients: patient ids of the patients table, or None when there is none.
+        export_cutoff: first instant after the export; only scheduled visits may lie there.
+    """
+    frame, present, bad = parsed.frame, parsed.present, parsed.unparseable
+    checks: dict[str, list[pa.Check]] = {c: [] for c in frame.columns}
+    for col in frame.columns:
+        if col in REQUIRED[table]:
+            checks[col].append(_check(lambda s, c=col: present[c], "required value present"))
+        if (table, col) in ENUMS:
+            rule = "one of " + ", ".join(ENUMS[(table, col)])
+            checks[col].append(_check(lambda s, c=col: ~bad[c], rule))
+        elif col in RULE_NAMES or str(frame[col].dtype) in RULE_NAMES:
+            rule = RULE_NAMES[str(frame[col].dtype)]
+            checks[col].append(_check(lambda s, c=col: ~bad[c], rule))
+    key = KEYS[table]
+    if key in frame.columns:
+        checks[key].append(
+            _check(lambda s: ~(s.notna() & s.duplicated(keep="first")), "unique key")
+        )
+    if table != "patients" and known_patients is not None:
+        checks["patient_id"].append(
+            _check(
+                lambda s: s.isna() | s.isin(known_patients), "known patient (exists in patients)"
+            )
+        )
+    if "revenue" in frame.columns:
+        checks["revenue"].append(_check(lambda s: ~(s < 0), "revenue >= 0"))
+    after = f"not after the export date ({(export_cutoff - pd.Timedelta(days=1)).date()})"
+    if table == "visits":
+        not_scheduled = frame["status"].ne("scheduled") if "status" in frame.columns else True
+        checks["visit_at"].append(
+            _check(
+                lambda s: ~((s >= export_cutoff) & not_scheduled),
+                after + "; only scheduled visits may be",
+            )
+        )
+        if "booked_at" in frame.columns:
+            checks["booked_at"].append(_check(lambda s: ~(s >= export_cutoff), after))
+    if table == "contacts":
+        for col in ("sent_at", "responded_at"):
+            if col in frame.columns:
+                checks[col].append(_check(lambda s: ~(s >= export_cutoff), after))
+    return checks
+
+
+def find_violations(
+    table: str,
+    parsed: ParsedTable,
+    known_patients: pd.Index | None,
+    export_cutoff: pd.Timestamp,
+) -> list[Violation]:
+    """Run the table's pandera schema lazily and group its failures into violations."""
+    checks = table_checks(table, parsed, known_patients, export_cutoff)
+    schema = pa.DataFrameSchema(
+        {c: pa.Column(checks=cs, nullable=True, required=False) for c, cs in checks.items()},
+        name=table,
+    )
+    try:
+        schema.validate(parsed.frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        return _group(table, err.failure_cases, parsed)
+    return []
+
+
+def _group(table: str, cases: pd.DataFrame, parsed: ParsedTable) -> list[Violation]:
+    cases = cases.dropna(subset=["index"])
+    out: list[Violation] = []
+    for (col, rule), group in cases.groupby(["column", "check"], sort=False):
+        rows = tuple(sorted(int(i) for i in group["index"].unique()))
+        examples: tuple[str, ...] = ()
+        if col not in PRIVATE_COLUMNS and rule != "required value present":
+            raw = parsed.raw.loc[list(rows[:50]), col].astype(str)
+            examples = tuple(pd.unique(raw)[:3].tolist())
+        out.append(Violation(table, str(col), str(rule), rows, examples))
+    return out

@@ -1,0 +1,142 @@
+"""Data commands: ``demo-data`` (the demo clinic) and ``validate`` (check an export)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from serving.cli.common import (
+    CONFIG_OPTION,
+    EXPORT_DATE_OPTION,
+    build_settings,
+    console,
+    load_or_exit,
+)
+
+out = Console()
+
+
+def demo_data(
+    patients: int = typer.Option(
+        20_000, "--patients", min=10, help="How many patients the demo clinic has."
+    ),
+    seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same files."),
+    out_dir: Path = typer.Option(
+        Path("demo"), "--out", help="Folder to write patients/visits/contacts CSVs to."
+    ),
+    start: str = typer.Option("2021-01-01", "--start", help="First day of the clinic's history."),
+    end: str = typer.Option("2026-10-31", "--end", help="Export day: last day of the history."),
+    truth_as_of: list[str] = typer.Option(  # noqa: B008
+        None,
+        "--truth-as-of",
+        help="As-of day(s) for the ground truth files (default: every 30 days).",
+    ),
+    horizon_days: int = typer.Option(
+        90, "--horizon-days", min=1, help="Horizon of the true return probability."
+    ),
+) -> None:
+    """Generate a believable multi-location demo clinic (and its ground truth under truth/)."""
+    from features.simulator import write_demo
+
+    with console.status(f"simulating {patients:,} patients"):
+        sim = write_demo(
+            out_dir,
+            n_patients=patients,
+            seed=seed,
+            start=date.fromisoformat(start),
+            end=date.fromisoformat(end),
+            truth_as_of=[date.fromisoformat(d) for d in truth_as_of] if truth_as_of else None,
+            horizon_days=horizon_days,
+        )
+    t = sim.tables
+    n_contacts = 0 if t.contacts is None else len(t.contacts)
+    console.print(
+        f"wrote {len(t.patients):,} patients, {len(t.visits):,} visits, {n_contacts:,} contacts "
+        f"and ground truth to {out_dir}"
+    )
+
+
+def validate(
+    source: str = typer.Argument(
+        ..., help="Folder of CSV/Parquet files, DuckDB file, or SQLAlchemy URL."
+    ),
+    lenient: bool = typer.Option(
+        False, "--lenient", help="Leave broken rows out (reported) instead of failing."
+    ),
+    rejects: Path = typer.Option(
+        None, "--rejects", help="Where to write rejected rows with reasons (CSV)."
+    ),
+    export_date: str = EXPORT_DATE_OPTION,
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """Check an export against the data contract and summarise it. Exit 0 only if usable."""
+    settings = build_settings(config)
+    result = load_or_exit(
+        source, settings, export_date=export_date, lenient=lenient, rejects=rejects
+    )
+    out.print(summary_table(result))
+    report = result.report
+    problems = [v for v in report.violations]
+    if problems:
+        out.print(
+            f"[yellow]{len(problems)} rule(s) broken; the rows were left out (lenient):[/yellow]"
+        )
+        for v in problems:
+            out.print(f"  - {v.describe(settings.load.max_rows_in_error)}", highlight=False)
+    stale = int(report.rejects["reason"].str.contains("stale").sum()) if len(report.rejects) else 0
+    if stale:
+        out.print(f"{stale:,} stale scheduled visit(s) before the export date were not used.")
+    for name, cols in report.ignored_columns.items():
+        if cols:
+            out.print(f"{name}: ignored columns not in the contract: {', '.join(cols)}")
+    out.print("[green]valid[/green]" if not problems else "[yellow]usable (lenient)[/yellow]")
+
+
+def summary_table(result) -> Table:  # noqa: ANN001 - LoadResult, imported lazily by callers
+    """Rows per table, date range, patients, status and channel mix, rejects."""
+    t, r = result.tables, result.report
+    table = Table(title="Clinic export")
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    for name in ("patients", "visits", "contacts"):
+        if name in r.read:
+            table.add_row(
+                f"{name} rows",
+                f"{r.read[name]:,} read, {r.accepted[name]:,} accepted, {r.rejected[name]:,} rejected",
+            )
+        elif name == "patients":
+            table.add_row(
+                "patients rows", "no patients table: derived from visits (clinic 'default')"
+            )
+        else:
+            table.add_row(f"{name} rows", "absent")
+    v = t.visits
+    table.add_row(
+        "visit dates",
+        f"{v['visit_at'].min():%Y-%m-%d} to {v['visit_at'].max():%Y-%m-%d}" if len(v) else "-",
+    )
+    table.add_row("export date", f"{t.export_date:%Y-%m-%d %H:%M}")
+    table.add_row(
+        "patients", f"{v['patient_id'].nunique():,} with visits, {len(t.patients):,} in all"
+    )
+    table.add_row("clinics", ", ".join(t.clinic_ids))
+    table.add_row("status mix", _mix(v["status"]))
+    if t.contacts is not None:
+        table.add_row("channel mix", _mix(t.contacts["channel"]))
+    return table
+
+
+def _mix(values: pd.Series) -> str:
+    shares = values.value_counts(normalize=True)
+    return ", ".join(f"{k} {s:.1%}" for k, s in shares.items())
+
+
+def register(app: typer.Typer) -> None:
+    """Add the data commands to ``app``."""
+    app.command("demo-data")(demo_data)
+    app.command("validate")(validate)

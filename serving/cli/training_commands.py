@@ -1,0 +1,250 @@
+"""Training commands: ``train``, ``evaluate``, ``score``, ``models``.
+
+Thin wiring only: each command builds the settings, loads the source, calls ``training``
+and prints. Slow imports (LightGBM, MLflow) happen inside the commands so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from serving.cli.common import (
+    CONFIG_OPTION,
+    EXPORT_DATE_OPTION,
+    MODELS_DIR_OPTION,
+    build_settings,
+    console,
+    load_or_exit,
+)
+
+out = Console()
+SOURCE_ARG = typer.Argument(
+    ..., help="Folder of CSV/Parquet files, DuckDB file, or SQLAlchemy URL."
+)
+AS_OF_OPTION = typer.Option(None, "--as-of", help="As-of day T (default: the export date).")
+HORIZON_OPTION = typer.Option(
+    None, "--horizon-days", min=1, help="Return horizon in days (default 90)."
+)
+PROMOTE_OPTION = typer.Option(
+    False, "--promote", help="Make this version the champion even if it does not beat it."
+)
+EVAL_OUT_OPTION = typer.Option(
+    None, "--out", help="JSON file for the figures (default: evaluations/ in the models dir)."
+)
+SCORE_OUT_OPTION = typer.Option(
+    None, "--out", help="Output file, .parquet or .csv (default: snapshots/ in the models dir)."
+)
+LENIENT_OPTION = typer.Option(False, "--lenient", help="Leave broken rows out instead of failing.")
+
+
+def _as_of(value: str | None, tables) -> pd.Timestamp:  # noqa: ANN001 - Tables
+    day = value if value else tables.export_date
+    return pd.Timestamp(day).normalize()
+
+
+def _run_training(
+    source: str,
+    settings,
+    as_of: str | None,
+    export_date: str | None,  # noqa: ANN001
+    lenient: bool,
+):  # noqa: ANN202 - (TrainResult, Truth | None)
+    from training.evaluation import load_truth
+    from training.fit import STEPS, train
+    from training.training_snapshots import InsufficientHistory
+
+    tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
+    truth = load_truth(source) if "://" not in source else None
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("training", total=len(STEPS))
+
+        def on_step(name: str) -> None:
+            done = STEPS.index(name) if name in STEPS else len(STEPS)
+            progress.update(task, description=name, completed=done)
+
+        try:
+            result = train(tables, _as_of(as_of, tables), settings, truth=truth, on_step=on_step)
+        except InsufficientHistory as err:
+            console.print(f"[red]error:[/red] {err}", highlight=False)
+            raise typer.Exit(2) from err
+    return result
+
+
+def _print_evaluation(evaluation: dict, title: str) -> None:
+    from training.backtest_table import rich_tables
+
+    for table in rich_tables(evaluation, title):
+        out.print(table)
+    bars = evaluation.get("bars", {})
+    if bars:
+        out.print(
+            "quality bars: " + ", ".join(f"{k}={_bar(v)}" for k, v in bars.items()), highlight=False
+        )
+
+
+def _bar(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def train_cmd(
+    source: str = SOURCE_ARG,
+    as_of: str = AS_OF_OPTION,
+    horizon_days: int = HORIZON_OPTION,
+    promote: bool = PROMOTE_OPTION,
+    export_date: str = EXPORT_DATE_OPTION,
+    lenient: bool = LENIENT_OPTION,
+    models_dir: Path = MODELS_DIR_OPTION,
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """Train the return and channel models, backtest them, register the bundle in MLflow."""
+    settings = build_settings(config, models_dir, horizon_days=horizon_days)
+    result = _run_training(source, settings, as_of, export_date, lenient)
+    from training.registry import log_and_register
+
+    with console.status("logging to MLflow"):
+        reg = log_and_register(result, settings, promote=promote)
+    w = result.bundle.window
+    out.print(
+        f"trained on {w['rows']['train']:,} snapshot rows ({w['train'][0]} .. "
+        f"{w['train'][-1]}), validated on {w['rows']['validation']:,} rows as of "
+        f"{', '.join(w['validation'])}; {w['contacts']:,} contacts for the channel model",
+        highlight=False,
+    )
+    _print_evaluation(result.evaluation, f"Backtest as of {', '.join(w['validation'])}")
+    state = "[green]champion[/green]" if reg.promoted else "not promoted"
+    out.print(
+        f"registered {settings.training.registered_model_name} v{reg.version} ({state}: "
+        f"{reg.reason}); run {reg.run_id}"
+    )
+
+
+def evaluate_cmd(
+    source: str = SOURCE_ARG,
+    as_of: str = AS_OF_OPTION,
+    horizon_days: int = HORIZON_OPTION,
+    out_path: Path = EVAL_OUT_OPTION,
+    export_date: str = EXPORT_DATE_OPTION,
+    lenient: bool = LENIENT_OPTION,
+    models_dir: Path = MODELS_DIR_OPTION,
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """Backtest on the last window(s) before T: model, baselines and (demo) the oracle."""
+    settings = build_settings(config, models_dir, horizon_days=horizon_days)
+    result = _run_training(source, settings, as_of, export_date, lenient)
+    evaluation = dict(result.evaluation)
+    from training.metrics import score_forecast
+    from training.registry import NoChampion, load_champion
+
+    try:
+        champion, version = load_champion(settings)
+        rows = result.validation
+        evaluation["return"] = {
+            **evaluation["return"],
+            f"champion v{version}": score_forecast(
+                rows["label"].to_numpy(), champion.predict_return(rows)
+            ),
+        }
+    except (NoChampion, KeyError, ValueError):
+        pass
+    evaluation["window"] = result.bundle.window
+    w = result.bundle.window
+    _print_evaluation(evaluation, f"Backtest as of {', '.join(w['validation'])}")
+    default = Path(settings.models_dir) / "evaluations" / f"evaluation_{w['as_of']}.json"
+    target = out_path or default
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(evaluation, indent=2, default=str))
+    out.print(f"figures written to {target}")
+
+
+def score_cmd(
+    source: str = SOURCE_ARG,
+    as_of: str = AS_OF_OPTION,
+    out_path: Path = SCORE_OUT_OPTION,
+    export_date: str = EXPORT_DATE_OPTION,
+    lenient: bool = LENIENT_OPTION,
+    models_dir: Path = MODELS_DIR_OPTION,
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """Score every patient with the champion model and write the scored snapshot atomically."""
+    from training.registry import NoChampion, load_champion
+    from training.scored_snapshot import snapshot_path, write_snapshot
+    from training.scoring import score
+
+    settings = build_settings(config, models_dir)
+    try:
+        bundle, version = load_champion(settings)
+    except NoChampion as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(2) from err
+    tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
+    day = _as_of(as_of, tables)
+    with console.status(f"scoring as of {day.date()} with model v{version}"):
+        frame = score(tables, day, bundle, settings)
+        frame.insert(2, "as_of", day)
+        frame.insert(3, "model_version", str(version))
+        path = write_snapshot(frame, out_path or snapshot_path(settings.models_dir, day))
+    mix = frame["best_channel"].value_counts(normalize=True).round(3).to_dict()
+    out.print(
+        f"scored {len(frame):,} patients as of {day.date()} with v{version}: mean return "
+        f"probability {frame['return_probability'].mean():.3f}, best channels {mix}; "
+        f"written to {path}",
+        highlight=False,
+    )
+    from serving.monitoring.drift import drift_after_scoring
+
+    with console.status("checking drift against the model's reference sample"):
+        drift = drift_after_scoring(path, bundle, settings, snapshot=frame)
+    flag = "[red]DRIFT FLAGGED[/red]: " + " ".join(drift["reasons"]) if drift["flagged"] else "no drift flagged"
+    out.print(f"{flag}; drift report {drift['html_path']}", highlight=False)
+
+
+def models_cmd(
+    models_dir: Path = MODELS_DIR_OPTION,
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """List registered model versions with their aliases and backtest metrics."""
+    from training.registry import list_versions
+
+    settings = build_settings(config, models_dir)
+    versions = list_versions(settings)
+    if versions.empty:
+        out.print(f"no registered models in {settings.models_dir}")
+        return
+    table = Table(title=f"{settings.training.registered_model_name} in {settings.models_dir}")
+    for col in ("version", "alias", "created", "as of", "AUC", "Brier", "ECE", "decision"):
+        table.add_column(col, overflow="fold")
+    for r in versions.itertuples():
+        table.add_row(
+            str(r.version),
+            r.aliases,
+            str(r.created)[:10],
+            r.as_of,
+            f"{r.auc:.3f}",
+            f"{r.brier:.4f}",
+            f"{r.ece:.4f}",
+            r.reason,
+        )
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.command("train")(train_cmd)
+    app.command("evaluate")(evaluate_cmd)
+    app.command("score")(score_cmd)
+    app.command("models")(models_cmd)

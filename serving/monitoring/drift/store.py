@@ -1,0 +1,99 @@
+"""Where drift files live and how a snapshot is checked against a model bundle.
+
+Files sit beside their snapshot: ``snapshots/scored_<as_of>.parquet`` gets
+``drift_<as_of>.html`` and ``drift_<as_of>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from features.config import Settings
+from features.vocabulary import CHANNELS
+from serving.monitoring.drift.run import CHANNEL_COLUMN, run_drift
+
+if TYPE_CHECKING:
+    from training.bundle import ModelBundle
+
+SUMMARY_PREFIX = "drift_"
+
+
+def bundle_reference(bundle: ModelBundle, settings: Settings) -> pd.DataFrame:
+    """The bundle's reference sample with the best channel a scored snapshot would carry.
+
+    The sample holds validation-window features and scores; the best channel is derived with
+    the same rule as scoring (``training.scoring.best_channels``) when a channel model exists.
+    """
+    from training.scoring import allowed_channels, best_channels
+
+    ref = bundle.reference
+    if CHANNEL_COLUMN in ref.columns or bundle.channel_model is None:
+        return ref
+    probs = bundle.predict_channels(ref)[[f"p_{c}" for c in CHANNELS]].to_numpy()
+    return ref.assign(best_channel=best_channels(probs, allowed_channels(ref), settings))
+
+
+def drift_against_bundle(
+    current: pd.DataFrame,
+    bundle: ModelBundle,
+    settings: Settings,
+    out_dir: Path | str,
+    *,
+    stem: str = "drift",
+) -> dict[str, Any]:
+    """Drift of a scored snapshot against the data the model was validated on.
+
+    The snapshot is first cut to the population training rows describe
+    (``training.training_snapshots.population``: no deceased patients, no booked ones unless training
+    keeps them), so a difference in who is counted is not mistaken for drift.
+    """
+    from training.training_snapshots import population
+
+    cur = current.loc[population(current, settings)]
+    return run_drift(cur, bundle_reference(bundle, settings), settings, out_dir, stem=stem)
+
+
+def drift_after_scoring(
+    snapshot_path: Path | str,
+    bundle: ModelBundle,
+    settings: Settings,
+    snapshot: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Check a freshly written snapshot against the bundle; files go beside the snapshot.
+
+    Called at the end of ``reactivate score``; ``snapshot`` avoids re-reading the file.
+    """
+    from training.scored_snapshot import read_snapshot
+
+    frame = snapshot if snapshot is not None else read_snapshot(snapshot_path)
+    json_path = summary_paths(snapshot_path)[1]
+    return drift_against_bundle(frame, bundle, settings, json_path.parent, stem=json_path.stem)
+
+
+def summary_paths(snapshot_path: Path | str) -> tuple[Path, Path]:
+    """Where the drift files of a snapshot live: ``drift_{as_of}.html/.json`` beside it."""
+    snap = Path(snapshot_path)
+    as_of = snap.stem.removeprefix("scored_")
+    return snap.with_name(f"{SUMMARY_PREFIX}{as_of}.html"), snap.with_name(
+        f"{SUMMARY_PREFIX}{as_of}.json"
+    )
+
+
+def latest_summary(settings: Settings) -> dict[str, Any] | None:
+    """The drift summary stored beside the newest scored snapshot, or None if there is none.
+
+    Used by the service's ``GET /drift``; cheap (no Evidently import).
+    """
+    from training.scored_snapshot import latest_snapshot
+
+    snapshot = latest_snapshot(settings.models_dir)
+    if snapshot is None:
+        return None
+    json_path = summary_paths(snapshot)[1]
+    if not json_path.exists():
+        return None
+    return json.loads(json_path.read_text())

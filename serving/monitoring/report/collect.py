@@ -1,0 +1,100 @@
+"""Gather what the report shows from the model store, and write the page.
+
+Inputs are the champion bundle (``training.registry.load_champion``), the newest scored
+snapshot (``training.scored_snapshot.latest_snapshot``) and the drift summary stored beside
+it (``serving.monitoring.drift``). No source data is read: the report describes what the service
+serves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from features.config import Settings
+from serving.monitoring.drift import summary_paths
+from serving.monitoring.report.data import ReportData
+from serving.monitoring.report.model_views import global_explanations, model_health
+from serving.monitoring.report.render import render
+from serving.monitoring.report.tables import channel_table, segment_table, top_contacts
+
+
+def assemble(
+    snapshot: pd.DataFrame,
+    bundle: object,
+    settings: Settings,
+    as_of: str,
+    drift: dict | None = None,
+    model_version: str | None = None,
+) -> ReportData:
+    """Everything the page shows, from a scored snapshot and the bundle that scored it."""
+    notes = []
+    if "clinic_id" in snapshot.columns and snapshot["clinic_id"].nunique() > 1:
+        clinics = ", ".join(sorted(snapshot["clinic_id"].astype(str).unique()))
+        notes.append(f"Figures cover all clinics together: {clinics}.")
+    return ReportData(
+        as_of=as_of,
+        horizon_days=settings.horizon_days,
+        segments=segment_table(snapshot),
+        contacts=top_contacts(snapshot, bundle, settings, settings.report.top_n),
+        channel_mix=channel_table(snapshot),
+        explanations=(
+            global_explanations(bundle, snapshot, settings.seed) if len(snapshot) else None
+        ),
+        health=model_health(bundle),
+        drift=drift,
+        model_version=model_version,
+        currency=settings.report.currency_symbol,
+        notes=notes,
+    )
+
+
+def collect(settings: Settings, snapshot_path: Path | None = None,
+            clinic_id: str | None = None) -> ReportData:
+    """Report data for the champion and a snapshot (default: the newest one).
+
+    Raises:
+        FileNotFoundError: no scored snapshot in the model store.
+        training.registry.NoChampion: no champion model yet.
+        ValueError: ``clinic_id`` has no patient in the snapshot.
+    """
+    from training.registry import load_champion
+    from training.scored_snapshot import latest_snapshot, read_snapshot
+
+    path = snapshot_path or latest_snapshot(settings.models_dir)
+    if path is None:
+        raise FileNotFoundError(
+            f"no scored snapshot under {settings.models_dir}: run `reactivate score`"
+        )
+    bundle, version = load_champion(settings)
+    snapshot = read_snapshot(path)
+    if clinic_id is not None:
+        snapshot = snapshot.loc[snapshot["clinic_id"].astype(str) == clinic_id]
+        if snapshot.empty:
+            raise ValueError(f"clinic {clinic_id!r} has no patient in {path.name}")
+    drift_file = summary_paths(path)[1]
+    drift = json.loads(drift_file.read_text()) if drift_file.exists() else None
+    as_of = Path(path).stem.removeprefix("scored_")
+    return assemble(snapshot, bundle, settings, as_of, drift, version)
+
+
+def write_report(data: ReportData, out: Path) -> Path:
+    """Render ``data`` and write it atomically to ``out``; returns ``out``."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(render(data), encoding="utf-8")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def build_report(settings: Settings, out: Path, snapshot_path: Path | None = None,
+                 clinic_id: str | None = None) -> Path:
+    """Collect and write the manager report (the ``reactivate report`` command)."""
+    return write_report(collect(settings, snapshot_path, clinic_id), out)

@@ -1,0 +1,138 @@
+"""Training snapshots: (patient, as-of) rows with features at T and the label after T.
+
+Why time splits are decided here: the only honest backtest trains on the past and scores the
+future. For ``--as-of T`` every snapshot's label window ends by T; the latest windows are held
+out for validation, the ones before them (whose labels were known when validation starts)
+serve early stopping and calibration, and the model trains only on snapshots whose labels
+were known before calibration starts. Nothing is ever split at random across time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.config import Settings
+from features.export.tables import Tables
+from features.pipeline.assemble import build_prepared
+from features.pipeline.events import Prepared, prepare
+from features.vocabulary import as_timestamp
+from training.context import add_context
+from training.labels import label_known_by, return_labels
+
+
+class InsufficientHistory(ValueError):
+    """The export is too short for a training run at the requested as-of date."""
+
+
+@dataclass(frozen=True)
+class AsOfSplit:
+    """As-of dates of one run, oldest first in each part."""
+
+    train: list[pd.Timestamp]
+    calibration: list[pd.Timestamp]
+    validation: list[pd.Timestamp]
+    as_of: pd.Timestamp
+    horizon_days: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready description of the data window."""
+        return {
+            "as_of": str(self.as_of.date()),
+            "horizon_days": self.horizon_days,
+            "train": [str(t.date()) for t in self.train],
+            "calibration": [str(t.date()) for t in self.calibration],
+            "validation": [str(t.date()) for t in self.validation],
+        }
+
+
+def labelled_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> list:
+    """Grid of as-of dates whose label window ends by ``as_of``, oldest first.
+
+    The grid is anchored at ``as_of - horizon`` and steps back every
+    ``training.snapshot_every_days`` down to ``min_history_days`` after the first visit.
+    """
+    end = as_timestamp(as_of)
+    horizon = settings.horizon_days
+    step = pd.Timedelta(days=settings.training.snapshot_every_days)
+    first = tables.visits["visit_at"].min()
+    if pd.isna(first):
+        return []
+    start = as_timestamp(first) + pd.Timedelta(days=settings.training.min_history_days)
+    last = end - pd.Timedelta(days=horizon)
+    n = int((last - start) // step) + 1 if last >= start else 0
+    dates = [last - k * step for k in range(n)][::-1]
+    return [d for d in dates if label_known_by(d, horizon, end)]
+
+
+def split_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> AsOfSplit:
+    """Train / calibration / validation as-of dates for a run at ``as_of`` (see module doc).
+
+    Raises:
+        InsufficientHistory: when no training date is left after the held-out windows.
+    """
+    cfg, horizon = settings.training, settings.horizon_days
+    dates = labelled_as_ofs(tables, as_of, settings)
+    validation = dates[-cfg.validation_windows:] if dates else []
+    cal_pool = [d for d in dates if validation and label_known_by(d, horizon, validation[0])]
+    calibration = cal_pool[-cfg.calibration_windows:]
+    train_pool = [d for d in cal_pool if calibration and label_known_by(d, horizon, calibration[0])]
+    train = train_pool[-cfg.max_snapshots:]
+    if not train:
+        need = settings.training.min_history_days + horizon * 3 + cfg.snapshot_every_days * (
+            cfg.calibration_windows + cfg.validation_windows)
+        raise InsufficientHistory(
+            f"not enough history before {as_timestamp(as_of).date()} to train with a "
+            f"{horizon}-day horizon: about {need} days after the first visit are needed "
+            "(training, calibration and validation windows may not overlap in time)"
+        )
+    return AsOfSplit(train, calibration, validation, as_timestamp(as_of), horizon)
+
+
+def population(frame: pd.DataFrame, settings: Settings) -> np.ndarray:
+    """Boolean mask of the patients a snapshot (or a scoring run) is about.
+
+    At least one completed visit before T, not deceased, and (unless
+    ``training.include_booked``) no appointment already booked at T.
+    """
+    keep = frame["visits_lifetime"].fillna(0).to_numpy() > 0
+    keep &= ~frame["deceased"].astype("boolean").fillna(False).to_numpy(bool)
+    if not settings.training.include_booked:
+        keep &= ~frame["has_booked_appointment"].astype("boolean").fillna(False).to_numpy(bool)
+    return keep
+
+
+def build_training_rows(
+    tables: Tables,
+    as_ofs: Sequence[str | pd.Timestamp],
+    settings: Settings,
+    prepared: Prepared | None = None,
+) -> pd.DataFrame:
+    """Labelled (patient, as-of) rows for each date of ``as_ofs``.
+
+    The caller decides which dates may be used (see :func:`split_as_ofs`); labels here look
+    at visits after each date.
+
+    Returns:
+        Frame with a default index and columns ``as_of``, ``patient_id``, ``clinic_id``,
+        every feature of ``features.spec.FEATURE_NAMES``, the context columns of
+        ``training.context``, and ``label`` (0/1: a completed
+        visit on a day in T+1 … T+H); only the population of :func:`population`.
+    """
+    prepared = prepared if prepared is not None else prepare(tables)
+    frames = []
+    for as_of in as_ofs:
+        feats = build_prepared(prepared, as_of, settings)
+        feats = add_context(feats.loc[population(feats, settings)], tables, as_of,
+                            settings.horizon_days)
+        labels = return_labels(tables.visits, feats.index, as_of, settings.horizon_days)
+        block = feats.reset_index()
+        block.insert(0, "as_of", as_timestamp(as_of))
+        block["label"] = labels.to_numpy()
+        frames.append(block)
+    if not frames:
+        raise InsufficientHistory("no as-of dates to build training rows for")
+    return pd.concat(frames, ignore_index=True)
