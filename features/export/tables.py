@@ -58,6 +58,26 @@ CONTACT_DTYPES: dict[str, str] = {
     "opted_out": "boolean",
 }
 
+CAMPAIGN_MEMBER_DTYPES: dict[str, str] = {
+    "campaign_id": "object",
+    "patient_id": "object",
+    "assigned_at": "datetime64[ns]",
+    "arm": "object",
+    "channel": "object",
+}
+
+OUTCOME_EVENT_DTYPES: dict[str, str] = {
+    "event_id": "object",
+    "patient_id": "object",
+    "campaign_id": "object",
+    "channel": "object",
+    "type": "object",
+    "at": "datetime64[ns]",
+    "revenue": "float64",
+    "cost": "float64",
+    "appointment_at": "datetime64[ns]",
+}
+
 TABLE_DTYPES: dict[str, dict[str, str]] = {
     "patients": PATIENT_DTYPES,
     "visits": VISIT_DTYPES,
