@@ -51,17 +51,18 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import write_result  # noqa: E402
 from features.config import Settings  # noqa: E402
+from features.vocabulary import DORMANT, EMAIL, INACTIVE, LAPSING, SMS  # noqa: E402
 
 AS_OF = "2026-06-30"
 CLINICS = {"group": 600_000, "c1": 100_000, "c2": 100_000, "c3": 100_000, "c4": 100_000}
 BODIES: list[dict] = [
     {},
-    {"segments": ["lapsing", "inactive"]},
+    {"segments": [LAPSING, INACTIVE]},
     {"services": ["botox", "filler"]},
-    {"channels": ["sms", "email"]},
+    {"channels": [SMS, EMAIL]},
     {"rank_by": "expected_value"},
     {"min_days_since_visit": 180, "max_days_since_visit": 720},
-    {"segments": ["dormant"], "channels": ["email"], "rank_by": "expected_value"},
+    {"segments": [DORMANT], "channels": [EMAIL], "rank_by": "expected_value"},
     {"location_ids": ["downtown"], "services": ["botox"]},
 ]
 

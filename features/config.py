@@ -38,9 +38,6 @@ class SegmentConfig(BaseModel):
     lapsing_days: int = Field(120, description="From here a patient is lapsing (calendar rule).")
     inactive_days: int = Field(182, description="From here (about 6 months) inactive.")
     dormant_days: int = Field(365, description="From here (12 months) dormant.")
-    worth_reaching_days: int = Field(
-        730, description="From here (24 months) still worth reaching but dormant."
-    )
     lost_days: int = Field(1095, description="From here (36 months) lost.")
     overdue_lapsing_ratio: float = Field(
         1.25, description="Cadence rule: lapsing from this overdue ratio."

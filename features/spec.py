@@ -181,7 +181,6 @@ FEATURES: tuple[FeatureSpec, ...] = tuple(
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 MODEL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.model_input)
-CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == "categorical")
 POOLED_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.pooled)
 BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
 

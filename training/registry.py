@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
+from features.store_paths import has_model_store
 from training.bundle import ModelBundle
 from training.fit import TrainResult
 from training.metrics import LOWER_IS_BETTER, score_forecast
@@ -145,7 +146,7 @@ def load_champion(settings: Settings) -> tuple[ModelBundle, str]:
     Raises:
         NoChampion: when nothing has been registered (or promoted) yet.
     """
-    if not (Path(settings.models_dir) / "mlflow.db").exists():
+    if not has_model_store(settings.models_dir):
         raise NoChampion(f"no model store in {settings.models_dir}: run `reactivate train` first")
     c = client(settings.models_dir)
     name = settings.training.registered_model_name
@@ -174,7 +175,7 @@ def list_versions(settings: Settings) -> pd.DataFrame:
     """
     columns = ["version", "aliases", "created", "as_of", "run_id", "auc", "brier", "ece",
                "promoted", "reason"]
-    if not (Path(settings.models_dir) / "mlflow.db").exists():
+    if not has_model_store(settings.models_dir):
         return pd.DataFrame(columns=columns)
     c = client(settings.models_dir)
     name = settings.training.registered_model_name

@@ -13,19 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.vocabulary import as_timestamp
+from features.store_paths import SCORED_GLOB, scored_snapshot_path, snapshots_dir
 
-PREFIX = "scored_"
-
-
-def snapshots_dir(models_dir: str | Path) -> Path:
-    """The folder of scored snapshots, ``<models dir>/snapshots``."""
-    return Path(models_dir) / "snapshots"
+__all__ = ["latest_snapshot", "read_snapshot", "snapshot_path", "snapshots_dir",
+           "write_snapshot"]
 
 
 def snapshot_path(models_dir: str | Path, as_of: str | pd.Timestamp) -> Path:
     """Default path of the snapshot of ``as_of``: ``scored_<YYYY-MM-DD>.parquet``."""
-    return snapshots_dir(models_dir) / f"{PREFIX}{as_timestamp(as_of).date()}.parquet"
+    return scored_snapshot_path(models_dir, as_of)
 
 
 def write_snapshot(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -51,7 +47,7 @@ def latest_snapshot(models_dir: str | Path) -> Path | None:
     folder = snapshots_dir(models_dir)
     if not folder.is_dir():
         return None
-    found = sorted(folder.glob(f"{PREFIX}????-??-??.parquet"))
+    found = sorted(folder.glob(SCORED_GLOB))
     return found[-1] if found else None
 
 

@@ -11,8 +11,9 @@ import pandas as pd
 from features.export.tables import Tables
 from features.simulator.engine import RawRun, run
 from features.simulator.export import build_tables, patient_ids
-from features.simulator.params import SIM_CHANNELS, SimConfig
+from features.simulator.params import SimConfig
 from features.simulator.truth import chunks, p_book_channels, p_return, state_at
+from features.vocabulary import CHANNELS
 
 
 @dataclass(frozen=True)
@@ -97,13 +98,13 @@ def truth_at(
     ts = raw.calendar.start + pd.Timedelta(days=day)
     pid = patient_ids(raw)[:n]
     returns = pd.DataFrame({"as_of": ts, "patient_id": pid, "p_return": p_ret})
-    consent = sim.tables.patients[[f"consent_{c}" for c in SIM_CHANNELS]].to_numpy(
+    consent = sim.tables.patients[[f"consent_{c}" for c in CHANNELS]].to_numpy(
         dtype=bool, na_value=False)[:n]
     rows, cols = np.nonzero(consent)
     channels = pd.DataFrame({
         "as_of": ts,
         "patient_id": pid[rows],
-        "channel": np.asarray(SIM_CHANNELS, dtype=object)[cols],
+        "channel": np.asarray(CHANNELS, dtype=object)[cols],
         "p_book": p_ch[rows, cols],
     })
     return returns, channels

@@ -13,8 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-Channel = Literal["sms", "email", "phone", "mail"]
-Segment = Literal["active", "lapsing", "inactive", "dormant", "lost"]
+from features.vocabulary import CHANNELS, SEGMENTS
+
+# The vocabulary's tuples as literal types: the OpenAPI enums follow ``features.vocabulary``.
+Channel = Literal[CHANNELS]  # type: ignore[valid-type]
+Segment = Literal[SEGMENTS]  # type: ignore[valid-type]
 RankBy = Literal["probability", "expected_value"]
 ReasonValue = str | float | int | bool | None
 

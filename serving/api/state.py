@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
+from features.store_paths import as_of_in_name, has_model_store
 from serving.targeting.explanations import ExplanationStore, warm_order
 from serving.targeting.index import SnapshotIndex, build_index
 from training.registry import ALIAS, NoChampion, load_champion
@@ -30,7 +30,6 @@ from training.scored_snapshot import latest_snapshot, read_snapshot
 logger = logging.getLogger(__name__)
 
 SnapshotKey = tuple[str, float, int]
-_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
 @dataclass
@@ -59,7 +58,7 @@ class ReloadStatus:
 
 def champion_version(settings: Settings) -> str | None:
     """Version holding the ``champion`` alias, or None (cheap: no bundle is read)."""
-    if not (Path(settings.models_dir) / "mlflow.db").exists():
+    if not has_model_store(settings.models_dir):
         return None
     from mlflow.exceptions import MlflowException
 
@@ -82,10 +81,10 @@ def snapshot_as_of(path: Path, frame: pd.DataFrame) -> dt.date:
     """The snapshot's as-of date: its ``as_of`` column if any, else the file name's date."""
     if "as_of" in frame.columns and len(frame):
         return pd.Timestamp(frame["as_of"].iloc[0]).date()
-    found = _DATE.search(path.name)
-    if not found:
+    found = as_of_in_name(path)
+    if found is None:
         raise ValueError(f"cannot tell the as-of date of snapshot {path.name}")
-    return dt.date.fromisoformat(found.group(1))
+    return found
 
 
 def check_snapshot(frame: pd.DataFrame, features: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Where drift files live and how a snapshot is checked against a model bundle.
 
 Files sit beside their snapshot: ``snapshots/scored_<as_of>.parquet`` gets
-``drift_<as_of>.html`` and ``drift_<as_of>.json``.
+``drift_<as_of>.html`` and ``drift_<as_of>.json`` (``features.store_paths.drift_paths``).
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from features.config import Settings
+from features.store_paths import drift_paths
 from features.vocabulary import CHANNELS
 from serving.monitoring.drift.run import CHANNEL_COLUMN, run_drift
 
 if TYPE_CHECKING:
     from training.bundle import ModelBundle
-
-SUMMARY_PREFIX = "drift_"
-
 
 def bundle_reference(bundle: ModelBundle, settings: Settings) -> pd.DataFrame:
     """The bundle's reference sample with the best channel a scored snapshot would carry.
@@ -76,11 +74,7 @@ def drift_after_scoring(
 
 def summary_paths(snapshot_path: Path | str) -> tuple[Path, Path]:
     """Where the drift files of a snapshot live: ``drift_{as_of}.html/.json`` beside it."""
-    snap = Path(snapshot_path)
-    as_of = snap.stem.removeprefix("scored_")
-    return snap.with_name(f"{SUMMARY_PREFIX}{as_of}.html"), snap.with_name(
-        f"{SUMMARY_PREFIX}{as_of}.json"
-    )
+    return drift_paths(snapshot_path)
 
 
 def latest_summary(settings: Settings) -> dict[str, Any] | None:

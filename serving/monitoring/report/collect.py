@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.config import Settings
+from features.store_paths import snapshot_label
 from serving.monitoring.drift import summary_paths
 from serving.monitoring.report.data import ReportData
 from serving.monitoring.report.model_views import global_explanations, model_health
@@ -77,7 +78,7 @@ def collect(settings: Settings, snapshot_path: Path | None = None,
             raise ValueError(f"clinic {clinic_id!r} has no patient in {path.name}")
     drift_file = summary_paths(path)[1]
     drift = json.loads(drift_file.read_text()) if drift_file.exists() else None
-    as_of = Path(path).stem.removeprefix("scored_")
+    as_of = snapshot_label(path)
     return assemble(snapshot, bundle, settings, as_of, drift, version)
 
 

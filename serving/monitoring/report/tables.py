@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
-from features.vocabulary import CHANNELS, SEGMENTS
+from features.vocabulary import CHANNELS, SEGMENTS, WIN_BACK_SEGMENTS
 from serving.targeting import ranking
 from serving.targeting.index import build_index
 from serving.targeting.reasons import top_reasons
 
-WIN_BACK_SEGMENTS: tuple[str, ...] = ("lapsing", "inactive", "dormant")
 MAX_REASONS = 2
 
 
