@@ -34,6 +34,7 @@ COMPLETED, NO_SHOW, CANCELLED, SCHEDULED = VISIT_STATUSES
 # Inactivity segments, from the most to the least engaged.
 SEGMENTS: tuple[str, ...] = ("active", "lapsing", "inactive", "dormant", "lost")
 WIN_BACK_SEGMENTS: tuple[str, ...] = ("lapsing", "inactive", "dormant")
+NO_SEGMENT = "unknown"  # a campaign member whose segment is not known (campaign results)
 
 # Campaign arms and the outcome events a campaign tool or practice system posts back.
 ARMS: tuple[str, ...] = ("treatment", "holdout")
