@@ -36,9 +36,12 @@ def attribution(members: Members, events: Events, visits: Visits, sends: Sends,
     b_at = np.r_[events.at[is_booked], visits.booked[mine]]
     credit = credited_contacts(b_member, b_at.view("datetime64[ns]"), c_member,
                                c_at.view("datetime64[ns]"), c_channel)
-    src = np.maximum(credit, 0)
-    ok = (credit >= 0) & c_ours[src] & within_attribution(
-        b_at.view("datetime64[ns]"), c_at[src].view("datetime64[ns]"), window_days)
+    # credit -1 (no contact) picks the padding: not ours, never inside the window
+    c_ours, c_at = np.r_[c_ours, False], np.r_[c_at, b_at.max(initial=0)]
+    c_channel = np.r_[c_channel, -1]
+    ok = c_ours[credit] & within_attribution(
+        b_at.view("datetime64[ns]"), c_at[credit].view("datetime64[ns]"), window_days)
+    src = credit
     first_at, row = earliest(b_member[ok], b_at[ok], members.n, c_channel[src][ok])
     kept, revenue = kept_visits(members, events, visits, first_at)
     credited_channel = np.full(members.n, -1, dtype=np.int64)

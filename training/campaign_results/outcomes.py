@@ -73,7 +73,7 @@ def kept_visits(members: Members, events: Events, visits: Visits,
     revenue = np.nan_to_num(revenue[ok], nan=0.0)
     first_at, row = earliest(member[ok], at[ok], members.n, from_export[ok], -revenue)
     kept = first_at != NAT
-    return kept, np.where(kept, revenue[np.maximum(row, 0)], 0.0)
+    return kept, np.where(kept, np.r_[revenue, 0.0][row], 0.0)  # row -1: the 0.0
 
 
 @dataclass(frozen=True)
