@@ -1,9 +1,9 @@
 """Campaign members, outcome events and exported visits as integer-coded numpy arrays.
 
 The results are counts of distinct patients over a few million rows, so string ids are
-hashed once here (``ids_to_codes``) and every later step is ``bincount`` and sorted-array
-arithmetic on member numbers (positions in the campaign's member list). Bad input raises a
-``ValueError`` naming the table, column and rule, never a patient id.
+looked up once here in the members' index (one hash probe per row) and every later step is
+``bincount`` and sorted-array arithmetic on member numbers (positions in the campaign's
+member list). Bad input raises a ``ValueError`` naming the table, column and rule, never a patient id.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.pipeline.grouping import codes_in, ids_to_codes
+from features.pipeline.grouping import codes_in
 from features.vocabulary import ARMS, CHANNELS, OUTCOME_TYPES, booking_moment
 
 NAT = np.iinfo(np.int64).min  # int64 view of NaT
@@ -109,41 +109,46 @@ def members_of(members: pd.DataFrame, campaign_id: str,
 
 
 def events_of(events: pd.DataFrame, members: Members, campaign_id: str) -> Events:
-    """The outcome events of the campaign's members, coded."""
-    member = ids_to_codes(events["patient_id"], members.ids)
+    """The outcome events of the campaign's members, coded.
+
+    Row order is irrelevant; event ids are checked for repeats where a repeat would change a
+    figure (the campaign's sends, whose costs add up; counts of distinct patients cannot).
+    """
+    member = members.ids.get_indexer(events["patient_id"].to_numpy(dtype=object))
     keep = np.flatnonzero(member >= 0)
-    e = events.iloc[keep]
-    if not e["event_id"].is_unique:
-        raise ValueError("outcome_events.event_id: must be unique "
-                         f"({int(e['event_id'].duplicated().sum())} repeated rows)")
-    type_ = codes_in(e["type"], OUTCOME_TYPES)
+    type_ = codes_in(events["type"], OUTCOME_TYPES)[keep]
     if (type_ < 0).any():
         raise ValueError(f"outcome_events.type: must be one of {OUTCOME_TYPES} "
                          f"({int((type_ < 0).sum())} rows are not)")
-    at = _ns(e["at"])
+    at = _ns(events["at"])[keep]
     if (at == NAT).any():
         raise ValueError(f"outcome_events.at: required ({int((at == NAT).sum())} rows are empty)")
+    ours = events["campaign_id"].to_numpy(dtype=object)[keep] == campaign_id
+    sends = ours & (type_ == OUTCOME_TYPES.index("sent"))
+    ids = events["event_id"].to_numpy(dtype=object)[keep[sends]]
+    if len(ids) and not pd.Index(ids).is_unique:
+        raise ValueError("outcome_events.event_id: must be unique "
+                         f"({int(pd.Index(ids).duplicated().sum())} repeated rows)")
     return Events(
         member=member[keep], type_=type_, at=at,
-        channel=codes_in(e["channel"], CHANNELS),
-        ours=e["campaign_id"].to_numpy(dtype=object) == campaign_id,
-        revenue=e["revenue"].to_numpy(dtype=np.float64, na_value=np.nan),
-        cost=e["cost"].to_numpy(dtype=np.float64, na_value=np.nan),
+        channel=codes_in(events["channel"], CHANNELS)[keep],
+        ours=ours,
+        revenue=events["revenue"].to_numpy(dtype=np.float64, na_value=np.nan)[keep],
+        cost=events["cost"].to_numpy(dtype=np.float64, na_value=np.nan)[keep],
     )
 
 
 def visits_of(visits: pd.DataFrame, members: Members, completed: str) -> Visits:
     """Exported visits of the members booked or held on or after the first assignment."""
     start = members.assigned.min()
-    booked = booking_moment(visits["booked_at"].to_numpy(), visits["visit_at"].to_numpy())
-    booked = booked.view(np.int64)
     at = _ns(visits["visit_at"])
+    booked = booking_moment(visits["booked_at"].to_numpy(), at.view("datetime64[ns]"))
+    booked = booked.view(np.int64)
     recent = np.flatnonzero((booked >= start) | (at >= start))
-    v = visits.iloc[recent]
-    member = ids_to_codes(v["patient_id"], members.ids)
+    member = members.ids.get_indexer(visits["patient_id"].to_numpy(dtype=object)[recent])
     mine = member >= 0
-    status = v["status"].to_numpy(dtype=object)
+    rows = recent[mine]
+    status = visits["status"].to_numpy(dtype=object)[rows]
     kept = (status == completed) | pd.isna(status)  # a missing status means completed
-    revenue = v["revenue"].to_numpy(dtype=np.float64, na_value=np.nan)
-    return Visits(member[mine], booked[recent][mine], at[recent][mine], kept[mine],
-                  revenue[mine])
+    revenue = visits["revenue"].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+    return Visits(member[mine], booked[rows], at[rows], kept, revenue)

@@ -37,7 +37,8 @@ def earliest(member: np.ndarray, at: np.ndarray, n: int,
     row = np.full(n, -1, dtype=np.int64)
     if len(member) == 0:
         return first_at, row
-    order = np.lexsort((*reversed(tiebreaks), at, member))
+    (t,), span = time_ordinals(at.view("datetime64[ns]"))
+    order = np.lexsort((*reversed(tiebreaks), member.astype(np.int64) * span + t))
     firsts = order[first_rows(member[order])]
     first_at[member[firsts]] = at[firsts]
     row[member[firsts]] = firsts
@@ -101,9 +102,12 @@ class Sends:
         (t_send, t_query), span = time_ordinals(self.at.view("datetime64[ns]"),
                                                 at.view("datetime64[ns]"))
         keys = self.member * span + t_send
-        position = np.searchsorted(keys, member * span + t_query, side="right")
-        before_member = np.searchsorted(keys, member * span, side="left")
-        return (position - before_member).astype(np.int64)
+        query = member * span + t_query
+        order = np.argsort(query)  # sorted needles: searchsorted walks memory in order
+        position = np.empty(len(query), dtype=np.int64)
+        position[order] = np.searchsorted(keys, query[order], side="right")
+        starts = np.cumsum(self.count) - self.count
+        return position - starts[member]
 
 
 def campaign_sends(members: Members, events: Events,
@@ -118,7 +122,8 @@ def campaign_sends(members: Members, events: Events,
     if np.isnan(cost).any():
         raise ValueError("outcome_events.cost: no cost given and no configured cost for the "
                          "channel (settings.policy.channel_costs)")
-    order = np.lexsort((cost, s.channel, s.at, s.member))
+    (t,), span = time_ordinals(s.at.view("datetime64[ns]"))
+    order = np.lexsort((cost, (s.member * span + t) * len(CHANNELS) + s.channel))
     member, at, channel, cost = s.member[order], s.at[order], s.channel[order], cost[order]
     count = np.bincount(member, minlength=members.n)
     starts = np.cumsum(count) - count
