@@ -42,6 +42,7 @@ COMPLETED_CODE, NO_SHOW_CODE, CANCELLED_CODE, SCHEDULED_CODE = (
 SEGMENTS: tuple[str, ...] = ("active", "lapsing", "inactive", "dormant", "lost")
 ACTIVE, LAPSING, INACTIVE, DORMANT, LOST = SEGMENTS
 WIN_BACK_SEGMENTS: tuple[str, ...] = (LAPSING, INACTIVE, DORMANT)
+NO_SEGMENT = "unknown"  # a campaign member whose segment is not known (campaign results)
 
 # Campaign arms and the outcome events a campaign tool or practice system posts back.
 ARMS: tuple[str, ...] = ("treatment", "holdout")

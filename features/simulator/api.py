@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 
 from features.export.tables import Tables
+from features.simulator.campaign_draw import draw_members
+from features.simulator.campaign_play import PlayConfig, true_effect
+from features.simulator.campaign_play import play_campaign as _play_campaign
 from features.simulator.engine import RawRun, run
 from features.simulator.export import build_tables, patient_ids
 from features.simulator.params import SimConfig
@@ -108,3 +111,27 @@ def truth_at(
         "p_book": p_ch[rows, cols],
     })
     return returns, channels
+
+
+def campaign_members(
+    sim: Simulation, campaign_id: str, seed: int, holdout_share: float = 0.1,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Members of a new campaign on the lapsed patients of the export, randomised to arms
+    and assigned the morning after the export (``campaign_draw.draw_members``)."""
+    return draw_members(sim.raw, sim.tables, campaign_id, seed, holdout_share, limit)
+
+
+def play_campaign(
+    sim: Simulation, members: pd.DataFrame, seed: int, config: PlayConfig | None = None
+) -> pd.DataFrame:
+    """What happens after the campaign starts, as outcome events (``campaign_play``)."""
+    return _play_campaign(sim.raw, members, seed, config)
+
+
+def campaign_effect(
+    sim: Simulation, members: pd.DataFrame, window_days: int = 14, seed: int = 0,
+    replications: int = 200, config: PlayConfig | None = None,
+) -> dict[str, float]:
+    """The true expected extra bookings of the campaign (``campaign_play.true_effect``)."""
+    return true_effect(sim.raw, members, window_days, seed, replications, config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -96,6 +97,11 @@ def write_report(data: ReportData, out: Path) -> Path:
 
 
 def build_report(settings: Settings, out: Path, snapshot_path: Path | None = None,
-                 clinic_id: str | None = None) -> Path:
-    """Collect and write the manager report (the ``reactivate report`` command)."""
-    return write_report(collect(settings, snapshot_path, clinic_id), out)
+                 clinic_id: str | None = None, campaign: dict | None = None) -> Path:
+    """Collect and write the manager report (the ``reactivate report`` command).
+
+    ``campaign``: a campaign's results (``reactivate results --json``) for the "Campaign
+    results" section, or None.
+    """
+    data = collect(settings, snapshot_path, clinic_id)
+    return write_report(replace(data, campaign=campaign) if campaign else data, out)
