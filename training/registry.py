@@ -90,7 +90,11 @@ def _log_run(result: TrainResult, settings: Settings, experiment: str) -> tuple[
         mlflow.log_params(_params(result, settings))
         mlflow.log_metrics(_flat_metrics(result.evaluation))
         mlflow.set_tags({"as_of": str(result.split.as_of.date()),
-                         "horizon_days": str(settings.horizon_days)})
+                         "horizon_days": str(settings.horizon_days),
+                         "validation_mode": result.split.mode,
+                         "validated": "; ".join(result.split.validated()),
+                         "not_validated": "; ".join(result.bundle.window.get("not_validated", []))
+                         or "nothing: separate calibration and validation windows"})
         mlflow.log_dict(result.evaluation, "evaluation.json")
         mlflow.log_dict(result.bundle.window, "window.json")
         mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
@@ -114,7 +118,8 @@ def _compare(result: TrainResult, settings: Settings) -> tuple[dict[str, float],
     metric = settings.training.promotion_metric
     rows = result.validation
     y = rows["label"].to_numpy()
-    mine = score_forecast(y, result.bundle.predict_return(rows))[metric]
+    p = result.p_validation
+    mine = score_forecast(y, result.bundle.predict_return(rows) if p is None else p)[metric]
     try:
         champion, version = load_champion(settings)
     except NoChampion:
@@ -210,6 +215,7 @@ def _params(result: TrainResult, settings: Settings) -> dict[str, Any]:
         "train_to": str(result.split.train[-1].date()),
         "validation": ",".join(str(d.date()) for d in result.split.validation),
         "n_features": len(result.bundle.features),
+        "validation_mode": result.split.mode,
         "channel_costs": json.dumps(settings.policy.channel_costs),
     })
     return params
