@@ -25,6 +25,7 @@ from training.bundle import ModelBundle
 from training.fit import TrainResult
 from training.metrics import LOWER_IS_BETTER, score_forecast
 from training.tracking import client, using_store
+from training.training_snapshots import HELD_OUT_PATIENTS
 
 ALIAS = "champion"
 PIP_REQUIREMENTS: list[str] = [
@@ -118,8 +119,11 @@ def _compare(result: TrainResult, settings: Settings) -> tuple[dict[str, float],
     metric = settings.training.promotion_metric
     rows = result.validation
     y = rows["label"].to_numpy()
-    p = result.p_validation
-    mine = score_forecast(y, result.bundle.predict_return(rows) if p is None else p)[metric]
+    # Pooled on held-out patients, the bundle itself has seen these rows: use the backtest's
+    # out-of-fold probabilities. Otherwise the bundle's own prediction is that backtest.
+    held_out = result.split.mode == HELD_OUT_PATIENTS and result.p_validation is not None
+    p = result.p_validation if held_out else result.bundle.predict_return(rows)
+    mine = score_forecast(y, p)[metric]
     try:
         champion, version = load_champion(settings)
     except NoChampion:
