@@ -132,7 +132,7 @@ class TrainingConfig(BaseModel):
         description="Latest labelled as-of dates held out for evaluation and champion comparison.",
     )
     calibration_method: str = Field(
-        "isotonic",
+        "platt",
         description="'isotonic', 'spline' or 'platt' (all strictly monotone; see docs/training.md).",
     )
     lambda_l2: float = Field(1.0, description="LightGBM L2 regularisation of both models.")
