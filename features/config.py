@@ -112,7 +112,7 @@ class TrainingConfig(BaseModel):
     )
     short_min_history_days: int = Field(
         28,
-        description="Short exports (no room for separate windows): first as-of date this many days after the first visit.",
+        description="Short exports: first as-of date this many days after the first visit.",
     )
     short_snapshot_every_days: int = Field(
         14, description="Short exports: days between (overlapping) training as-of dates."

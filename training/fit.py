@@ -24,9 +24,9 @@ from training.bundle import ModelBundle
 from training.channel_model import fit_channel_model
 from training.contact_rows import build_contact_rows
 from training.context import CONTEXT_FEATURES
+from training.cross_fit import fit_short_history
 from training.evaluation import Truth, channel_ranking, channel_table, quality_bars, return_table
 from training.labels import label_known_by
-from training.cross_fit import fit_short_history
 from training.return_model import fit_return_model
 from training.training_snapshots import SEPARATE, AsOfSplit, build_training_rows, split_as_ofs
 
