@@ -107,6 +107,16 @@ class TrainingConfig(BaseModel):
         180,
         description="First training as-of date: this many days after the first visit of the export.",
     )
+    short_min_history_days: int = Field(
+        28,
+        description="Short exports: first as-of date this many days after the first visit.",
+    )
+    short_snapshot_every_days: int = Field(
+        14, description="Short exports: days between (overlapping) training as-of dates."
+    )
+    cross_fit_folds: int = Field(
+        3, description="Patient folds of the cross-fitted calibration of short exports.",
+    )
     max_snapshots: int = Field(
         12, description="Keep at most this many (the latest) training as-of dates."
     )
@@ -118,7 +128,10 @@ class TrainingConfig(BaseModel):
         1,
         description="Latest labelled as-of dates held out for evaluation and champion comparison.",
     )
-    calibration_method: str = Field("isotonic", description="'isotonic' or 'platt'.")
+    calibration_method: str = Field(
+        "platt",
+        description="'isotonic', 'spline' or 'platt' (all strictly monotone; see docs/training.md).",
+    )
     lambda_l2: float = Field(1.0, description="LightGBM L2 regularisation of both models.")
     feature_fraction: float = Field(0.9, description="LightGBM share of features tried per tree.")
     channel_num_leaves: int = Field(15, description="LightGBM num_leaves of the channel model.")

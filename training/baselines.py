@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from features.vocabulary import as_timestamp, cutoff
-from training.calibration import IsotonicCalibrator
+from training.calibration import StepIsotonic
 
 RULE_COLUMNS: dict[str, str] = {"recency": "days_since_last_visit", "overdue": "overdue_ratio"}
 
@@ -44,7 +44,7 @@ class RuleBaseline:
         raw = self._raw(frame)
         auc = roc_auc_score(y, raw) if len(np.unique(y)) == 2 else 0.5
         self.sign_ = 1.0 if auc >= 0.5 else -1.0
-        self.calibrator_ = IsotonicCalibrator().fit(self.sign_ * raw, y)
+        self.calibrator_ = StepIsotonic().fit(self.sign_ * raw, y)
         return self
 
     def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

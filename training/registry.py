@@ -26,6 +26,7 @@ from training.bundle import ModelBundle
 from training.fit import TrainResult
 from training.metrics import LOWER_IS_BETTER, score_forecast
 from training.tracking import client, using_store
+from training.training_snapshots import HELD_OUT_PATIENTS
 
 ALIAS = "champion"
 PIP_REQUIREMENTS: list[str] = [
@@ -91,7 +92,11 @@ def _log_run(result: TrainResult, settings: Settings, experiment: str) -> tuple[
         mlflow.log_params(_params(result, settings))
         mlflow.log_metrics(_flat_metrics(result.evaluation))
         mlflow.set_tags({"as_of": str(result.split.as_of.date()),
-                         "horizon_days": str(settings.horizon_days)})
+                         "horizon_days": str(settings.horizon_days),
+                         "validation_mode": result.split.mode,
+                         "validated": "; ".join(result.split.validated()),
+                         "not_validated": "; ".join(result.bundle.window.get("not_validated", []))
+                         or "nothing: separate calibration and validation windows"})
         mlflow.log_dict(result.evaluation, "evaluation.json")
         mlflow.log_dict(result.bundle.window, "window.json")
         mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
@@ -115,7 +120,11 @@ def _compare(result: TrainResult, settings: Settings) -> tuple[dict[str, float],
     metric = settings.training.promotion_metric
     rows = result.validation
     y = rows["label"].to_numpy()
-    mine = score_forecast(y, result.bundle.predict_return(rows))[metric]
+    # Pooled on held-out patients, the bundle itself has seen these rows: use the backtest's
+    # out-of-fold probabilities. Otherwise the bundle's own prediction is that backtest.
+    held_out = result.split.mode == HELD_OUT_PATIENTS and result.p_validation is not None
+    p = result.p_validation if held_out else result.bundle.predict_return(rows)
+    mine = score_forecast(y, p)[metric]
     try:
         champion, version = load_champion(settings)
     except NoChampion:
@@ -211,6 +220,7 @@ def _params(result: TrainResult, settings: Settings) -> dict[str, Any]:
         "train_to": str(result.split.train[-1].date()),
         "validation": ",".join(str(d.date()) for d in result.split.validation),
         "n_features": len(result.bundle.features),
+        "validation_mode": result.split.mode,
         "channel_costs": json.dumps(settings.policy.channel_costs),
     })
     return params

@@ -220,7 +220,9 @@ class ModelInfo(BaseModel):
     alias: str = Field(description="Registry alias the service follows.")
     registered_model: str = Field(description="Registered model name in the registry.")
     training_window: dict[str, Any] = Field(
-        description="Dates the model was trained and validated on."
+        description="Dates the model was trained and validated on, and what could be "
+        "validated: validation_mode, validated, not_validated (short exports cannot check "
+        "everything), model_choice."
     )
     metrics: dict[str, Any] = Field(
         description="Validation metrics of the model and of the simple baselines."

@@ -95,6 +95,19 @@ def _print_evaluation(evaluation: dict, title: str) -> None:
         )
 
 
+def _print_validation(window: dict) -> None:
+    """What the backtest checked and what it could not (short exports cannot check it all)."""
+    out.print(f"validation: {window.get('validation_mode', 'separate windows')}", highlight=False)
+    for line in window.get("validated", []):
+        out.print(f"  validated: {line}", highlight=False)
+    for line in window.get("not_validated", []):
+        out.print(f"  [yellow]not validated:[/yellow] {line}", highlight=False)
+    choice = window.get("model_choice")
+    if choice:
+        out.print(f"  model: {choice['kept']}, {choice['inputs']} (chosen by the backtest)",
+                  highlight=False)
+
+
 def _bar(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "NO"
@@ -125,6 +138,7 @@ def train_cmd(
         f"{', '.join(w['validation'])}; {w['contacts']:,} contacts for the channel model",
         highlight=False,
     )
+    _print_validation(w)
     _print_evaluation(result.evaluation, f"Backtest as of {', '.join(w['validation'])}")
     state = "[green]champion[/green]" if reg.promoted else "not promoted"
     out.print(
@@ -163,6 +177,7 @@ def evaluate_cmd(
         pass
     evaluation["window"] = result.bundle.window
     w = result.bundle.window
+    _print_validation(w)
     _print_evaluation(evaluation, f"Backtest as of {', '.join(w['validation'])}")
     default = Path(settings.models_dir) / "evaluations" / f"evaluation_{w['as_of']}.json"
     target = out_path or default
