@@ -160,7 +160,7 @@ def finish_snapshot(
         values = stamps[column.name] if column.name in stamps else frame[column.name]
         data[column.name] = _as_dtype(values, column)
     # copy=False: one block per column; the arrays are already in their final dtype.
-    return pd.DataFrame(data, copy=False).set_axis(pd.RangeIndex(len(frame)), axis=0)
+    return pd.DataFrame(data, index=pd.RangeIndex(len(frame)), copy=False)
 
 
 def _as_dtype(values: pd.Series | np.ndarray, column: SnapshotColumn) -> np.ndarray:
