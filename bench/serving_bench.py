@@ -72,15 +72,16 @@ def build_world(args: argparse.Namespace, work: Path) -> tuple[Settings, dict]:
     from features.simulator import simulate
     from training.fit import train
     from training.registry import log_and_register
-    from training.scored_snapshot import snapshot_path, write_snapshot
+    from training.scored_snapshot import snapshot_path, write_scored_snapshot
     from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
 
     settings = Settings(models_dir=work / "models")
     tables = simulate(args.train_patients, seed=7, start="2023-01-01", end=AS_OF).tables
     started = time.perf_counter()
     result = train(tables, AS_OF, settings)
     train_s = time.perf_counter() - started
-    log_and_register(result, settings)
+    version = log_and_register(result, settings).version
     base = score(tables, AS_OF, result.bundle, settings)
     picks = np.random.default_rng(settings.seed).integers(0, len(base), args.patients)
     big = base.iloc[picks].reset_index(drop=True)
@@ -89,7 +90,8 @@ def build_world(args: argparse.Namespace, work: Path) -> tuple[Settings, dict]:
     sizes = np.floor(shares / shares.sum() * args.patients).astype(int)
     sizes[0] += args.patients - sizes.sum()
     big["clinic_id"] = np.repeat(np.array(list(CLINICS), dtype=object), sizes)
-    write_snapshot(big, snapshot_path(settings.models_dir, AS_OF))
+    write_scored_snapshot(finish_snapshot(big, AS_OF, version),
+                          snapshot_path(settings.models_dir, AS_OF))
     model = {
         "trained_on_patients": args.train_patients,
         "train_s": round(train_s, 1),

@@ -1,5 +1,10 @@
 """Scored snapshots on disk: written atomically, found by the service.
 
+:func:`write_scored_snapshot` is how a scored snapshot is written (the ``score`` command and
+the notebook both call it): it takes a frame finished by
+``training.snapshot_schema.finish_snapshot`` and refuses one without the stamps.
+:func:`write_snapshot` is the bare atomic writer underneath.
+
 Why atomic: the service reloads the newest snapshot while the nightly job may be writing
 one; a half-written file must never be visible. Each file is written to a temporary name in
 the same folder and moved into place with ``os.replace`` (atomic on one file system).
@@ -14,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.store_paths import SCORED_GLOB, scored_snapshot_path, snapshots_dir
+from training.snapshot_schema import missing_stamps, snapshot_column_names
 
 __all__ = ["latest_snapshot", "read_snapshot", "snapshot_path", "snapshots_dir",
            "write_snapshot"]
@@ -40,6 +46,24 @@ def write_snapshot(frame: pd.DataFrame, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def write_scored_snapshot(snapshot: pd.DataFrame, path: str | Path) -> Path:
+    """Write a finished scored snapshot atomically (Parquet, or CSV for ``.csv``).
+
+    Raises:
+        ValueError: when ``snapshot`` was not finished by
+            ``training.snapshot_schema.finish_snapshot`` (stamps missing, or columns not in
+            the declared order), so no unstamped snapshot reaches the service.
+    """
+    missing = missing_stamps(snapshot)
+    if missing:
+        raise ValueError(f"scored snapshot lacks {missing}: finish it with "
+                         "training.snapshot_schema.finish_snapshot(frame, as_of, model_version)")
+    if tuple(snapshot.columns) != snapshot_column_names():
+        raise ValueError("scored snapshot columns are not the declared ones in order: finish "
+                         "it with training.snapshot_schema.finish_snapshot")
+    return write_snapshot(snapshot, path)
 
 
 def latest_snapshot(models_dir: str | Path) -> Path | None:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from features.config import Settings
-from features.vocabulary import CHANNELS
 from serving.api.models import (
     Blocked,
     ModelInfo,
@@ -57,17 +56,11 @@ def _clinic_error(clinic_id: str) -> ApiError:
     )
 
 
-def _costs(settings: Settings) -> list[float]:
-    return [settings.policy.channel_costs.get(c, 0.0) for c in CHANNELS]
-
-
 def build_records(
     served: Served, selection: Selection, settings: Settings, explain: bool, max_reasons: int
 ) -> list[PatientRecord]:
     """Records of the selected rows, with reasons when asked (only these rows are explained)."""
-    records = ranking.patient_records(
-        served.index, selection, _costs(settings), settings.policy.cost_weight
-    )
+    records = ranking.patient_records(served.index, selection, settings)
     if explain and len(selection.rows):
         reasons = served.explanations.reasons(selection.rows, max_reasons)
         for record, found in zip(records, reasons, strict=True):

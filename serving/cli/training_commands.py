@@ -197,8 +197,9 @@ def score_cmd(
 ) -> None:
     """Score every patient with the champion model and write the scored snapshot atomically."""
     from training.registry import NoChampion, load_champion
-    from training.scored_snapshot import snapshot_path, write_snapshot
+    from training.scored_snapshot import snapshot_path, write_scored_snapshot
     from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
 
     settings = build_settings(config, models_dir)
     try:
@@ -209,10 +210,8 @@ def score_cmd(
     tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
     day = _as_of(as_of, tables)
     with console.status(f"scoring as of {day.date()} with model v{version}"):
-        frame = score(tables, day, bundle, settings)
-        frame.insert(2, "as_of", day)
-        frame.insert(3, "model_version", str(version))
-        path = write_snapshot(frame, out_path or snapshot_path(settings.models_dir, day))
+        frame = finish_snapshot(score(tables, day, bundle, settings), day, version)
+        path = write_scored_snapshot(frame, out_path or snapshot_path(settings.models_dir, day))
     mix = frame["best_channel"].value_counts(normalize=True).round(3).to_dict()
     out.print(
         f"scored {len(frame):,} patients as of {day.date()} with v{version}: mean return "

@@ -40,7 +40,23 @@ def demo(tmp_path_factory):
     return folder, config, pd.Timestamp(sim.tables.export_date).normalize()
 
 
-def test_train_then_score_writes_a_snapshot_the_service_can_find(app, demo, tmp_path):
+def score_through_the_library(folder, config, models, day, tmp_path):
+    """The notebook's path: champion, score, finish, write (no command line involved)."""
+    from features.config import Settings
+    from features.export.loading import load
+    from training.registry import load_champion
+    from training.scored_snapshot import write_scored_snapshot
+    from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
+
+    settings = Settings.from_file(config, models_dir=models)
+    bundle, version = load_champion(settings)
+    tables = load(str(folder), settings).tables
+    snapshot = finish_snapshot(score(tables, day, bundle, settings), day, version)
+    return write_scored_snapshot(snapshot, tmp_path / "library" / f"scored_{day.date()}.parquet")
+
+
+def test_train_then_score_writes_the_library_s_snapshot_where_the_service_finds_it(app, demo, tmp_path):
     folder, config, export_day = demo
     models = tmp_path / "models"
     runner = CliRunner()
@@ -58,6 +74,8 @@ def test_train_then_score_writes_a_snapshot_the_service_can_find(app, demo, tmp_
     frame = pd.read_parquet(path)
     assert frame["model_version"].eq("1").all()
     assert frame["return_probability"].between(0, 1).all()
+    library = score_through_the_library(folder, config, models, export_day, tmp_path)
+    pd.testing.assert_frame_equal(pd.read_parquet(library), frame)
 
     csv = tmp_path / "out.csv"
     assert runner.invoke(app, ["score", str(folder), "--models-dir", str(models), "--as-of",

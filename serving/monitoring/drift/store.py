@@ -24,15 +24,16 @@ def bundle_reference(bundle: ModelBundle, settings: Settings) -> pd.DataFrame:
     """The bundle's reference sample with the best channel a scored snapshot would carry.
 
     The sample holds validation-window features and scores; the best channel is derived with
-    the same rule as scoring (``training.scoring.best_channels``) when a channel model exists.
+    the same rule as scoring (``training.channel_choice.best_channels``) when a channel model
+    exists.
     """
-    from training.scoring import allowed_channels, best_channels
+    from training.channel_choice import best_channels
 
     ref = bundle.reference
     if CHANNEL_COLUMN in ref.columns or bundle.channel_model is None:
         return ref
     probs = bundle.predict_channels(ref)[[f"p_{c}" for c in CHANNELS]].to_numpy()
-    return ref.assign(best_channel=best_channels(probs, allowed_channels(ref), settings))
+    return ref.assign(best_channel=best_channels(ref, probs, settings))
 
 
 def drift_against_bundle(

@@ -72,14 +72,16 @@ def test_report_command_describes_the_notebooks_champion_after_scoring(
     from features.export.loading import load
     from serving.cli.app import app
     from training.registry import load_champion
-    from training.scored_snapshot import snapshot_path, write_snapshot
+    from training.scored_snapshot import snapshot_path, write_scored_snapshot
     from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
 
     _, models = executed
     settings = Settings(models_dir=models)
-    bundle, _ = load_champion(settings)
+    bundle, version = load_champion(settings)
     tables = load(os.fspath(models.parent / "demo"), settings).tables
-    write_snapshot(score(tables, END, bundle, settings), snapshot_path(models, END))
+    scored = finish_snapshot(score(tables, END, bundle, settings), END, version)
+    write_scored_snapshot(scored, snapshot_path(models, END))
 
     out = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["report", "--models-dir", str(models), "--out", str(out)])
