@@ -19,12 +19,12 @@ import json
 import logging
 import os
 import secrets
-import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from features.atomic_files import write_text_atomically
 from features.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -99,16 +99,7 @@ def add_token(path: Path, clinics: Iterable[str], label: str | None = None) -> s
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"tokens": entries}, handle, indent=2)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, json.dumps({"tokens": entries}, indent=2), mode=0o600)
     return token
 
 
