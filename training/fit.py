@@ -18,13 +18,14 @@ import pandas as pd
 from features.config import Settings
 from features.export.tables import Tables
 from features.pipeline.events import prepare
+from features.simulator.truth_files import Truth
 from features.spec import FEATURE_NAMES
 from features.vocabulary import as_timestamp
 from training.bundle import ModelBundle
 from training.channel_model import fit_channel_model
 from training.contact_rows import build_contact_rows
 from training.context import CONTEXT_FEATURES
-from training.evaluation import Truth, channel_ranking, channel_table, quality_bars, return_table
+from training.evaluation import channel_ranking, channel_table, quality_bars, return_table
 from training.labels import label_known_by
 from training.return_model import fit_return_model
 from training.training_snapshots import AsOfSplit, build_training_rows, split_as_ofs

@@ -42,6 +42,10 @@ SCORE_OUT_OPTION = typer.Option(
     None, "--out", help="Output file, .parquet or .csv (default: snapshots/ in the models dir)."
 )
 LENIENT_OPTION = typer.Option(False, "--lenient", help="Leave broken rows out instead of failing.")
+TRUTH_OPTION = typer.Option(
+    None, "--truth", exists=True, file_okay=False,
+    help="Demo clinic only: the truth/ folder `demo-data` wrote; adds the oracle to the backtest.",
+)
 
 
 def _as_of(value: str | None, tables) -> pd.Timestamp:  # noqa: ANN001 - Tables
@@ -55,13 +59,18 @@ def _run_training(
     as_of: str | None,
     export_date: str | None,  # noqa: ANN001
     lenient: bool,
-):  # noqa: ANN202 - (TrainResult, Truth | None)
-    from training.evaluation import load_truth
+    truth_dir: Path | None = None,
+):  # noqa: ANN202 - TrainResult
+    from features.simulator.truth_files import read_truth
     from training.fit import STEPS, train
     from training.training_snapshots import InsufficientHistory
 
+    try:
+        truth = read_truth(truth_dir) if truth_dir is not None else None
+    except FileNotFoundError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(2) from err
     tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
-    truth = load_truth(source) if "://" not in source else None
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -108,12 +117,13 @@ def train_cmd(
     promote: bool = PROMOTE_OPTION,
     export_date: str = EXPORT_DATE_OPTION,
     lenient: bool = LENIENT_OPTION,
+    truth: Path = TRUTH_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
 ) -> None:
     """Train the return and channel models, backtest them, register the bundle in MLflow."""
     settings = build_settings(config, models_dir, horizon_days=horizon_days)
-    result = _run_training(source, settings, as_of, export_date, lenient)
+    result = _run_training(source, settings, as_of, export_date, lenient, truth)
     from training.registry import log_and_register
 
     with console.status("logging to MLflow"):
@@ -140,12 +150,13 @@ def evaluate_cmd(
     out_path: Path = EVAL_OUT_OPTION,
     export_date: str = EXPORT_DATE_OPTION,
     lenient: bool = LENIENT_OPTION,
+    truth: Path = TRUTH_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
 ) -> None:
-    """Backtest on the last window(s) before T: model, baselines and (demo) the oracle."""
+    """Backtest on the last window(s) before T: model, baselines and (with --truth) the oracle."""
     settings = build_settings(config, models_dir, horizon_days=horizon_days)
-    result = _run_training(source, settings, as_of, export_date, lenient)
+    result = _run_training(source, settings, as_of, export_date, lenient, truth)
     evaluation = dict(result.evaluation)
     from training.metrics import score_forecast
     from training.registry import NoChampion, load_champion
