@@ -158,20 +158,13 @@ def evaluate_cmd(
     settings = build_settings(config, models_dir, horizon_days=horizon_days)
     result = _run_training(source, settings, as_of, export_date, lenient, truth)
     evaluation = dict(result.evaluation)
-    from training.metrics import score_forecast
-    from training.registry import NoChampion, load_champion
+    from training.registry import compare_with_champion
 
-    try:
-        champion, version = load_champion(settings)
-        rows = result.validation
+    compared = compare_with_champion(result.bundle, result.validation, settings)
+    if compared.champion_scores is not None:
         evaluation["return"] = {
-            **evaluation["return"],
-            f"champion v{version}": score_forecast(
-                rows["label"].to_numpy(), champion.predict_return(rows)
-            ),
+            **evaluation["return"], f"champion v{compared.champion_version}": compared.champion_scores,
         }
-    except (NoChampion, KeyError, ValueError):
-        pass
     evaluation["window"] = result.bundle.window
     w = result.bundle.window
     _print_evaluation(evaluation, f"Backtest as of {', '.join(w['validation'])}")
@@ -179,6 +172,7 @@ def evaluate_cmd(
     target = out_path or default
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(evaluation, indent=2, default=str))
+    out.print(f"against the champion: {compared.reason}", highlight=False)
     out.print(f"figures written to {target}")
 
 

@@ -67,6 +67,13 @@ def test_train_then_score_writes_a_snapshot_the_service_can_find(app, demo, tmp_
     listed = runner.invoke(app, ["models", "--models-dir", str(models)])
     assert listed.exit_code == 0 and "champion" in listed.output
 
+    out = tmp_path / "figures.json"
+    evaluated = runner.invoke(app, ["evaluate", str(folder), "--models-dir", str(models),
+                                    "--config", str(config), "--out", str(out)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "champion v1" in json.loads(out.read_text())["return"]
+    assert "against the champion: auc" in " ".join(evaluated.output.split())
+
 
 def test_evaluate_saves_the_figures_as_json_with_the_oracle_from_the_given_truth(
     app, demo, tmp_path
