@@ -16,6 +16,7 @@ import pandas as pd
 from features.spec import BY_NAME
 from serving.monitoring.report import fmt
 from serving.monitoring.report.data import Explanations, ModelHealth
+from training.baselines import RULE_COLUMNS, rule_ranking
 from training.context import CONTEXT_SPECS
 
 SPECS = {**BY_NAME, **{spec.name: spec for spec in CONTEXT_SPECS}}  # every model input
@@ -27,7 +28,6 @@ RULE_NAMES: dict[str, str] = {
     "overdue": "Most overdue first (simple rule)",
     "bgnbd": "Visit-frequency model (BG/NBD)",
 }
-RULE_COLUMNS: dict[str, str] = {"recency": "days_since_last_visit", "overdue": "overdue_ratio"}
 MODEL_NAME = "This model"
 
 
@@ -96,12 +96,6 @@ def gains_table(y: np.ndarray, scores: dict[str, np.ndarray], steps: int = 20) -
     return pd.DataFrame(out)
 
 
-def _rule_score(reference: pd.DataFrame, column: str, direction: float) -> np.ndarray:
-    values = pd.to_numeric(reference[column], errors="coerce").to_numpy(dtype=float)
-    fill = np.nanmedian(values) if np.isfinite(values).any() else 0.0
-    return direction * np.where(np.isnan(values), fill, values)
-
-
 def model_health(bundle: object) -> ModelHealth | None:
     """Backtest AUCs of the model and the baselines, with curves when outcomes are known."""
     table = (getattr(bundle, "metrics", None) or {}).get("return")
@@ -131,7 +125,7 @@ def model_health(bundle: object) -> ModelHealth | None:
     for key, column in RULE_COLUMNS.items():
         if key in table and column in reference.columns:
             direction = float(table[key].get("direction", 1.0))
-            scores[RULE_NAMES[key]] = _rule_score(reference, column, direction)
+            scores[RULE_NAMES[key]] = rule_ranking(reference, column, direction)
     return ModelHealth(
         aucs=aucs, calibration=calibration_table(p, y), gains=gains_table(y, scores), window=when
     )
