@@ -19,7 +19,7 @@ from features.config import Settings
 from features.export.tables import Tables
 from features.pipeline.events import prepare
 from features.simulator.truth_files import Truth
-from features.spec import FEATURE_NAMES
+from features.spec import feature_names
 from features.vocabulary import as_timestamp
 from training.bundle import ModelBundle
 from training.channel_model import fit_channel_model
@@ -122,7 +122,8 @@ def train(
 
 def _reference(validation: pd.DataFrame, p: np.ndarray, settings: Settings) -> pd.DataFrame:
     """A seeded sample of validation rows with their scores: the drift reference."""
-    frame = validation[["clinic_id", *FEATURE_NAMES, *CONTEXT_FEATURES, "label"]].assign(
+    frame = validation[["clinic_id", *feature_names(settings.policy.max_contacts_window_days),
+                        *CONTEXT_FEATURES, "label"]].assign(
         return_probability=p)
     n = min(settings.monitoring.reference_rows, len(frame))
     return frame.sample(n=n, random_state=settings.seed).reset_index(drop=True)

@@ -3,7 +3,8 @@
 The tokens file is JSON, ``{"tokens": [{"digest": ..., "clinics": [...], "created_at": ...}]}``,
 holding only each token's SHA-256 hex digest: a leaked file does not leak usable tokens.
 It is found from ``--tokens``, else the environment variable ``REACTIVATE_TOKENS_FILE``, else
-``serving.tokens_file`` of the settings. The middleware re-reads it when it changes, so
+``serving.tokens_file`` of the settings (``Settings.from_environment``, so a settings file named
+by ``REACTIVATE_CONFIG`` counts, as it does for the service). The middleware re-reads it when it changes, so
 ``reactivate token add`` takes effect without a restart.
 
 The middleware answers 401 itself (before any routing) and hands the token's clinic scope to
@@ -157,7 +158,7 @@ class BearerAuthMiddleware:
 
     def __init__(self, app: Callable[..., Awaitable[None]], tokens_file: str | None = None) -> None:
         self.app = app
-        path = tokens_path(Settings(), tokens_file)
+        path = tokens_path(Settings.from_environment(), tokens_file)
         if path is None:
             logger.warning("no tokens file configured: every API call will be refused")
         self.store = TokenStore(path)
