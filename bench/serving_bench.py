@@ -10,7 +10,8 @@ What is measured, in this order:
 1. load: reading the snapshot, checking it and building the per-clinic index;
 2. TreeSHAP cost of 100 rows explained cold (the on-demand path) and the background warm-up
    of the rows most likely to be listed;
-3. in process: ``serving.api.handlers.rank`` plus JSON serialisation, ``--seconds`` in total each with
+3. in process: the service's own steps (``handlers.select``, explaining the pending rows,
+   ``handlers.rank_response``) plus JSON serialisation, ``--seconds`` in total each with
    ``explain`` false and true, cycling through eight campaign bodies (filters, channels,
    ``rank_by``) with ``limit`` 100, after one first request per body (timed separately: it
    explains the listed rows the warm-up did not reach);
@@ -138,7 +139,15 @@ class Local:
     def call(self, body: dict) -> None:
         from serving.api.models import RankRequest
 
-        self.handlers.rank(self.served, RankRequest(**body), self.settings).model_dump_json()
+        request = RankRequest(**body)
+        selection = self.handlers.select(self.served, request)
+        if request.explain:  # the service does this on a worker thread (explain_pending)
+            explanations = self.served.explanations
+            pending = explanations.pending(selection.rows)
+            if len(pending):
+                explanations.prepare(pending)
+        self.handlers.rank_response(
+            self.served, request, selection, self.settings).model_dump_json()
 
 
 def timed_calls(call, requests: list[dict], seconds: float) -> list[float]:  # noqa: ANN001

@@ -18,14 +18,15 @@ import pandas as pd
 from features.config import Settings
 from features.export.tables import Tables
 from features.pipeline.events import prepare
-from features.spec import FEATURE_NAMES
+from features.simulator.truth_files import Truth
+from features.spec import feature_names
 from features.vocabulary import as_timestamp
 from training.bundle import ModelBundle
 from training.channel_model import fit_channel_model
 from training.contact_rows import build_contact_rows
 from training.context import CONTEXT_FEATURES
 from training.cross_fit import fit_short_history
-from training.evaluation import Truth, channel_ranking, channel_table, quality_bars, return_table
+from training.evaluation import channel_ranking, channel_table, quality_bars, return_table
 from training.labels import label_known_by
 from training.return_model import fit_return_model
 from training.training_snapshots import SEPARATE, AsOfSplit, build_training_rows, split_as_ofs
@@ -151,7 +152,8 @@ def validation_summary(
 
 def _reference(validation: pd.DataFrame, p: np.ndarray, settings: Settings) -> pd.DataFrame:
     """A seeded sample of validation rows with their scores: the drift reference."""
-    frame = validation[["clinic_id", *FEATURE_NAMES, *CONTEXT_FEATURES, "label"]].assign(
+    frame = validation[["clinic_id", *feature_names(settings.policy.max_contacts_window_days),
+                        *CONTEXT_FEATURES, "label"]].assign(
         return_probability=p)
     n = min(settings.monitoring.reference_rows, len(frame))
     return frame.sample(n=n, random_state=settings.seed).reset_index(drop=True)

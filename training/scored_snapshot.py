@@ -7,17 +7,16 @@ the notebook both call it): it takes a frame finished by
 
 Why atomic: the service reloads the newest snapshot while the nightly job may be writing
 one; a half-written file must never be visible. Each file is written to a temporary name in
-the same folder and moved into place with ``os.replace`` (atomic on one file system).
+the same folder and moved into place (``features.atomic_files``).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from features.atomic_files import write_atomically
 from features.store_paths import SCORED_GLOB, scored_snapshot_path, snapshots_dir
 from training.snapshot_schema import missing_stamps, snapshot_column_names
 
@@ -33,19 +32,9 @@ def snapshot_path(models_dir: str | Path, as_of: str | pd.Timestamp) -> Path:
 def write_snapshot(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` atomically as Parquet, or CSV when ``path`` ends in ``.csv``."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        if target.suffix.lower() == ".csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            frame.to_parquet(tmp, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    if target.suffix.lower() == ".csv":
+        return write_atomically(target, lambda tmp: frame.to_csv(tmp, index=False))
+    return write_atomically(target, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def write_scored_snapshot(snapshot: pd.DataFrame, path: str | Path) -> Path:

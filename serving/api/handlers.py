@@ -100,11 +100,6 @@ def rank_response(
     )
 
 
-def rank(served: Served, request: RankRequest, settings: Settings) -> RankResponse:
-    """``POST /rank``: the clinic's best eligible patients under the campaign's filters."""
-    return rank_response(served, request, select(served, request), settings)
-
-
 def lookup(served: Served, request: ScoreRequest) -> ranking.Lookup:
     """The named patients of ``POST /score``, split by the contact policy."""
     try:
@@ -133,11 +128,6 @@ def score_response(
         not_contactable=blocked,
         not_found=found.not_found,
     )
-
-
-def score(served: Served, request: ScoreRequest, settings: Settings) -> ScoreResponse:
-    """``POST /score``: named patients, split into contactable, not contactable, not found."""
-    return score_response(served, request, lookup(served, request), settings)
 
 
 def model_info(state: ServingState) -> ModelInfo:

@@ -9,12 +9,12 @@ serves.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
+from features.atomic_files import write_text_atomically
 from features.config import Settings
 from features.store_paths import snapshot_label
 from serving.monitoring.drift import summary_paths
@@ -85,15 +85,7 @@ def collect(settings: Settings, snapshot_path: Path | None = None,
 
 def write_report(data: ReportData, out: Path) -> Path:
     """Render ``data`` and write it atomically to ``out``; returns ``out``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(render(data), encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_text_atomically(out, render(data))
 
 
 def build_report(settings: Settings, out: Path, snapshot_path: Path | None = None,

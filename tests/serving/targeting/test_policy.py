@@ -155,3 +155,27 @@ def test_a_missing_policy_column_counts_as_unknown() -> None:
 def test_unknown_campaign_channels_are_rejected() -> None:
     with pytest.raises(ValueError, match="fax"):
         policy.campaign_channels(["sms", "fax"])
+
+
+def test_a_90_day_contact_window_is_counted_by_the_features_and_capped_by_the_policy():
+    from features.pipeline.assemble import build
+    from tests.features.conftest import make
+
+    settings = Settings(policy={"max_contacts_window_days": 90, "max_contacts": 3})
+    as_of = pd.Timestamp("2024-06-30")
+    days_ago = {"recent": [10, 30, 50], "older": [100, 120, 150]}  # both 3 within 180 days
+    contacts = [
+        {"patient_id": p, "channel": "email", "sent_at": str((as_of - pd.Timedelta(days=d)).date())}
+        for p, ds in days_ago.items() for d in ds
+    ]
+    visits = [{"patient_id": p, "visit_at": "2023-06-01"} for p in days_ago]
+    frame = build(make(visits, contacts=contacts), as_of, settings)
+
+    assert "contacts_90d" in frame.columns and "contacts_180d" not in frame.columns
+    assert frame["contacts_90d"].to_dict() == {"recent": 3.0, "older": 0.0}
+    policy.check_policy_columns(frame, settings)  # accepted: the window the policy caps on
+    capped = policy.patient_blocks(frame, settings)["contact_cap_reached"]
+    assert capped.to_dict() == {"recent": True, "older": False}
+
+    default = build(make(visits, contacts=contacts), as_of, Settings())
+    assert default["contacts_180d"].to_dict() == {"recent": 3.0, "older": 3.0}
