@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.atomic_files import write_atomically
 from features.store_paths import SCORED_GLOB, scored_snapshot_path, snapshots_dir
-from training.snapshot_schema import missing_stamps, snapshot_column_names
+from training.snapshot_schema import missing_stamps, snapshot_column_names, window_of
 
 __all__ = ["latest_snapshot", "read_snapshot", "snapshot_path", "snapshots_dir",
            "write_snapshot"]
@@ -49,7 +49,7 @@ def write_scored_snapshot(snapshot: pd.DataFrame, path: str | Path) -> Path:
     if missing:
         raise ValueError(f"scored snapshot lacks {missing}: finish it with "
                          "training.snapshot_schema.finish_snapshot(frame, as_of, model_version)")
-    if tuple(snapshot.columns) != snapshot_column_names():
+    if tuple(snapshot.columns) != snapshot_column_names(window_days=window_of(snapshot)):
         raise ValueError("scored snapshot columns are not the declared ones in order: finish "
                          "it with training.snapshot_schema.finish_snapshot")
     return write_snapshot(snapshot, path)

@@ -74,10 +74,11 @@ def score_features(
         **{f"p_{c}": probs[:, j] for j, c in enumerate(CHANNELS)},
         "expected_value": p_return * revenue,
     }
-    for name in snapshot_column_names(stamped=False):
+    names = snapshot_column_names(stamped=False,
+                                  window_days=settings.policy.max_contacts_window_days)
+    for name in names:
         if name not in columns:
             columns[name] = frame[name].array
     # copy=False: one block per column, no consolidation - this frame is written out once.
-    return pd.DataFrame({c: columns[c] for c in snapshot_column_names(stamped=False)},
-                        copy=False)
+    return pd.DataFrame({c: columns[c] for c in names}, copy=False)
 

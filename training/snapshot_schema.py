@@ -14,12 +14,14 @@ declarations (``features.spec.FEATURES``, ``training.context.CONTEXT_SPECS``), n
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from features.spec import FEATURES, FeatureSpec
+from features.spec import DEFAULT_CONTACTS_WINDOW_DAYS, FeatureSpec, declared_features
 from features.vocabulary import CHANNELS, NO_ALLOWED_CHANNEL, NO_CHANNEL_MODEL, as_timestamp
 from training.channel_choice import NEVER_CONTACT_FLAGS
 from training.context import CONTEXT_SPECS
@@ -103,27 +105,43 @@ def _from_spec(spec: FeatureSpec, context: bool) -> SnapshotColumn:
                           "context" if context else spec.family)
 
 
-def snapshot_columns() -> tuple[SnapshotColumn, ...]:
-    """Every column of a finished scored snapshot, in file order."""
-    by_name = {s.name: s for s in FEATURES}
+def snapshot_columns(window_days: int = DEFAULT_CONTACTS_WINDOW_DAYS
+                     ) -> tuple[SnapshotColumn, ...]:
+    """Every column of a finished scored snapshot, in file order.
+
+    ``window_days`` is the contact cap's window (``policy.max_contacts_window_days``), which
+    names one feature column (``contacts_<N>d``).
+    """
+    specs = declared_features(window_days)
+    by_name = {s.name: s for s in specs}
     lead = [_from_spec(by_name[n], False) for n in _LEAD_FEATURES]
-    rest = [_from_spec(s, False) for s in FEATURES if s.name not in _LEAD_FEATURES]
+    rest = [_from_spec(s, False) for s in specs if s.name not in _LEAD_FEATURES]
     context = [_from_spec(s, True) for s in CONTEXT_SPECS]
     return (*_HEAD, *lead, *rest, *context)
 
 
-def snapshot_column_names(stamped: bool = True) -> tuple[str, ...]:
+def snapshot_column_names(stamped: bool = True,
+                          window_days: int = DEFAULT_CONTACTS_WINDOW_DAYS) -> tuple[str, ...]:
     """Column names in file order; without the stamps when ``stamped`` is False."""
-    return tuple(c.name for c in snapshot_columns() if stamped or c.name not in STAMPS)
+    return tuple(c.name for c in snapshot_columns(window_days)
+                 if stamped or c.name not in STAMPS)
 
 
-def columns_read_by(reader: str) -> tuple[str, ...]:
+def columns_read_by(reader: str, window_days: int = DEFAULT_CONTACTS_WINDOW_DAYS
+                    ) -> tuple[str, ...]:
     """The columns one consumer (an entry of ``READERS``) reads, in file order."""
     if reader not in READERS:
         raise ValueError(f"unknown snapshot reader {reader!r}; expected one of {READERS}")
-    return tuple(c.name for c in snapshot_columns() if reader in c.readers)
+    return tuple(c.name for c in snapshot_columns(window_days) if reader in c.readers)
 
 
+def window_of(frame: pd.DataFrame) -> int:
+    """The contact cap window a scored frame was built with (its ``contacts_<N>d`` column)."""
+    found = [int(m.group(1)) for c in frame.columns if (m := _WINDOW.fullmatch(str(c)))]
+    return found[0] if len(found) == 1 else DEFAULT_CONTACTS_WINDOW_DAYS
+
+
+_WINDOW = re.compile(r"contacts_(\d+)d")
 SCORE_COLUMNS: tuple[str, ...] = tuple(c.name for c in _HEAD) + _LEAD_FEATURES
 
 
@@ -147,7 +165,7 @@ def finish_snapshot(
     version = str(model_version).strip()
     if not version:
         raise ValueError("scored snapshot needs a model_version (the registry version)")
-    declared = snapshot_columns()
+    declared = snapshot_columns(window_of(frame))
     missing = [c.name for c in declared if c.name not in STAMPS and c.name not in frame.columns]
     if missing:
         raise ValueError(f"scored snapshot lacks declared columns {missing[:5]} "
