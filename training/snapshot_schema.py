@@ -15,7 +15,6 @@ declarations (``features.spec.FEATURES``, ``training.context.CONTEXT_SPECS``), n
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 
 import numpy as np
