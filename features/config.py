@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
@@ -144,6 +144,16 @@ class TrainingConfig(BaseModel):
     scoring_threads: int = Field(2, description="LightGBM threads for scoring.")
     promotion_metric: str = Field(
         "auc", description="Metric a challenger must beat the champion on (same validation rows)."
+    )
+    uplift_learner: Literal["structured", "t_learner", "dr_learner"] = Field(
+        "structured",
+        description="Uplift learner of the bundle ('structured' won the backtest: docs/training.md).",
+    )
+    uplift_max_rounds: int = Field(200, description="Upper bound on boosting rounds per uplift part.")
+    default_ordering: Literal["auto", "probability", "incremental_value"] = Field(
+        "auto",
+        description="Default list order; 'auto': incremental value only when the clinic's own "
+        "held-out campaigns show it brings more extra bookings than return probability.",
     )
 
 

@@ -18,6 +18,11 @@ from features.spec import FEATURE_NAMES
 from features.vocabulary import CHANNELS
 from training.bundle import ModelBundle
 from training.context import CONTEXT_FEATURES, add_context
+from training.uplift.columns import uplift_columns
+
+UPLIFT_COLUMNS: tuple[str, ...] = (
+    *(f"uplift_{c}" for c in CHANNELS), "uplift", "incremental_value",
+)
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "patient_id", "clinic_id", "return_probability", "best_channel",
@@ -86,6 +91,8 @@ def score_features(
         **{f"p_{c}": probs[:, j] for j, c in enumerate(CHANNELS)},
         "expected_value": p_return * revenue,
     }
+    uplift = uplift_columns(frame, x, bundle, settings)  # issue 12: see training.uplift.columns
+    columns.update({k: uplift[k] for k in UPLIFT_COLUMNS})
     for name in (*SCORE_COLUMNS, *FEATURE_NAMES, *CONTEXT_FEATURES):
         if name not in columns:
             columns[name] = frame[name].array
