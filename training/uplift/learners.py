@@ -12,7 +12,8 @@ LightGBM model text) so a bundle never pickles.
 * :class:`DRLearner` - doubly robust pseudo-outcomes (known randomisation share, 2-fold
   cross-fitting) regressed on ``X``; one effect for every channel.
 * :class:`StructuredUplift` - uses what is known about how a message works (see its
-  docstring); the one the product ships (``docs/training.md`` has the measurements).
+  docstring). Measured worst of the three on the demo (``docs/training.md``); the default
+  (``training.uplift_learner``) is the T-learner.
 """
 
 from __future__ import annotations
