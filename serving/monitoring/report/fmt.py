@@ -45,6 +45,13 @@ def count(value: float | None) -> str:
     return f"{round(float(value)):,}"
 
 
+def number(value: float | None, digits: int = 1) -> str:
+    """A decimal number with separators: ``1234.56`` -> ``1,234.6``."""
+    if _missing(value):
+        return UNKNOWN
+    return f"{float(value):,.{digits}f}"
+
+
 def days(value: float | None) -> str:
     """A duration in days, with months once it is long enough to think in months."""
     if _missing(value):
