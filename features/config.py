@@ -27,7 +27,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
@@ -178,6 +178,17 @@ class TrainingConfig(BaseModel):
     scoring_threads: int = Field(2, description="LightGBM threads for scoring.")
     promotion_metric: str = Field(
         "auc", description="Metric a challenger must beat the champion on (same validation rows)."
+    )
+    uplift_learner: Literal["structured", "t_learner", "dr_learner"] = Field(
+        "t_learner",
+        description="Uplift learner of the bundle (the T-learner measured best of the three on "
+        "the demo, still below return-probability ranking: docs/training.md).",
+    )
+    uplift_max_rounds: int = Field(200, description="Upper bound on boosting rounds per uplift part.")
+    default_ordering: Literal["auto", "probability", "incremental_value"] = Field(
+        "auto",
+        description="Default list order; 'auto': incremental value only when the clinic's own "
+        "held-out campaigns show it brings more extra bookings than return probability.",
     )
 
 

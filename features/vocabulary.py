@@ -56,6 +56,8 @@ OUTCOME_TYPES: tuple[str, ...] = (*CONTACT_EVENT_TYPES, *VISIT_EVENT_TYPES)
 # The channel field of a scored patient who has no channel (or no channel model).
 NO_ALLOWED_CHANNEL = "none"
 NO_CHANNEL_MODEL = "unknown"
+# The no-contact arm of an uplift (simulator truth rows, uplift baselines): same word as above.
+NO_CONTACT = NO_ALLOWED_CHANNEL
 
 
 def as_timestamp(as_of: str | pd.Timestamp) -> pd.Timestamp:

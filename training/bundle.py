@@ -12,6 +12,7 @@ version of the product; plain files stay readable. Layout::
     reference.parquet    a sample of validation-window rows (drift reference)
     metrics.json         evaluation of the model and the baselines
     settings.json        the settings of the training run
+    uplift_model.json    uplift learner (boosters as text), availability, ordering and why
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from training.channel_prior import ChannelPrior
 from training.context import CONTEXT_SPECS
 from training.matrix import to_matrix, to_model_frame
 from training.return_model import ReturnModel
+from training.uplift.model import UpliftModel
 
 BUNDLE_FORMAT = 1
 SPECS = {**BY_NAME, **{s.name: s for s in CONTEXT_SPECS}}
@@ -49,6 +51,7 @@ class ModelBundle:
     settings: dict[str, Any] = field(default_factory=dict)
     channel_ranking: list[str] = field(default_factory=list)
     created_at: str = ""
+    uplift_model: UpliftModel | None = None
 
     @property
     def features(self) -> list[str]:
@@ -112,9 +115,21 @@ class ModelBundle:
         _write_json(out / "settings.json", self.settings)
         _write_json(out / "bundle.json", {
             "format": BUNDLE_FORMAT, "created_at": self.created_at, "window": self.window,
-            "channel_ranking": self.channel_ranking,
+            "channel_ranking": self.channel_ranking, "uplift": self.uplift_summary(),
         })
+        if self.uplift_model is not None:
+            _write_json(out / "uplift_model.json", self.uplift_model.to_dict())
         return out
+
+    def uplift_summary(self) -> dict[str, Any]:
+        """``uplift_available``, its reason, the default ordering and why (bundle metadata)."""
+        u = self.uplift_model
+        if u is None:
+            return {"uplift_available": False, "reason": "this bundle has no uplift model",
+                    "ordering": "probability",
+                    "ordering_reason": "ranked by return probability: no uplift model"}
+        return {"uplift_available": u.available, "reason": u.reason, "ordering": u.ordering,
+                "ordering_reason": u.ordering_reason}
 
     @classmethod
     def load(cls, directory: str | Path) -> ModelBundle:
@@ -142,6 +157,8 @@ class ModelBundle:
             settings=json.loads((src / "settings.json").read_text()),
             channel_ranking=meta.get("channel_ranking", []),
             created_at=meta.get("created_at", ""),
+            uplift_model=(UpliftModel.from_dict(json.loads((src / "uplift_model.json").read_text()))
+                          if (src / "uplift_model.json").exists() else None),
         )
 
 

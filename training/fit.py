@@ -30,10 +30,11 @@ from training.evaluation import channel_ranking, channel_table, quality_bars, re
 from training.labels import label_known_by
 from training.return_model import fit_return_model
 from training.training_snapshots import SEPARATE, AsOfSplit, build_training_rows, split_as_ofs
+from training.uplift.training_step import uplift_step
 
 StepCallback = Callable[[str], None]
 STEPS: tuple[str, ...] = (
-    "snapshots", "return model", "channel model", "baselines", "bundle",
+    "snapshots", "return model", "channel model", "uplift model", "baselines", "bundle",
 )
 
 
@@ -100,13 +101,20 @@ def train(
     channel = fit_channel_model(contacts, model.features, model.levels, settings)
     ranking = channel_ranking(contacts)
 
+    step("uplift model")
+    history = pd.concat([part["train"], part["calibration"]], ignore_index=True)
+    uplift, uplift_report = uplift_step(
+        tables, prepared, history, contacts, split.validation[0], T, model, channel,
+        validation, p_val, truth, settings)
+
     step("baselines")
     table = return_table(validation, rule_rows, p_val, tables.visits,
                          settings.horizon_days, truth)
     p_chan = channel.predict(validation) if channel is not None else None
     channels = channel_table(validation, p_chan, ranking, truth)
     evaluation = {"return": table, "channels": channels, "bars": quality_bars(table, channels),
-                  "validation": validation_summary(split, table, choice)}
+                  "validation": validation_summary(split, table, choice),
+                  "uplift": uplift_report}
 
     step("bundle")
     window = split.to_dict() | {
@@ -126,6 +134,7 @@ def train(
         settings=settings.model_dump(mode="json"),
         channel_ranking=ranking,
         created_at=pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
+        uplift_model=uplift,
     )
     step("done")
     timings = {a[0]: round(b[1] - a[1], 3) for a, b in zip(marks, marks[1:], strict=False)}

@@ -289,4 +289,11 @@ def _flat_metrics(evaluation: dict[str, Any]) -> dict[str, float]:
                 out[f"{who}_{key}"] = float(value)
     for key, value in (evaluation.get("channels") or {}).items():
         out[f"channel_{key}"] = float(value)
+    uplift = evaluation.get("uplift") or {}
+    for part in ("oracle", "held_out_campaigns"):
+        for who, metrics in ((uplift.get(part) or {}).get("rankings") or {}).items():
+            for key, value in metrics.items():
+                if isinstance(value, (int, float)) and np.isfinite(value):
+                    out[f"uplift_{part}_{who}_{key}"] = float(value)
+    out["uplift_available"] = float(bool(uplift.get("available")))
     return out

@@ -18,7 +18,8 @@ from features.vocabulary import CHANNELS, NO_CHANNEL_MODEL
 from training.bundle import ModelBundle
 from training.channel_choice import best_channels
 from training.context import add_context
-from training.snapshot_schema import snapshot_column_names
+from training.snapshot_schema import UPLIFT_COLUMNS, snapshot_column_names
+from training.uplift.columns import uplift_columns
 
 
 def score(
@@ -74,6 +75,8 @@ def score_features(
         **{f"p_{c}": probs[:, j] for j, c in enumerate(CHANNELS)},
         "expected_value": p_return * revenue,
     }
+    uplift = uplift_columns(frame, x, bundle, settings)  # see training.uplift.columns
+    columns.update({k: uplift[k] for k in UPLIFT_COLUMNS})
     names = snapshot_column_names(stamped=False,
                                   window_days=settings.policy.max_contacts_window_days)
     for name in names:

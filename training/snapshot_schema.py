@@ -66,7 +66,15 @@ _HEAD: tuple[SnapshotColumn, ...] = (
              "not; empty without a channel model)", "api") for c in CHANNELS),
     _score("expected_value", "float64", "Return probability times expected revenue per visit",
            "api", "report"),
+    *(_score(f"uplift_{c}", "float64", f"Extra booking probability within the attribution "
+             f"window if contacted by {c} now rather than not at all (empty without an uplift "
+             "model)", "api", "report") for c in CHANNELS),
+    _score("uplift", "float64", "Uplift of the patient's best channel", "api", "report"),
+    _score("incremental_value", "float64", "Uplift times expected revenue of the visit minus "
+           "the channel's cost (`policy.channel_costs`)", "api", "report"),
 )
+UPLIFT_COLUMNS: tuple[str, ...] = (*(f"uplift_{c}" for c in CHANNELS), "uplift",
+                                   "incremental_value")
 
 # Feature columns read by a consumer beyond the model inputs.
 _POLICY_INPUTS: frozenset[str] = frozenset({

@@ -95,6 +95,8 @@ class Tables:
         has_patients_table: False when ``patients`` was derived from the visits.
         provided_columns: per table, the columns the source really had (the rest are filled
             with missing values), so callers can tell "unknown" from "absent".
+        campaign_members: one row per patient listed by a campaign, with its randomised arm
+            (``CAMPAIGN_MEMBER_DTYPES``), or None when the export has none.
     """
 
     visits: pd.DataFrame
@@ -103,6 +105,7 @@ class Tables:
     export_date: pd.Timestamp
     has_patients_table: bool = True
     provided_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    campaign_members: pd.DataFrame | None = None
 
     @property
     def clinic_ids(self) -> list[str]:

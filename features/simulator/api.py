@@ -15,8 +15,8 @@ from features.simulator.campaign_play import play_campaign as _play_campaign
 from features.simulator.engine import RawRun, run
 from features.simulator.export import build_tables, patient_ids
 from features.simulator.params import SimConfig
-from features.simulator.truth import chunks, p_book_channels, p_return, state_at
-from features.vocabulary import CHANNELS
+from features.simulator.truth import chunks, p_book_channels, p_book_none, p_return, state_at
+from features.vocabulary import CHANNELS, NO_CONTACT
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,9 @@ def truth_at(
         contacts them from now on (outreach already sent still acts).
         ``channels``: ``as_of, patient_id, channel, p_book`` for each channel whose consent
         column is true - P(booking on days as_of+1 .. as_of+attribution) if contacted once on
-        that channel on the morning after ``as_of``.
+        that channel on the morning after ``as_of``; plus, for every patient, a row with
+        channel ``none`` (``features.vocabulary.NO_CONTACT``): P(booking in the same window
+        if not contacted). A channel's true uplift is its ``p_book`` minus that ``none`` row.
     """
     raw = sim.raw
     if attribution_days != raw.cfg.attribution_days:
@@ -92,12 +94,13 @@ def truth_at(
         raise ValueError("as_of must lie within the simulated period")
     state = state_at(raw, day)
     n = len(state.engaged)
-    p_ret, p_ch = np.zeros(n), np.zeros((n, 4))
+    p_ret, p_ch, p_none = np.zeros(n), np.zeros((n, 4)), np.zeros(n)
     for sl in chunks(n):
         part = state.take(sl)
         engaged = np.arange(sl.start, sl.stop)[part.engaged]  # the churned cannot return
         p_ret[engaged] = p_return(raw, state.take(engaged), engaged, int(horizon_days))
         p_ch[sl] = p_book_channels(raw, part, sl)
+        p_none[sl] = p_book_none(raw, part, sl)
     ts = raw.calendar.start + pd.Timedelta(days=day)
     pid = patient_ids(raw)[:n]
     returns = pd.DataFrame({"as_of": ts, "patient_id": pid, "p_return": p_ret})
@@ -106,9 +109,10 @@ def truth_at(
     rows, cols = np.nonzero(consent)
     channels = pd.DataFrame({
         "as_of": ts,
-        "patient_id": pid[rows],
-        "channel": np.asarray(CHANNELS, dtype=object)[cols],
-        "p_book": p_ch[rows, cols],
+        "patient_id": np.concatenate([pid[rows], pid]),
+        "channel": np.concatenate([np.asarray(CHANNELS, dtype=object)[cols],
+                                   np.full(n, NO_CONTACT, dtype=object)]),
+        "p_book": np.concatenate([p_ch[rows, cols], p_none]),
     })
     return returns, channels
 

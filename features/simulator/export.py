@@ -15,10 +15,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from features.export.tables import Tables, conform
+from features.export.tables import CAMPAIGN_MEMBER_DTYPES, Tables, conform
 from features.simulator.engine import RawRun
 from features.simulator.params import DECEASED, LOCATIONS, SERVICES
-from features.vocabulary import CHANNELS, SCHEDULED, SCHEDULED_CODE, VISIT_STATUSES
+from features.vocabulary import (
+    CHANNELS,
+    HOLDOUT,
+    SCHEDULED,
+    SCHEDULED_CODE,
+    TREATMENT,
+    VISIT_STATUSES,
+)
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
@@ -105,7 +112,27 @@ def build_tables(raw: RawRun, clinic_id: str) -> Tables:
             "visits": tuple(visits.columns), "patients": tuple(patients.columns),
             "contacts": tuple(contacts.columns),
         },
+        campaign_members=campaign_members_table(raw),
     )
+
+
+def campaign_members_table(raw: RawRun) -> pd.DataFrame:
+    """Who each campaign listed and their randomised arm (``CAMPAIGN_MEMBER_DTYPES``).
+
+    ``assigned_at`` is the launch day (midnight); ``channel`` is left empty: the simulated
+    clinic picks a channel per attempt, recorded in the contacts.
+    """
+    m = raw.members
+    launch = raw.campaigns[m["campaign"]]
+    order = np.lexsort((m["patient"], launch))
+    frame = pd.DataFrame({
+        "campaign_id": campaign_names(raw)[m["campaign"][order]],
+        "patient_id": patient_ids(raw)[m["patient"][order]],
+        "assigned_at": raw.calendar.timestamps(launch[order], np.zeros(len(order), np.int64)),
+        "arm": np.where(m["holdout"][order], HOLDOUT, TREATMENT).astype(object),
+        "channel": np.full(len(order), None, dtype=object),
+    })
+    return frame.astype(CAMPAIGN_MEMBER_DTYPES)
 
 
 def campaign_names(raw: RawRun) -> np.ndarray:

@@ -191,6 +191,18 @@ def p_book_channels(raw: RawRun, s: LatentState, sl: Rows) -> np.ndarray:
     return out
 
 
+def p_book_none(raw: RawRun, s: LatentState, sl: Rows) -> np.ndarray:
+    """P(booking within the attribution window | no new contact) for patients ``sl``.
+
+    The no-contact arm of the uplift oracle: the same window and recursion as
+    :func:`p_book_channels`, with only the outreach already sent acting. A silently churned
+    patient cannot book without a contact that wins them back, so gets 0.
+    """
+    base, surv = _window(raw, s, sl)
+    booked = _p_book(raw, s, sl, base, surv, s.up_rate, s.up_start, s.up_until)
+    return np.where(s.engaged, booked, 0.0)
+
+
 def chunks(n: int) -> list[slice]:
     """Patient slices of at most ``CHUNK`` rows (bounds the oracle's memory)."""
     return [slice(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]

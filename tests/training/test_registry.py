@@ -68,6 +68,10 @@ def test_champion_moves_only_on_evidence_or_on_request(trained, models_dir):
     assert version == "3"
     rows = trained.validation.head(200)
     np.testing.assert_allclose(bundle.predict_return(rows), weak.bundle.predict_return(rows))
+    x = bundle.matrix(rows)
+    np.testing.assert_allclose(bundle.uplift_model.predict_matrix(x),
+                               weak.bundle.uplift_model.predict_matrix(x))
+    assert bundle.uplift_summary() == weak.bundle.uplift_summary()
 
     better = log_and_register(trained, settings)
     assert better.promoted and "beats champion v3" in better.reason

@@ -47,3 +47,14 @@ def one_contact_sim() -> Simulation:
         campaign_lapsed_days=(20, 3000), campaign_cooldown_days=0,
     )
     return simulate(8000, 5, START, TRUTH_DAY + pd.Timedelta(days=20), config=cfg)
+
+
+@pytest.fixture(scope="session")
+def holdout_sim() -> Simulation:
+    """Like ``one_contact_sim`` but half the members are held out (a randomised experiment)."""
+    cfg = SimConfig(
+        campaign_first_day=(TRUTH_DAY - START).days + 1, campaign_every_days=100_000,
+        attempts=(1, 1), first_attempt_spread_days=1, campaign_holdout=0.5,
+        campaign_lapsed_days=(20, 3000), campaign_cooldown_days=0,
+    )
+    return simulate(8000, 9, START, TRUTH_DAY + pd.Timedelta(days=20), config=cfg)

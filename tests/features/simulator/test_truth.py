@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from features.simulator import Simulation, truth_at
 from features.simulator.truth import state_at
-from features.vocabulary import cutoff, in_label_window
+from features.vocabulary import HOLDOUT, NO_CONTACT, TREATMENT, cutoff, in_label_window
 
 from .conftest import TRUTH_DAY
 
@@ -32,7 +32,9 @@ def test_truth_covers_registered_patients_and_consented_channels(small_sim: Simu
     consented = consented[consented.astype(bool)].index  # True only (stack drops unknown)
     got = pd.MultiIndex.from_frame(channels[["patient_id", "channel"]])
     assert got.is_unique
-    assert set(got) == set(consented)
+    none = channels["channel"] == NO_CONTACT
+    assert set(got[~none.to_numpy()]) == set(consented)
+    assert set(channels.loc[none, "patient_id"]) == set(registered)
 
 
 def test_mean_return_probability_matches_the_simulated_future(quiet_sim: Simulation) -> None:
@@ -69,6 +71,37 @@ def test_channel_probabilities_match_bookings_after_one_contact(
     assert (by_channel["p"].mean() - by_channel["o"].mean()).abs().max() < 0.05
 
 
+def _booked_within_window(sim: Simulation, patients: pd.Series) -> pd.Series:
+    v = sim.tables.visits
+    first = v[v["booked_at"] >= cutoff(TRUTH_DAY)].groupby("patient_id")["booked_at"].min()
+    return patients.map(first) < cutoff(TRUTH_DAY) + pd.Timedelta(days=14)
+
+
+def test_true_uplift_matches_contacted_members_against_the_holdout(
+    holdout_sim: Simulation,
+) -> None:
+    _, truth = truth_at(holdout_sim, TRUTH_DAY)
+    members = holdout_sim.tables.campaign_members
+    assert (members["assigned_at"] == cutoff(TRUTH_DAY)).all()
+    none = truth.loc[truth["channel"] == NO_CONTACT].set_index("patient_id")["p_book"]
+    held = members.loc[members["arm"] == HOLDOUT, "patient_id"]
+    sent = holdout_sim.tables.contacts.merge(truth, on=["patient_id", "channel"])
+    sent = sent[sent["patient_id"].isin(members.loc[members["arm"] == TREATMENT, "patient_id"])]
+    assert len(held) > 1500 and len(sent) > 1500
+    observed_t = _booked_within_window(holdout_sim, sent["patient_id"]).mean()
+    observed_h = _booked_within_window(holdout_sim, held).mean()
+    true_t, true_h = sent["p_book"].mean(), held.map(none).mean()
+    assert abs(observed_t - true_t) < 0.025 and abs(observed_h - true_h) < 0.02
+    true_uplift = true_t - true_h
+    se = np.sqrt(observed_t * (1 - observed_t) / len(sent)
+                 + observed_h * (1 - observed_h) / len(held))
+    assert true_uplift > 3 * se  # the experiment can see the effect ...
+    assert abs((observed_t - observed_h) - true_uplift) < 3 * se  # ... and it is the truth's
+    # contacting never lowers the chance of a booking
+    both = sent.assign(none=sent["patient_id"].map(none))
+    assert (both["p_book"] >= both["none"] - 1e-12).all()
+
+
 def test_silently_churned_patients_cannot_return_and_rarely_convert(
     quiet_sim: Simulation,
 ) -> None:
@@ -77,6 +110,9 @@ def test_silently_churned_patients_cannot_return_and_rarely_convert(
     engaged = pd.Series(state_at(quiet_sim.raw, day).engaged, index=returns["patient_id"])
     assert 0.2 < (~engaged).mean() < 0.8
     assert (returns.loc[~engaged.to_numpy(), "p_return"] == 0).all()
+    assert (channels.loc[channels["channel"] == NO_CONTACT, "patient_id"].map(~engaged)
+            <= (channels.loc[channels["channel"] == NO_CONTACT, "p_book"] == 0)).all()
+    channels = channels[channels["channel"] != NO_CONTACT]
     gone = channels["patient_id"].map(~engaged)
     assert channels.loc[gone, "p_book"].mean() < 0.1 * channels.loc[~gone, "p_book"].mean()
 

@@ -1,0 +1,132 @@
+"""Training rows of the uplift learners: randomised campaign members and no-contact rows.
+
+Why these windows: a member's outcome is a booking within ``attribution_days + lag`` days
+from the campaign's launch (``assigned_at``), the same window for both arms, where ``lag``
+is the campaign's median delay to the first attempt. Counting from launch for both arms
+keeps the comparison randomised (a window from each patient's own first contact would drop
+treated patients who booked before being reached). Features are as of the day before the
+launch, so everything a member row knows predates its assignment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.config import Settings
+from features.export.tables import Tables
+from features.pipeline.assemble import build_prepared
+from features.pipeline.events import Prepared
+from features.vocabulary import CHANNELS, TREATMENT, booking_moment, cutoff
+from training.context import add_context
+from training.uplift.design import CONTROL
+
+
+def _bookings(tables: Tables) -> pd.DataFrame:
+    v = tables.visits
+    at = booking_moment(v["booked_at"].to_numpy(), v["visit_at"].to_numpy())
+    frame = pd.DataFrame({"patient_id": v["patient_id"].to_numpy(dtype=object), "t": at})
+    return frame.dropna(subset=["t"]).sort_values("t", kind="stable", ignore_index=True)
+
+
+def booked_between(tables: Tables, patient_id: np.ndarray, start: np.ndarray,
+                   days: np.ndarray | int) -> np.ndarray:
+    """0/1: the patient made a booking at or after ``start`` and before ``start + days``."""
+    left = pd.DataFrame({"patient_id": np.asarray(patient_id, dtype=object),
+                         "t": np.asarray(start, "datetime64[ns]"), "row": np.arange(len(start))})
+    left = left.sort_values("t", kind="stable")
+    right = _bookings(tables).rename(columns={"t": "booked"})
+    right["t"] = right["booked"]
+    merged = pd.merge_asof(left, right, on="t", by="patient_id", direction="forward")
+    end = merged["t"] + pd.to_timedelta(np.broadcast_to(days, len(start))[merged["row"]], "D")
+    hit = (merged["booked"] < end).to_numpy()
+    out = np.zeros(len(start), dtype=np.int8)
+    out[merged["row"].to_numpy()] = hit
+    return out
+
+
+def member_rows(tables: Tables, prepared: Prepared, until: pd.Timestamp,
+                settings: Settings) -> pd.DataFrame:
+    """One row per campaign member whose outcome window ends by ``until``, oldest first.
+
+    Returns:
+        Frame with ``campaign_id``, ``assigned_at``, ``patient_id``, the feature columns as
+        of the day before launch, ``treatment`` (``CONTROL`` for the holdout, else the code
+        of the first attempt's channel; -2 for a treated member never contacted) and ``y``.
+        Empty without campaign members.
+    """
+    members = tables.campaign_members
+    if members is None or members.empty:
+        return pd.DataFrame()
+    attribution = settings.features.attribution_days
+    first = _first_attempts(tables)
+    blocks = []
+    for (campaign, assigned), part in members.groupby(["campaign_id", "assigned_at"], sort=True):
+        start = pd.Timestamp(assigned).normalize()
+        got = first.loc[first["campaign_id"] == campaign]
+        lag = int(((got["sent_at"].dt.normalize() - start).dt.days.clip(lower=0)).median()) \
+            if len(got) else 0
+        days = attribution + lag
+        if start + pd.Timedelta(days=days) > cutoff(until):
+            continue
+        as_of = start - pd.Timedelta(days=1)
+        feats = add_context(build_prepared(prepared, as_of, settings), tables, as_of,
+                            settings.horizon_days)
+        ids = part["patient_id"].to_numpy(dtype=object)
+        rows = feats.reindex(ids).reset_index()
+        rows.insert(0, "assigned_at", start)
+        rows.insert(0, "campaign_id", campaign)
+        channel = pd.Series(ids).map(got.set_index("patient_id")["channel"]).map(
+            {c: i for i, c in enumerate(CHANNELS)})
+        treated = (part["arm"] == TREATMENT).to_numpy()
+        rows["treatment"] = np.where(treated, channel.fillna(-2).to_numpy(), CONTROL).astype(int)
+        rows["y"] = booked_between(tables, ids, np.full(len(ids), start.to_datetime64()), days)
+        blocks.append(rows)
+    return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
+
+
+def _first_attempts(tables: Tables) -> pd.DataFrame:
+    c = tables.contacts
+    if c is None or c.empty:
+        return pd.DataFrame(columns=["campaign_id", "patient_id", "sent_at", "channel"])
+    c = c.loc[c["campaign_id"].notna(), ["campaign_id", "patient_id", "sent_at", "channel"]]
+    c = c.sort_values("sent_at", kind="stable")
+    return c.drop_duplicates(["campaign_id", "patient_id"], keep="first")
+
+
+def control_rows(rows: pd.DataFrame, tables: Tables, until: pd.Timestamp,
+                 settings: Settings) -> pd.DataFrame:
+    """Snapshot rows without a contact near them, labelled with a booking in the window.
+
+    Args:
+        rows: the return model's snapshot rows (``as_of``, ``patient_id``, features).
+        tables: the export (visits for the label, contacts to leave contacted rows out).
+        until: label windows must end by the end of this day.
+        settings: ``features.attribution_days`` is the window.
+
+    Returns:
+        The rows kept, oldest first, with ``y`` (0/1 booking on days T+1 .. T+A). A row is
+        left out when the patient got a contact within A days before T+1 (its effect may
+        still act) or within the window itself.
+    """
+    a = settings.features.attribution_days
+    start = (rows["as_of"] + pd.Timedelta(days=1)).to_numpy("datetime64[ns]")
+    keep = start + np.timedelta64(a, "D") <= np.datetime64(cutoff(until))
+    out = rows.loc[keep].reset_index(drop=True)
+    start = start[keep]
+    if tables.contacts is not None and not tables.contacts.empty:
+        near = booked_between(
+            _as_bookings(tables.contacts), out["patient_id"].to_numpy(dtype=object),
+            start - np.timedelta64(a, "D"), 2 * a)
+        out, start = out.loc[near == 0].reset_index(drop=True), start[near == 0]
+    out["y"] = booked_between(tables, out["patient_id"].to_numpy(dtype=object), start, a)
+    return out.sort_values("as_of", kind="stable", ignore_index=True)
+
+
+def _as_bookings(contacts: pd.DataFrame) -> Tables:
+    """Contacts dressed as visits so :func:`booked_between` finds "a contact in a window"."""
+    visits = pd.DataFrame({"patient_id": contacts["patient_id"].to_numpy(dtype=object),
+                           "booked_at": contacts["sent_at"].to_numpy(),
+                           "visit_at": contacts["sent_at"].to_numpy()})
+    return Tables(visits=visits, patients=pd.DataFrame(), contacts=None,
+                  export_date=pd.Timestamp(contacts["sent_at"].max()))
