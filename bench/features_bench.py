@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import peak_rss_gb, write_result  # noqa: E402
-from features.config import CHANNELS, Settings  # noqa: E402
+from features.config import Settings  # noqa: E402
 from features.export.tables import Tables, conform  # noqa: E402
 from features.pipeline import assemble as build_module  # noqa: E402
 from features.pipeline import cadence, channels, demographics, reliability, segments, value  # noqa: E402
@@ -43,7 +43,7 @@ from features.pipeline.grouping import (  # noqa: E402
     order_by,
     time_ordinals,
 )
-from features.vocabulary import cutoff  # noqa: E402
+from features.vocabulary import CANCELLED, CHANNELS, COMPLETED, NO_SHOW, cutoff  # noqa: E402
 
 CPU: dict[str, float] = {}
 
@@ -102,7 +102,7 @@ def synthetic_tables(n_patients: int, seed: int) -> Tables:
     span = np.bincount(pid, weights=gaps, minlength=n_patients)[pid]
     lapse = rng.exponential(200.0, n_patients)[pid] + 1.0
     visit_at = end - pd.to_timedelta(np.round((lapse + span - walk) * 1440), unit="min")
-    status = rng.choice(["completed", "no_show", "cancelled"], len(pid), p=[0.88, 0.06, 0.06])
+    status = rng.choice([COMPLETED, NO_SHOW, CANCELLED], len(pid), p=[0.88, 0.06, 0.06])
     services = np.array(["botox", "filler", "laser", "hygiene", "consult"], dtype=object)
     visits = pd.DataFrame({
         "visit_id": np.arange(len(pid)).astype(str).astype(object),
@@ -112,7 +112,7 @@ def synthetic_tables(n_patients: int, seed: int) -> Tables:
         "booked_at": visit_at - pd.to_timedelta(rng.integers(1, 40, len(pid)), unit="D"),
         "service": services[rng.integers(0, len(services), len(pid))],
         "provider_id": np.char.add("dr", rng.integers(0, 40, len(pid)).astype(str)).astype(object),
-        "revenue": np.where(status == "completed", rng.gamma(2.0, 150.0, len(pid)), 0.0),
+        "revenue": np.where(status == COMPLETED, rng.gamma(2.0, 150.0, len(pid)), 0.0),
     })
     n_contacts = rng.poisson(5, n_patients)
     cpid = np.repeat(np.arange(n_patients), n_contacts)
@@ -142,7 +142,7 @@ def core_pandas(tables: Tables, as_of: pd.Timestamp) -> pd.DataFrame:
     n = len(ids)
     v = tables.visits
     end = cutoff(as_of)
-    known = (v["visit_at"] < end).to_numpy() & (v["status"] == "completed").to_numpy()
+    known = (v["visit_at"] < end).to_numpy() & (v["status"] == COMPLETED).to_numpy()
     pid = ids_to_codes(v["patient_id"].to_numpy()[known], ids)
     t = v["visit_at"].to_numpy()[known]
     (ordinal,), span = time_ordinals(t)

@@ -25,8 +25,8 @@ import pandas as pd
 from features import build
 from features.config import Settings
 from features.simulator import simulate, truth_at
+from features.simulator.truth_files import Truth
 from training.context import add_context
-from training.evaluation import Truth
 from training.fit import train
 from training.scoring import score_features
 from training.training_snapshots import split_as_ofs

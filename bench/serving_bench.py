@@ -10,7 +10,8 @@ What is measured, in this order:
 1. load: reading the snapshot, checking it and building the per-clinic index;
 2. TreeSHAP cost of 100 rows explained cold (the on-demand path) and the background warm-up
    of the rows most likely to be listed;
-3. in process: ``serving.api.handlers.rank`` plus JSON serialisation, ``--seconds`` in total each with
+3. in process: the service's own steps (``handlers.select``, explaining the pending rows,
+   ``handlers.rank_response``) plus JSON serialisation, ``--seconds`` in total each with
    ``explain`` false and true, cycling through eight campaign bodies (filters, channels,
    ``rank_by``) with ``limit`` 100, after one first request per body (timed separately: it
    explains the listed rows the warm-up did not reach);
@@ -51,17 +52,18 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import write_result  # noqa: E402
 from features.config import Settings  # noqa: E402
+from features.vocabulary import DORMANT, EMAIL, INACTIVE, LAPSING, SMS  # noqa: E402
 
 AS_OF = "2026-06-30"
 CLINICS = {"group": 600_000, "c1": 100_000, "c2": 100_000, "c3": 100_000, "c4": 100_000}
 BODIES: list[dict] = [
     {},
-    {"segments": ["lapsing", "inactive"]},
+    {"segments": [LAPSING, INACTIVE]},
     {"services": ["botox", "filler"]},
-    {"channels": ["sms", "email"]},
+    {"channels": [SMS, EMAIL]},
     {"rank_by": "expected_value"},
     {"min_days_since_visit": 180, "max_days_since_visit": 720},
-    {"segments": ["dormant"], "channels": ["email"], "rank_by": "expected_value"},
+    {"segments": [DORMANT], "channels": [EMAIL], "rank_by": "expected_value"},
     {"location_ids": ["downtown"], "services": ["botox"]},
 ]
 
@@ -71,15 +73,16 @@ def build_world(args: argparse.Namespace, work: Path) -> tuple[Settings, dict]:
     from features.simulator import simulate
     from training.fit import train
     from training.registry import log_and_register
-    from training.scored_snapshot import snapshot_path, write_snapshot
+    from training.scored_snapshot import snapshot_path, write_scored_snapshot
     from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
 
     settings = Settings(models_dir=work / "models")
     tables = simulate(args.train_patients, seed=7, start="2023-01-01", end=AS_OF).tables
     started = time.perf_counter()
     result = train(tables, AS_OF, settings)
     train_s = time.perf_counter() - started
-    log_and_register(result, settings)
+    version = log_and_register(result, settings).version
     base = score(tables, AS_OF, result.bundle, settings)
     picks = np.random.default_rng(settings.seed).integers(0, len(base), args.patients)
     big = base.iloc[picks].reset_index(drop=True)
@@ -88,7 +91,8 @@ def build_world(args: argparse.Namespace, work: Path) -> tuple[Settings, dict]:
     sizes = np.floor(shares / shares.sum() * args.patients).astype(int)
     sizes[0] += args.patients - sizes.sum()
     big["clinic_id"] = np.repeat(np.array(list(CLINICS), dtype=object), sizes)
-    write_snapshot(big, snapshot_path(settings.models_dir, AS_OF))
+    write_scored_snapshot(finish_snapshot(big, AS_OF, version),
+                          snapshot_path(settings.models_dir, AS_OF))
     model = {
         "trained_on_patients": args.train_patients,
         "train_s": round(train_s, 1),
@@ -135,7 +139,15 @@ class Local:
     def call(self, body: dict) -> None:
         from serving.api.models import RankRequest
 
-        self.handlers.rank(self.served, RankRequest(**body), self.settings).model_dump_json()
+        request = RankRequest(**body)
+        selection = self.handlers.select(self.served, request)
+        if request.explain:  # the service does this on a worker thread (explain_pending)
+            explanations = self.served.explanations
+            pending = explanations.pending(selection.rows)
+            if len(pending):
+                explanations.prepare(pending)
+        self.handlers.rank_response(
+            self.served, request, selection, self.settings).model_dump_json()
 
 
 def timed_calls(call, requests: list[dict], seconds: float) -> list[float]:  # noqa: ANN001

@@ -5,18 +5,34 @@ Sources, later ones winning: defaults here, a TOML/JSON file (``--config``), env
 variables ``REACTIVATE_*`` (nested with ``__``, e.g. ``REACTIVATE_FEATURES__HORIZON_DAYS``),
 then CLI flags. Importing this module has no side effects.
 
+Two ways in: the CLI calls :meth:`Settings.from_file` with its ``--config`` path and flags;
+every other entry point (the service, its auth middleware, the notebook, a scheduler) calls
+:meth:`Settings.from_environment`, which reads the file named by ``REACTIVATE_CONFIG`` (the
+CLI's ``serve`` command passes ``--config`` on that way). A bare ``Settings()`` ignores the
+settings file and is for tests and benchmarks only.
+
+Each section is read by its own layer: ``load`` and ``features`` by ``features``,
+``training`` by ``training``, ``policy`` by the channel choice and the contact policy,
+``serving`` by ``serving.api`` (and the CLI's ``serve``/``token`` commands that start or feed
+it), ``monitoring`` by ``serving.monitoring.drift`` (training packs ``reference_rows`` into the
+bundle), ``report`` by ``serving.monitoring.report``. The top-level fields (``models_dir``,
+``seed``, ``horizon_days``) are shared by every layer.
+
 It lives in ``features`` because every layer needs it and ``features`` is the bottom layer.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+CONFIG_ENV = "REACTIVATE_CONFIG"
 
 
 class LoadConfig(BaseModel):
@@ -38,9 +54,6 @@ class SegmentConfig(BaseModel):
     lapsing_days: int = Field(120, description="From here a patient is lapsing (calendar rule).")
     inactive_days: int = Field(182, description="From here (about 6 months) inactive.")
     dormant_days: int = Field(365, description="From here (12 months) dormant.")
-    worth_reaching_days: int = Field(
-        730, description="From here (24 months) still worth reaching but dormant."
-    )
     lost_days: int = Field(1095, description="From here (36 months) lost.")
     overdue_lapsing_ratio: float = Field(
         1.25, description="Cadence rule: lapsing from this overdue ratio."
@@ -54,7 +67,12 @@ class SegmentConfig(BaseModel):
 
 
 class FeatureConfig(BaseModel):
-    """Parameters of the point-in-time feature families."""
+    """Parameters of the point-in-time feature families.
+
+    ``attribution_days`` is also read by training (the channel model's labels use the same
+    attribution rule); ``email_phone_mail_allowed_when_unknown`` by the contact policy, which
+    applies the consent rule the feature declares.
+    """
 
     attribution_days: int = Field(
         14, description="A booking within this many days after a contact converts it."
@@ -88,7 +106,10 @@ class FeatureConfig(BaseModel):
 
 
 class TrainingConfig(BaseModel):
-    """Snapshots, models and the registry (owned by ``training``)."""
+    """Snapshots, models and the registry (owned by ``training``).
+
+    ``registered_model_name`` is also read by serving and the CLI, to find the champion.
+    """
 
     snapshot_every_days: int = Field(30, description="Days between training as-of dates.")
     include_booked: bool = Field(
@@ -110,6 +131,16 @@ class TrainingConfig(BaseModel):
         180,
         description="First training as-of date: this many days after the first visit of the export.",
     )
+    short_min_history_days: int = Field(
+        28,
+        description="Short exports: first as-of date this many days after the first visit.",
+    )
+    short_snapshot_every_days: int = Field(
+        14, description="Short exports: days between (overlapping) training as-of dates."
+    )
+    cross_fit_folds: int = Field(
+        3, description="Patient folds of the cross-fitted calibration of short exports.",
+    )
     max_snapshots: int = Field(
         12, description="Keep at most this many (the latest) training as-of dates."
     )
@@ -121,7 +152,10 @@ class TrainingConfig(BaseModel):
         1,
         description="Latest labelled as-of dates held out for evaluation and champion comparison.",
     )
-    calibration_method: str = Field("isotonic", description="'isotonic' or 'platt'.")
+    calibration_method: str = Field(
+        "platt",
+        description="'isotonic', 'spline' or 'platt' (all strictly monotone; see docs/training.md).",
+    )
     lambda_l2: float = Field(1.0, description="LightGBM L2 regularisation of both models.")
     feature_fraction: float = Field(0.9, description="LightGBM share of features tried per tree.")
     channel_num_leaves: int = Field(15, description="LightGBM num_leaves of the channel model.")
@@ -151,7 +185,13 @@ class PolicyConfig(BaseModel):
     """Who may be contacted, on which channel, at what cost.
 
     Read by the channel choice (``training.channel_choice``, used when scoring and when
-    ranking) and by the contact policy (``serving.targeting.policy``).
+    ranking) and by the contact policy (``serving.targeting.policy``); the manager report ranks
+    with the same costs, and training logs them with each run.
+
+    ``max_contacts_window_days`` is also read by the feature pipeline (documented exception):
+    it counts contacts in exactly this window (the ``contacts_<N>d`` column,
+    ``features.spec.contacts_column``), so the policy always finds the column its cap needs.
+    One setting, owned by the policy, so the count and the cap cannot disagree.
     """
 
     channel_costs: dict[str, float] = Field(
@@ -279,6 +319,16 @@ class Settings(BaseSettings):
         data = _deep_merge(data, EnvSettingsSource(cls)())
         data = _deep_merge(data, {k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
+
+    @classmethod
+    def from_environment(cls, **overrides: Any) -> Settings:
+        """Settings of an entry point that has no ``--config`` flag (service, auth, notebook).
+
+        The file named by ``REACTIVATE_CONFIG`` (when set and not empty), then the
+        environment, then ``overrides`` (``None`` values ignored), as in :meth:`from_file`.
+        """
+        path = os.environ.get(CONFIG_ENV)
+        return cls.from_file(Path(path) if path else None, **overrides)
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -10,16 +10,24 @@ describe the patient at the export date and would leak the future in past snapsh
 columns kept only for the contact policy, filters and reports. ``pooled`` marks columns that
 depend on other patients of the clinic (priors learned at T), so removing one patient may
 change them for the others.
+
+One column's name depends on the settings: the contacts counted in the contact cap's window,
+``contacts_<N>d`` with N = ``policy.max_contacts_window_days`` (the one window the features
+count and the policy caps on, see ``features.config.PolicyConfig``). ``FEATURES``,
+``FEATURE_NAMES`` and ``BY_NAME`` declare the default window; :func:`declared_features` and
+:func:`feature_names` give the list for another window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from features.config import PolicyConfig
 from features.vocabulary import CHANNELS
 
 Kind = Literal["numeric", "categorical", "flag"]
@@ -133,12 +141,21 @@ CHANNEL_WORDS: dict[str, str] = {
 }
 
 
-def _channel_specs() -> list[FeatureSpec]:
+DEFAULT_CONTACTS_WINDOW_DAYS: int = PolicyConfig.model_fields["max_contacts_window_days"].default
+
+
+def contacts_column(window_days: int) -> str:
+    """Name of the column counting contacts in the last ``window_days`` days."""
+    return f"contacts_{int(window_days)}d"
+
+
+def _channel_specs(window_days: int) -> list[FeatureSpec]:
     specs = [
         _f("channels", "days_since_last_contact", "Days since the last contact on any channel",
            "days", model=False),
-        _f("channels", "contacts_180d", "Contacts on any channel in the last 180 days",
-           "contacts", model=False),
+        _f("channels", contacts_column(window_days), "Contacts on any channel in the last "
+           f"{int(window_days)} days: the contact cap's window, `policy.max_contacts_window_days`"
+           " (the column is named `contacts_<N>d` for it)", "contacts", model=False),
     ]
     for ch in CHANNELS:
         word = CHANNEL_WORDS[ch]
@@ -176,33 +193,47 @@ _DEMOGRAPHICS = [
     _f("demographics", "deceased", "Deceased (current state)", "yes/no", "flag", model=False),
 ]
 
-FEATURES: tuple[FeatureSpec, ...] = tuple(
-    _CADENCE + _VALUE + _RELIABILITY + _SEGMENTS + _channel_specs() + _DEMOGRAPHICS
-)
-FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+
+
+@cache
+def declared_features(contacts_window_days: int = DEFAULT_CONTACTS_WINDOW_DAYS
+                      ) -> tuple[FeatureSpec, ...]:
+    """Every feature column, with the contacts column of that cap window."""
+    return tuple(_CADENCE + _VALUE + _RELIABILITY + _SEGMENTS
+                 + _channel_specs(contacts_window_days) + _DEMOGRAPHICS)
+
+
+def feature_names(contacts_window_days: int = DEFAULT_CONTACTS_WINDOW_DAYS) -> tuple[str, ...]:
+    """Names of :func:`declared_features`, in order (the columns ``build`` returns)."""
+    return tuple(f.name for f in declared_features(contacts_window_days))
+
+
+FEATURES: tuple[FeatureSpec, ...] = declared_features()
+FEATURE_NAMES: tuple[str, ...] = feature_names()
 MODEL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.model_input)
-CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == "categorical")
 POOLED_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.pooled)
 BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
 
 
-def family_columns(family: str) -> tuple[str, ...]:
+def family_columns(family: str, contacts_window_days: int = DEFAULT_CONTACTS_WINDOW_DAYS
+                   ) -> tuple[str, ...]:
     """Column names of one family, in declared order."""
-    return tuple(f.name for f in FEATURES if f.family == family)
+    return tuple(f.name for f in declared_features(contacts_window_days) if f.family == family)
 
 
-def typed_frame(values: dict[str, Any], index: pd.Index, family: str | None = None
-                ) -> pd.DataFrame:
+def typed_frame(values: dict[str, Any], index: pd.Index, family: str | None = None,
+                contacts_window_days: int = DEFAULT_CONTACTS_WINDOW_DAYS) -> pd.DataFrame:
     """A family's frame (every feature when ``family`` is None): the declared columns, in
     order, each in its declared dtype; extra keys of ``values`` (like ``clinic_id``) first.
 
     Why: a column's dtype must not depend on the data (an empty group makes ``bincount``
     return integers, a missing table makes NaN), or frames of two as-of dates would differ.
     """
-    columns = FEATURE_NAMES if family is None else family_columns(family)
-    data = {name: np.asarray(v) for name, v in values.items() if name not in BY_NAME}
-    data.update({name: np.asarray(values[name]).astype(BY_NAME[name].dtype, copy=False)
-                 for name in columns})
+    declared = declared_features(contacts_window_days)
+    known = {f.name for f in declared}
+    data = {name: np.asarray(v) for name, v in values.items() if name not in known}
+    data.update({f.name: np.asarray(values[f.name]).astype(f.dtype, copy=False)
+                 for f in declared if family is None or f.family == family})
     # copy=False: the arrays are fresh, and consolidating 75 columns would copy them all again
     return pd.DataFrame(data, index=index, columns=list(data), copy=False)
 

@@ -26,14 +26,23 @@ from features.pipeline.grouping import order_by, time_ordinals
 # channel codes used in matrices and in the snapshot index.
 CHANNELS: tuple[str, ...] = ("sms", "email", "phone", "mail")
 SMS, EMAIL, PHONE, MAIL = CHANNELS
+CHANNEL_CODE: dict[str, int] = {c: i for i, c in enumerate(CHANNELS)}
 
 # What a visit can have become. A missing status means completed.
 VISIT_STATUSES: tuple[str, ...] = ("completed", "no_show", "cancelled", "scheduled")
 COMPLETED, NO_SHOW, CANCELLED, SCHEDULED = VISIT_STATUSES
+# Integer status codes (positions in ``VISIT_STATUSES``), used by the feature pipeline's visit
+# log and by the simulator's engine; ``*_CODE`` so they never shadow the strings above.
+STATUS_CODE: dict[str, int] = {s: i for i, s in enumerate(VISIT_STATUSES)}
+COMPLETED_CODE, NO_SHOW_CODE, CANCELLED_CODE, SCHEDULED_CODE = (
+    STATUS_CODE[s] for s in VISIT_STATUSES
+)
 
 # Inactivity segments, from the most to the least engaged.
 SEGMENTS: tuple[str, ...] = ("active", "lapsing", "inactive", "dormant", "lost")
-WIN_BACK_SEGMENTS: tuple[str, ...] = ("lapsing", "inactive", "dormant")
+ACTIVE, LAPSING, INACTIVE, DORMANT, LOST = SEGMENTS
+WIN_BACK_SEGMENTS: tuple[str, ...] = (LAPSING, INACTIVE, DORMANT)
+NO_SEGMENT = "unknown"  # a campaign member whose segment is not known (campaign results)
 
 # Campaign arms and the outcome events a campaign tool or practice system posts back.
 ARMS: tuple[str, ...] = ("treatment", "holdout")

@@ -10,6 +10,9 @@ predicts returns worse than chance, the learned direction flips it and the table
 * ``overdue``: the hiatus rule, days since the last visit over the expected interval.
 * ``bgnbd``: the BG/NBD buy-till-you-die model (``lifetimes``), fitted at each as-of date on
   the visit history known then, giving P(at least one visit within the horizon).
+
+:func:`rule_ranking` is a rule's ranking score given its learned direction; the manager
+report draws the rules' gains curves with it, so a rule means the same thing there.
 """
 
 from __future__ import annotations
@@ -20,10 +23,31 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features.vocabulary import as_timestamp, cutoff
-from training.calibration import IsotonicCalibrator
+from features.vocabulary import COMPLETED, cutoff
+from training.calibration import StepIsotonic
 
 RULE_COLUMNS: dict[str, str] = {"recency": "days_since_last_visit", "overdue": "overdue_ratio"}
+
+
+def _values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _median_fill(values: np.ndarray) -> float:
+    """What a missing rule value counts as: the median of the known ones (0 if none)."""
+    return float(np.nanmedian(values)) if np.isfinite(values).any() else 0.0
+
+
+def rule_ranking(frame: pd.DataFrame, column: str, direction: float) -> np.ndarray:
+    """A rule's ranking score on ``frame``: ``direction`` times its column, gaps at the median.
+
+    Args:
+        frame: rows holding the rule's ``column`` (see ``RULE_COLUMNS``).
+        column: the rule's column.
+        direction: the learned sign (``RuleBaseline.sign_``, the backtest's ``direction``).
+    """
+    values = _values(frame, column)
+    return direction * np.where(np.isnan(values), _median_fill(values), values)
 
 
 class RuleBaseline:
@@ -34,17 +58,16 @@ class RuleBaseline:
         self.column = column
 
     def _raw(self, frame: pd.DataFrame) -> np.ndarray:
-        values = frame[self.column].to_numpy(dtype=float)
+        values = _values(frame, self.column)
         return np.where(np.isnan(values), self.fill_, values)
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray) -> RuleBaseline:
         """Learn direction and probability map from rows with features and outcomes."""
-        values = frame[self.column].to_numpy(dtype=float)
-        self.fill_ = float(np.nanmedian(values)) if np.isfinite(values).any() else 0.0
+        self.fill_ = _median_fill(_values(frame, self.column))
         raw = self._raw(frame)
         auc = roc_auc_score(y, raw) if len(np.unique(y)) == 2 else 0.5
         self.sign_ = 1.0 if auc >= 0.5 else -1.0
-        self.calibrator_ = IsotonicCalibrator().fit(self.sign_ * raw, y)
+        self.calibrator_ = StepIsotonic().fit(self.sign_ * raw, y)
         return self
 
     def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -63,8 +86,8 @@ def rfm_summary(
         ``recency`` (first to last visit day), ``T`` (first visit day to the end of day T);
         NaN for patients without a completed visit.
     """
-    status = visits["status"].fillna("completed")
-    done = visits.loc[((status == "completed") & (visits["visit_at"] < cutoff(as_of))).to_numpy()]
+    status = visits["status"].fillna(COMPLETED)
+    done = visits.loc[((status == COMPLETED) & (visits["visit_at"] < cutoff(as_of))).to_numpy()]
     days = pd.DataFrame(
         {
             "patient_id": done["patient_id"].to_numpy(),
@@ -72,7 +95,7 @@ def rfm_summary(
         }
     ).drop_duplicates()
     agg = days.groupby("patient_id", sort=False)["day"].agg(["min", "max", "count"])
-    end = as_timestamp(as_of) + pd.Timedelta(days=1)
+    end = cutoff(as_of)
     out = pd.DataFrame(
         {
             "frequency": (agg["count"] - 1).astype(float),

@@ -15,7 +15,7 @@ import pandas as pd
 
 from features.export.tables import Tables
 from features.spec import FeatureSpec
-from features.vocabulary import cutoff
+from features.vocabulary import COMPLETED, cutoff
 
 CONTEXT_SPECS: tuple[FeatureSpec, ...] = (
     FeatureSpec(
@@ -37,7 +37,7 @@ def season_index(tables: Tables, as_of: str | pd.Timestamp, horizon_days: int) -
     end = cutoff(as_of)
     year_ago = end - pd.Timedelta(days=365)
     visits = tables.visits
-    done = visits.loc[(visits["status"].fillna("completed") == "completed").to_numpy()
+    done = visits.loc[(visits["status"].fillna(COMPLETED) == COMPLETED).to_numpy()
                       & (visits["visit_at"] >= year_ago).to_numpy()
                       & (visits["visit_at"] < end).to_numpy(), ["patient_id", "visit_at"]]
     clinic_of = tables.patients.set_index("patient_id")["clinic_id"].fillna("default")

@@ -8,41 +8,13 @@ table (``training.metrics``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
+from features.simulator.truth_files import Truth
 from features.vocabulary import CHANNELS
 from training.baselines import RULE_COLUMNS, BGNBDBaseline, RuleBaseline
 from training.metrics import score_forecast
-
-
-@dataclass(frozen=True)
-class Truth:
-    """The simulator's true probabilities (only the demo clinic has them).
-
-    Attributes:
-        returns: ``as_of``, ``patient_id``, ``p_return``.
-        channels: ``as_of``, ``patient_id``, ``channel``, ``p_book`` (consented channels).
-    """
-
-    returns: pd.DataFrame
-    channels: pd.DataFrame
-
-
-def load_truth(source: str | Path) -> Truth | None:
-    """The ``truth/`` files beside a demo export, or None when the source has none."""
-    folder = Path(str(source)) / "truth"
-    ret, chan = folder / "returns.parquet", folder / "channels.parquet"
-    if not ret.exists() or not chan.exists():
-        return None
-    returns, channels = pd.read_parquet(ret), pd.read_parquet(chan)
-    for frame in (returns, channels):
-        frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.normalize()
-        frame["patient_id"] = frame["patient_id"].astype(object)
-    return Truth(returns, channels)
 
 
 def return_table(

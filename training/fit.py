@@ -18,16 +18,18 @@ import pandas as pd
 from features.config import Settings
 from features.export.tables import Tables
 from features.pipeline.events import prepare
-from features.spec import FEATURE_NAMES
+from features.simulator.truth_files import Truth
+from features.spec import feature_names
 from features.vocabulary import as_timestamp
 from training.bundle import ModelBundle
 from training.channel_model import fit_channel_model
 from training.contact_rows import build_contact_rows
 from training.context import CONTEXT_FEATURES
-from training.evaluation import Truth, channel_ranking, channel_table, quality_bars, return_table
+from training.cross_fit import fit_short_history
+from training.evaluation import channel_ranking, channel_table, quality_bars, return_table
 from training.labels import label_known_by
 from training.return_model import fit_return_model
-from training.training_snapshots import AsOfSplit, build_training_rows, split_as_ofs
+from training.training_snapshots import SEPARATE, AsOfSplit, build_training_rows, split_as_ofs
 
 StepCallback = Callable[[str], None]
 STEPS: tuple[str, ...] = (
@@ -44,6 +46,8 @@ class TrainResult:
     validation: pd.DataFrame
     evaluation: dict[str, object]
     timings: dict[str, float] = field(default_factory=dict)
+    p_validation: np.ndarray | None = None  # the backtest's probabilities (out-of-fold when
+    # the split holds out patients: the bundle itself has seen those rows)
 
 
 def train(
@@ -72,7 +76,7 @@ def train(
     step("snapshots")
     T = as_timestamp(as_of)
     split = split_as_ofs(tables, T, settings)
-    dates = [*split.train, *split.calibration, *split.validation]
+    dates = split.dates
     if not all(label_known_by(d, settings.horizon_days, T) for d in dates):
         raise AssertionError("a label window crosses the training as-of date")
     prepared = prepare(tables)
@@ -81,9 +85,15 @@ def train(
             for name in ("train", "calibration", "validation")}
 
     step("return model")
-    model = fit_return_model(part["train"], part["calibration"], settings)
-    validation = part["validation"]
-    p_val = model.predict(validation)
+    choice: dict[str, object] | None = None
+    if split.mode == SEPARATE:
+        model = fit_return_model(part["train"], part["calibration"], settings)
+        validation, rule_rows = part["validation"], part["calibration"]
+        p_val = model.predict(validation)
+    else:  # a short export: cross-fitted (see training.cross_fit)
+        short = fit_short_history(rows, split, settings)
+        model, validation, p_val = short.model, short.validation, short.p_validation
+        rule_rows, choice, split = short.rule_rows, short.choice, short.split
 
     step("channel model")
     contacts = build_contact_rows(tables, prepared, split.validation[0], settings)
@@ -91,15 +101,18 @@ def train(
     ranking = channel_ranking(contacts)
 
     step("baselines")
-    table = return_table(validation, part["calibration"], p_val, tables.visits,
+    table = return_table(validation, rule_rows, p_val, tables.visits,
                          settings.horizon_days, truth)
     p_chan = channel.predict(validation) if channel is not None else None
     channels = channel_table(validation, p_chan, ranking, truth)
-    evaluation = {"return": table, "channels": channels, "bars": quality_bars(table, channels)}
+    evaluation = {"return": table, "channels": channels, "bars": quality_bars(table, channels),
+                  "validation": validation_summary(split, table, choice)}
 
     step("bundle")
     window = split.to_dict() | {
-        "rows": {k: int(len(v)) for k, v in part.items()},
+        "rows": {k: int(len(v)) for k, v in part.items()} | {"validation": int(len(validation))},
+        "model_choice": choice,
+        "not_validated": evaluation["validation"]["not_validated"],
         "contacts": int(len(contacts)),
         "return_trees": int(model.booster.num_trees()),
         "channel_trees": int(channel.booster.num_trees()) if channel else 0,
@@ -116,12 +129,31 @@ def train(
     )
     step("done")
     timings = {a[0]: round(b[1] - a[1], 3) for a, b in zip(marks, marks[1:], strict=False)}
-    return TrainResult(bundle, split, validation, evaluation, timings)
+    return TrainResult(bundle, split, validation, evaluation, timings, p_val)
+
+
+def validation_summary(
+    split: AsOfSplit, table: dict[str, dict[str, float]], choice: dict[str, object] | None
+) -> dict[str, object]:
+    """What this run's backtest could check and what not, in plain words.
+
+    Adds a warning when BG/NBD beats the model on the backtest (AUC or Brier), so a short
+    export's weak model is never shipped silently.
+    """
+    not_validated = split.not_validated()
+    model, bg = table["model"], table.get("bgnbd")
+    if bg is not None and (bg["auc"] > model["auc"] or bg["brier"] < model["brier"]):
+        not_validated = [*not_validated, (
+            f"BG/NBD beats the model on this backtest (AUC {bg['auc']:.3f} vs "
+            f"{model['auc']:.3f}, Brier {bg['brier']:.4f} vs {model['brier']:.4f})")]
+    return {"mode": split.mode, "validated": split.validated(),
+            "not_validated": not_validated, "model_choice": choice}
 
 
 def _reference(validation: pd.DataFrame, p: np.ndarray, settings: Settings) -> pd.DataFrame:
     """A seeded sample of validation rows with their scores: the drift reference."""
-    frame = validation[["clinic_id", *FEATURE_NAMES, *CONTEXT_FEATURES, "label"]].assign(
+    frame = validation[["clinic_id", *feature_names(settings.policy.max_contacts_window_days),
+                        *CONTEXT_FEATURES, "label"]].assign(
         return_probability=p)
     n = min(settings.monitoring.reference_rows, len(frame))
     return frame.sample(n=n, random_state=settings.seed).reset_index(drop=True)

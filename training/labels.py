@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.vocabulary import cutoff, in_label_window
+from features.vocabulary import (
+    CHANNELS,
+    COMPLETED,
+    booking_moment,
+    credited_contacts,
+    cutoff,
+    in_label_window,
+    within_attribution,
+)
 
 
 def label_window_end(as_of: str | pd.Timestamp, horizon_days: int) -> pd.Timestamp:
@@ -38,8 +46,8 @@ def return_labels(
     Returns:
         Series of 0/1 ``int8`` indexed like ``patient_ids``, named ``label``.
     """
-    status = visits["status"].fillna("completed")
-    done = visits.loc[(status == "completed").to_numpy(), ["patient_id", "visit_at"]]
+    status = visits["status"].fillna(COMPLETED)
+    done = visits.loc[(status == COMPLETED).to_numpy(), ["patient_id", "visit_at"]]
     inside = done.loc[in_label_window(done["visit_at"], as_of, horizon_days).to_numpy()]
     hit = patient_ids.isin(pd.Index(inside["patient_id"].unique()))
     return pd.Series(hit.astype(np.int8), index=patient_ids, name="label")
@@ -48,33 +56,45 @@ def return_labels(
 def contact_labels(
     contacts: pd.DataFrame, visits: pd.DataFrame, attribution_days: int
 ) -> pd.Series:
-    """Whether each contact converted, by the data contract's credit rule.
+    """Whether each contact converted, by the vocabulary's attribution rule.
 
-    A visit (any status) is booked at ``booked_at``, else ``visit_at``. The latest contact of
-    the same patient sent at or before that moment gets the credit, if it was sent at most
-    ``attribution_days`` earlier. A contact converts when it gets credit for any booking.
+    The rule is ``features.vocabulary.credited_contacts`` (the one the feature pipeline uses):
+    a visit (any status) is booked at ``booked_at``, else ``visit_at``; the latest contact of
+    the same patient sent at or before that moment gets the credit (ties: the later channel),
+    if it was sent at most ``attribution_days`` earlier (``within_attribution``). A contact
+    converts when it gets credit for any booking.
 
     Args:
-        contacts: contacts (``patient_id``, ``sent_at``), any index.
+        contacts: contacts (``patient_id``, ``channel``, ``sent_at``), any index; channels
+            are the contract's (``CHANNELS``).
         visits: visits (``patient_id``, ``visit_at``, ``booked_at``).
         attribution_days: the attribution window in days.
 
     Returns:
         Series of 0/1 ``int8`` indexed like ``contacts``, named ``booked``.
+
+    Raises:
+        ValueError: a contact's channel is not one of ``CHANNELS`` (the loader rejects those).
     """
-    booking = visits["booked_at"].fillna(visits["visit_at"])
-    left = pd.DataFrame({"patient_id": visits["patient_id"].to_numpy(), "t": booking.to_numpy()})
-    left = left.dropna(subset=["t"]).sort_values("t", kind="stable")
-    right = pd.DataFrame({
-        "patient_id": contacts["patient_id"].to_numpy(),
-        "t": contacts["sent_at"].to_numpy(),
-        "row": np.arange(len(contacts)),
-        "sent": contacts["sent_at"].to_numpy(),
-    }).sort_values("t", kind="stable")
-    merged = pd.merge_asof(left, right, on="t", by="patient_id", direction="backward")
-    merged = merged.dropna(subset=["row"])
-    within = (merged["t"] - merged["sent"]) <= pd.Timedelta(days=attribution_days)
-    credited = merged.loc[within, "row"].astype(np.int64).unique()
+    channel = pd.Index(CHANNELS).get_indexer(contacts["channel"].to_numpy(object))
+    if (channel < 0).any():
+        raise ValueError(
+            f"contacts.channel: one of {', '.join(CHANNELS)} "
+            f"({int((channel < 0).sum())} rows are not)"
+        )
+    patient, _ = pd.factorize(
+        np.concatenate([visits["patient_id"].to_numpy(object),
+                        contacts["patient_id"].to_numpy(object)]),
+        use_na_sentinel=False,
+    )
+    booking_pid, contact_pid = patient[:len(visits)], patient[len(visits):]
+    booking_at = booking_moment(visits["booked_at"].to_numpy("datetime64[ns]"),
+                                visits["visit_at"].to_numpy("datetime64[ns]"))
+    sent_at = contacts["sent_at"].to_numpy("datetime64[ns]")
+    credited = credited_contacts(booking_pid, booking_at, contact_pid, sent_at, channel)
+    found = credited >= 0
+    rows = credited[found]
+    rows = rows[within_attribution(booking_at[found], sent_at[rows], attribution_days)]
     out = np.zeros(len(contacts), dtype=np.int8)
-    out[credited] = 1
+    out[rows] = 1
     return pd.Series(out, index=contacts.index, name="booked")

@@ -4,7 +4,8 @@ Why the champion is re-scored on the challenger's rows: metrics from two runs ar
 on different windows and cannot be compared. The challenger's validation rows (features and
 labels) are scored again with the current champion, and the alias moves only when the
 challenger is better on exactly those rows (``training.promotion_metric``), or on
-``--promote``.
+``--promote``. :func:`compare_with_champion` is that comparison, the one used by
+registration, by ``reactivate evaluate`` and by the retraining notebook.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
+from features.store_paths import has_model_store
 from training.bundle import ModelBundle
 from training.fit import TrainResult
 from training.metrics import LOWER_IS_BETTER, score_forecast
 from training.tracking import client, using_store
+from training.training_snapshots import HELD_OUT_PATIENTS
 
 ALIAS = "champion"
 PIP_REQUIREMENTS: list[str] = [
@@ -35,6 +38,39 @@ PIP_REQUIREMENTS: list[str] = [
 
 class NoChampion(LookupError):
     """The registry has no version with the ``champion`` alias yet."""
+
+
+@dataclass(frozen=True)
+class ChampionComparison:
+    """A challenger against the current champion on the same validation rows.
+
+    Attributes:
+        metric: the deciding metric (``training.promotion_metric``).
+        challenger_value: the challenger's value of ``metric``.
+        champion_value: the champion's value on the same rows; None when there is no
+            champion or it cannot score these rows.
+        champion_version: the champion's registry version, None when there is none.
+        challenger_wins: the challenger should take the ``champion`` alias (better on
+            ``metric``, or nothing comparable holds it).
+        reason: one sentence saying why, for the console and the version's tags.
+        champion_scores: every ``score_forecast`` metric of the champion on the same rows
+            (for the evaluation table), None when ``champion_value`` is None.
+    """
+
+    metric: str
+    challenger_value: float
+    champion_value: float | None
+    champion_version: str | None
+    challenger_wins: bool
+    reason: str
+    champion_scores: dict[str, float] | None = None
+
+    def as_tags(self) -> dict[str, float]:
+        """``challenger_<metric>`` and (when measured) ``champion_<metric>``."""
+        tags = {f"challenger_{self.metric}": self.challenger_value}
+        if self.champion_value is not None:
+            tags[f"champion_{self.metric}"] = self.champion_value
+        return tags
 
 
 @dataclass(frozen=True)
@@ -61,7 +97,8 @@ def log_and_register(
     """
     name = settings.training.registered_model_name
     c = client(settings.models_dir)
-    comparison, challenger_wins, why = _compare(result, settings)
+    compared = compare_with_champion(result.bundle, result.validation, settings,
+                                     validation_probabilities(result))
     with using_store(settings.models_dir) as exp:
         run_id, model_uri = _log_run(result, settings, exp)
         if not c.search_registered_models(filter_string=f"name = '{name}'"):
@@ -70,10 +107,12 @@ def log_and_register(
         mv = c.create_model_version(name, source=model_uri, run_id=run_id,
                                     tags={"as_of": str(result.split.as_of.date())})
     previous = _champion_version(c, name)
-    promoted = promote or challenger_wins or previous is None
-    reason = ("--promote" if promote else "first version" if previous is None else why)
+    promoted = promote or compared.challenger_wins or previous is None
+    reason = ("--promote" if promote else "first version" if previous is None
+              else compared.reason)
     if promoted:
         c.set_registered_model_alias(name, ALIAS, mv.version)
+    comparison = compared.as_tags()
     for key, value in {**comparison, "promoted": promoted, "reason": reason}.items():
         c.set_model_version_tag(name, mv.version, key, str(value))
     return Registration(run_id, str(mv.version), promoted, reason, previous, comparison)
@@ -90,7 +129,11 @@ def _log_run(result: TrainResult, settings: Settings, experiment: str) -> tuple[
         mlflow.log_params(_params(result, settings))
         mlflow.log_metrics(_flat_metrics(result.evaluation))
         mlflow.set_tags({"as_of": str(result.split.as_of.date()),
-                         "horizon_days": str(settings.horizon_days)})
+                         "horizon_days": str(settings.horizon_days),
+                         "validation_mode": result.split.mode,
+                         "validated": "; ".join(result.split.validated()),
+                         "not_validated": "; ".join(result.bundle.window.get("not_validated", []))
+                         or "nothing: separate calibration and validation windows"})
         mlflow.log_dict(result.evaluation, "evaluation.json")
         mlflow.log_dict(result.bundle.window, "window.json")
         mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
@@ -109,25 +152,47 @@ def _log_run(result: TrainResult, settings: Settings, experiment: str) -> tuple[
         return run.info.run_id, info.model_uri
 
 
-def _compare(result: TrainResult, settings: Settings) -> tuple[dict[str, float], bool, str]:
-    """Score the current champion on the challenger's validation rows and compare."""
+def compare_with_champion(
+    challenger: ModelBundle, rows: pd.DataFrame, settings: Settings,
+    challenger_p: np.ndarray | None = None,
+) -> ChampionComparison:
+    """Score the current champion on the challenger's validation rows and compare.
+
+    Args:
+        challenger: the newly trained bundle.
+        rows: its validation rows (features and ``label``), e.g. ``TrainResult.validation``.
+        settings: ``models_dir`` locates the registry; ``training.promotion_metric`` decides.
+        challenger_p: the challenger's backtest probabilities on ``rows`` when its own
+            prediction is not one (:func:`validation_probabilities`); default: predict.
+    """
     metric = settings.training.promotion_metric
-    rows = result.validation
     y = rows["label"].to_numpy()
-    mine = score_forecast(y, result.bundle.predict_return(rows))[metric]
+    p = challenger.predict_return(rows) if challenger_p is None else challenger_p
+    mine = score_forecast(y, p)[metric]
     try:
         champion, version = load_champion(settings)
     except NoChampion:
-        return {f"challenger_{metric}": mine}, True, "first version"
+        return ChampionComparison(metric, mine, None, None, True, "first version")
     try:
-        theirs = score_forecast(y, champion.predict_return(rows))[metric]
+        scores = score_forecast(y, champion.predict_return(rows))
     except (KeyError, ValueError) as err:  # champion needs inputs this data no longer has
-        return ({f"challenger_{metric}": mine}, True,
-                f"champion v{version} cannot score this data ({type(err).__name__})")
+        why = f"champion v{version} cannot score this data ({type(err).__name__})"
+        return ChampionComparison(metric, mine, None, version, True, why)
+    theirs = scores[metric]
     better = mine < theirs if metric in LOWER_IS_BETTER else mine > theirs
     verdict = "beats" if better else "does not beat"
     why = f"{metric} {mine:.4f} {verdict} champion v{version} {theirs:.4f} on the same rows"
-    return {f"challenger_{metric}": mine, f"champion_{metric}": theirs}, better, why
+    return ChampionComparison(metric, mine, theirs, version, better, why, scores)
+
+
+def validation_probabilities(result: TrainResult) -> np.ndarray:
+    """The challenger's backtest probabilities on its validation rows.
+
+    Pooled on held-out patients, the bundle itself has seen those rows, so the backtest is
+    its out-of-fold probabilities; otherwise the bundle's own prediction is the backtest.
+    """
+    held_out = result.split.mode == HELD_OUT_PATIENTS and result.p_validation is not None
+    return result.p_validation if held_out else result.bundle.predict_return(result.validation)
 
 
 def _champion_version(c: Any, name: str) -> str | None:
@@ -145,7 +210,7 @@ def load_champion(settings: Settings) -> tuple[ModelBundle, str]:
     Raises:
         NoChampion: when nothing has been registered (or promoted) yet.
     """
-    if not (Path(settings.models_dir) / "mlflow.db").exists():
+    if not has_model_store(settings.models_dir):
         raise NoChampion(f"no model store in {settings.models_dir}: run `reactivate train` first")
     c = client(settings.models_dir)
     name = settings.training.registered_model_name
@@ -174,7 +239,7 @@ def list_versions(settings: Settings) -> pd.DataFrame:
     """
     columns = ["version", "aliases", "created", "as_of", "run_id", "auc", "brier", "ece",
                "promoted", "reason"]
-    if not (Path(settings.models_dir) / "mlflow.db").exists():
+    if not has_model_store(settings.models_dir):
         return pd.DataFrame(columns=columns)
     c = client(settings.models_dir)
     name = settings.training.registered_model_name
@@ -210,6 +275,7 @@ def _params(result: TrainResult, settings: Settings) -> dict[str, Any]:
         "train_to": str(result.split.train[-1].date()),
         "validation": ",".join(str(d.date()) for d in result.split.validation),
         "n_features": len(result.bundle.features),
+        "validation_mode": result.split.mode,
         "channel_costs": json.dumps(settings.policy.channel_costs),
     })
     return params

@@ -1,49 +1,58 @@
 """Scored snapshots on disk: written atomically, found by the service.
 
+:func:`write_scored_snapshot` is how a scored snapshot is written (the ``score`` command and
+the notebook both call it): it takes a frame finished by
+``training.snapshot_schema.finish_snapshot`` and refuses one without the stamps.
+:func:`write_snapshot` is the bare atomic writer underneath.
+
 Why atomic: the service reloads the newest snapshot while the nightly job may be writing
 one; a half-written file must never be visible. Each file is written to a temporary name in
-the same folder and moved into place with ``os.replace`` (atomic on one file system).
+the same folder and moved into place (``features.atomic_files``).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from features.vocabulary import as_timestamp
+from features.atomic_files import write_atomically
+from features.store_paths import SCORED_GLOB, scored_snapshot_path, snapshots_dir
+from training.snapshot_schema import missing_stamps, snapshot_column_names, window_of
 
-PREFIX = "scored_"
-
-
-def snapshots_dir(models_dir: str | Path) -> Path:
-    """The folder of scored snapshots, ``<models dir>/snapshots``."""
-    return Path(models_dir) / "snapshots"
+__all__ = ["latest_snapshot", "read_snapshot", "snapshot_path", "snapshots_dir",
+           "write_snapshot"]
 
 
 def snapshot_path(models_dir: str | Path, as_of: str | pd.Timestamp) -> Path:
     """Default path of the snapshot of ``as_of``: ``scored_<YYYY-MM-DD>.parquet``."""
-    return snapshots_dir(models_dir) / f"{PREFIX}{as_timestamp(as_of).date()}.parquet"
+    return scored_snapshot_path(models_dir, as_of)
 
 
 def write_snapshot(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` atomically as Parquet, or CSV when ``path`` ends in ``.csv``."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        if target.suffix.lower() == ".csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            frame.to_parquet(tmp, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    if target.suffix.lower() == ".csv":
+        return write_atomically(target, lambda tmp: frame.to_csv(tmp, index=False))
+    return write_atomically(target, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_scored_snapshot(snapshot: pd.DataFrame, path: str | Path) -> Path:
+    """Write a finished scored snapshot atomically (Parquet, or CSV for ``.csv``).
+
+    Raises:
+        ValueError: when ``snapshot`` was not finished by
+            ``training.snapshot_schema.finish_snapshot`` (stamps missing, or columns not in
+            the declared order), so no unstamped snapshot reaches the service.
+    """
+    missing = missing_stamps(snapshot)
+    if missing:
+        raise ValueError(f"scored snapshot lacks {missing}: finish it with "
+                         "training.snapshot_schema.finish_snapshot(frame, as_of, model_version)")
+    if tuple(snapshot.columns) != snapshot_column_names(window_days=window_of(snapshot)):
+        raise ValueError("scored snapshot columns are not the declared ones in order: finish "
+                         "it with training.snapshot_schema.finish_snapshot")
+    return write_snapshot(snapshot, path)
 
 
 def latest_snapshot(models_dir: str | Path) -> Path | None:
@@ -51,7 +60,7 @@ def latest_snapshot(models_dir: str | Path) -> Path | None:
     folder = snapshots_dir(models_dir)
     if not folder.is_dir():
         return None
-    found = sorted(folder.glob(f"{PREFIX}????-??-??.parquet"))
+    found = sorted(folder.glob(SCORED_GLOB))
     return found[-1] if found else None
 
 

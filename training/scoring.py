@@ -14,18 +14,11 @@ import pandas as pd
 import features
 from features.config import Settings
 from features.export.tables import Tables
-from features.spec import FEATURE_NAMES
-from features.vocabulary import CHANNELS
+from features.vocabulary import CHANNELS, NO_CHANNEL_MODEL
 from training.bundle import ModelBundle
-from training.context import CONTEXT_FEATURES, add_context
-
-SCORE_COLUMNS: tuple[str, ...] = (
-    "patient_id", "clinic_id", "return_probability", "best_channel",
-    *(f"p_{c}" for c in CHANNELS), "expected_value", "segment", "days_since_last_visit",
-    "last_service",
-)
-NO_CHANNEL_MODEL = "unknown"
-NO_ALLOWED_CHANNEL = "none"
+from training.channel_choice import best_channels
+from training.context import add_context
+from training.snapshot_schema import snapshot_column_names
 
 
 def score(
@@ -48,19 +41,15 @@ def score_features(
 
     Only patients with at least one completed visit are scored (the model knows nothing of
     the others). Deceased, do-not-contact and booked patients are kept, with their flags:
-    the contact policy in ``serving`` decides who may be listed.
+    the contact policy in ``serving`` decides who may be listed. Their ``best_channel`` is
+    ``none``: the channel choice (``training.channel_choice``) names no channel for a patient
+    who may not be contacted.
 
     Returns:
-        Frame with a default index and columns ``patient_id``, ``clinic_id``,
-        ``return_probability`` (calibrated), ``best_channel`` (among the channels the
-        patient allows now - consented and not opted out; ``none`` if no channel is
-        allowed; ``unknown`` without a channel model), ``p_sms``, ``p_email``, ``p_phone``,
-        ``p_mail`` (booking probability if contacted on that channel, allowed or not; NaN
-        without a channel model),
-        ``expected_value`` (return probability x expected revenue per visit), ``segment``,
-        ``days_since_last_visit``, ``last_service``, then every other column of
-        ``features.spec.FEATURE_NAMES`` (policy inputs and model inputs) and the context
-        columns.
+        The scored columns of ``training.snapshot_schema`` (see ``docs/scored-snapshot.md``)
+        except the stamps ``as_of`` and ``model_version``, which
+        :func:`training.snapshot_schema.finish_snapshot` adds. ``best_channel`` is ``unknown``
+        without a channel model; ``p_<channel>`` is NaN then.
     """
     keep = frame["visits_lifetime"].fillna(0).to_numpy() > 0
     frame = frame if keep.all() else frame.loc[keep]
@@ -70,10 +59,9 @@ def score_features(
     p_return = bundle.return_model.calibrator.transform(raw)
     n = len(frame)
     if bundle.channel_model is not None:
-        allowed = allowed_channels(frame)
         probs = bundle.channel_model.predict_matrix(
             x, bundle.features, num_threads=threads).to_numpy()
-        best = best_channels(probs, allowed, settings)
+        best = best_channels(frame, probs, settings)
     else:
         probs = np.full((n, len(CHANNELS)), np.nan)
         best = np.full(n, NO_CHANNEL_MODEL, dtype=object)
@@ -86,28 +74,11 @@ def score_features(
         **{f"p_{c}": probs[:, j] for j, c in enumerate(CHANNELS)},
         "expected_value": p_return * revenue,
     }
-    for name in (*SCORE_COLUMNS, *FEATURE_NAMES, *CONTEXT_FEATURES):
+    names = snapshot_column_names(stamped=False,
+                                  window_days=settings.policy.max_contacts_window_days)
+    for name in names:
         if name not in columns:
             columns[name] = frame[name].array
     # copy=False: one block per column, no consolidation - this frame is written out once.
-    return pd.DataFrame({c: columns[c] for c in (*SCORE_COLUMNS, *columns)}, copy=False)
+    return pd.DataFrame({c: columns[c] for c in names}, copy=False)
 
-
-def allowed_channels(frame: pd.DataFrame) -> np.ndarray:
-    """(n, channels) bool: consented now and not opted out, per ``CHANNELS`` order."""
-    cols = []
-    for ch in CHANNELS:
-        consent = frame[f"consent_{ch}"].astype("boolean").fillna(False).to_numpy(bool)
-        opted = frame[f"opted_out_{ch}"].astype("boolean").fillna(False).to_numpy(bool)
-        cols.append(consent & ~opted)
-    return np.column_stack(cols)
-
-
-def best_channels(probs: np.ndarray, allowed: np.ndarray, settings: Settings) -> np.ndarray:
-    """Best allowed channel per row: highest ``p - cost_weight x cost``; ``none`` if none."""
-    cfg = settings.policy
-    cost = np.array([cfg.channel_costs.get(c, 0.0) for c in CHANNELS])
-    utility = np.where(allowed, probs - cfg.cost_weight * cost, -np.inf)
-    utility = np.where(np.isnan(utility), -np.inf, utility)
-    pick = np.asarray(CHANNELS, dtype=object)[np.argmax(utility, axis=1)]
-    return np.where(allowed.any(axis=1), pick, NO_ALLOWED_CHANNEL)

@@ -2,7 +2,10 @@
 
 Why explicit URIs everywhere and nothing at import time: several stores may live side by
 side (tests, a clinic's ``--models-dir``), so every function takes the models dir and the
-global MLflow state is set only inside :func:`using_store`, then restored.
+global MLflow state is set only inside :func:`using_store`, then restored. The paths
+themselves are ``features.store_paths``'. MLflow is made quiet once, by :func:`quiet`, when
+the first client or store is opened (before ``mlflow`` is imported, which reads the
+environment), not at import of this module.
 """
 
 from __future__ import annotations
@@ -13,28 +16,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from features.store_paths import artifacts_dir, tracking_uri
+
 EXPERIMENT = "reactivation"
 QUIET_LOGGERS: tuple[str, ...] = ("mlflow", "alembic", "sqlalchemy.engine", "urllib3")
+QUIET_ENVIRONMENT: dict[str, str] = {
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+}
+_quieted = False
+
+__all__ = ["EXPERIMENT", "artifact_root", "client", "experiment_id", "quiet", "tracking_uri",
+           "using_store"]
 
 
 def quiet() -> None:
-    """Silence MLflow's progress bars and migration chatter (called before any store use)."""
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
+    """Silence MLflow's progress bars, telemetry and migration chatter, once per process.
+
+    Variables the caller already set win (``setdefault``); later calls do nothing, so a
+    process that turns a logger back up keeps its choice.
+    """
+    global _quieted
+    if _quieted:
+        return
+    for key, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def tracking_uri(models_dir: str | Path) -> str:
-    """``sqlite:///<absolute models dir>/mlflow.db`` (registry in the same file)."""
-    return f"sqlite:///{Path(models_dir).resolve() / 'mlflow.db'}"
+    _quieted = True
 
 
 def artifact_root(models_dir: str | Path) -> str:
     """URI of the artifact folder of the experiment, ``<models dir>/artifacts``."""
-    return (Path(models_dir).resolve() / "artifacts").as_uri()
+    return artifacts_dir(models_dir).as_uri()
 
 
 def client(models_dir: str | Path):  # noqa: ANN201 - mlflow import is deferred (slow)

@@ -5,6 +5,12 @@ future. For ``--as-of T`` every snapshot's label window ends by T; the latest wi
 out for validation, the ones before them (whose labels were known when validation starts)
 serve early stopping and calibration, and the model trains only on snapshots whose labels
 were known before calibration starts. Nothing is ever split at random across time.
+
+A short export (a clinic that changed systems a year ago) has no room for three windows that
+do not overlap; :func:`short_split` then uses overlapping snapshot dates, cross-fits the
+calibration and, at the very shortest, validates on held-out patients. The split says in
+plain words what its backtest could and could not check (``AsOfSplit.validated`` /
+``not_validated``); training, the bundle, MLflow and the evaluation carry those words.
 """
 
 from __future__ import annotations
@@ -28,25 +34,79 @@ class InsufficientHistory(ValueError):
     """The export is too short for a training run at the requested as-of date."""
 
 
+SEPARATE = "separate windows"
+CROSS_FITTED = "cross-fitted calibration"
+HELD_OUT_PATIENTS = "held-out patients"
+
+
 @dataclass(frozen=True)
 class AsOfSplit:
-    """As-of dates of one run, oldest first in each part."""
+    """As-of dates of one run, oldest first in each part, and how the run can be validated.
+
+    ``mode`` is one of ``SEPARATE`` (calibration and validation windows each later than the
+    training labels), ``CROSS_FITTED`` (validation is later than every training label; no
+    room for a calibration window, so early stopping and calibration are cross-fitted over
+    patient folds of the training rows) and ``HELD_OUT_PATIENTS`` (the model is pooled over
+    every overlapping date up to the validation date and judged on patients it never saw,
+    at the latest labelled date, over the same period it learned from).
+    """
 
     train: list[pd.Timestamp]
     calibration: list[pd.Timestamp]
     validation: list[pd.Timestamp]
     as_of: pd.Timestamp
     horizon_days: int
+    mode: str = SEPARATE
+
+    @property
+    def dates(self) -> list[pd.Timestamp]:
+        """Every as-of date the run needs rows for, oldest first, each once."""
+        return sorted({*self.train, *self.calibration, *self.validation})
+
+    def validated(self) -> list[str]:
+        """Plain statements of what the backtest of this split checks."""
+        val = ", ".join(str(t.date()) for t in self.validation)
+        if self.mode == HELD_OUT_PATIENTS:
+            return [f"ranking and calibration on patients held out of training, as of {val}"]
+        return [f"ranking and calibration on the latest labelled window ({val}), later than "
+                "every training label"]
+
+    def not_validated(self) -> list[str]:
+        """Plain statements of what this split cannot check (empty with separate windows)."""
+        if self.mode == CROSS_FITTED:
+            return ["calibration cross-fitted over patient folds of the training dates: no "
+                    "window later than the training data to fit it on"]
+        if self.mode == HELD_OUT_PATIENTS:
+            return ["no window later than the training data: the backtest does not show how "
+                    "the model holds up as the clinic changes over time",
+                    "calibration cross-fitted over patient folds of the same period"]
+        return []
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready description of the data window."""
+        """JSON-ready description of the data window and of what could be validated."""
         return {
             "as_of": str(self.as_of.date()),
             "horizon_days": self.horizon_days,
             "train": [str(t.date()) for t in self.train],
             "calibration": [str(t.date()) for t in self.calibration],
             "validation": [str(t.date()) for t in self.validation],
+            "validation_mode": self.mode,
+            "validated": self.validated(),
+            "not_validated": self.not_validated(),
         }
+
+
+def _grid(first: pd.Timestamp, last: pd.Timestamp, min_history: int, step: int) -> list:
+    """Dates ``last, last - step, ...`` down to ``min_history`` days after ``first``."""
+    start = first + pd.Timedelta(days=min_history)
+    every = pd.Timedelta(days=step)
+    n = int((last - start) // every) + 1 if last >= start else 0
+    return [last - k * every for k in range(n)][::-1]
+
+
+def _first_visit(tables: Tables) -> pd.Timestamp | None:
+    first = tables.visits["visit_at"].min()
+    return None if pd.isna(first) else as_timestamp(first)
 
 
 def labelled_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> list:
@@ -55,24 +115,24 @@ def labelled_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Setting
     The grid is anchored at ``as_of - horizon`` and steps back every
     ``training.snapshot_every_days`` down to ``min_history_days`` after the first visit.
     """
-    end = as_timestamp(as_of)
-    horizon = settings.horizon_days
-    step = pd.Timedelta(days=settings.training.snapshot_every_days)
-    first = tables.visits["visit_at"].min()
-    if pd.isna(first):
+    end, horizon = as_timestamp(as_of), settings.horizon_days
+    first = _first_visit(tables)
+    if first is None:
         return []
-    start = as_timestamp(first) + pd.Timedelta(days=settings.training.min_history_days)
-    last = end - pd.Timedelta(days=horizon)
-    n = int((last - start) // step) + 1 if last >= start else 0
-    dates = [last - k * step for k in range(n)][::-1]
+    cfg = settings.training
+    dates = _grid(first, end - pd.Timedelta(days=horizon), cfg.min_history_days,
+                  cfg.snapshot_every_days)
     return [d for d in dates if label_known_by(d, horizon, end)]
 
 
 def split_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> AsOfSplit:
     """Train / calibration / validation as-of dates for a run at ``as_of`` (see module doc).
 
+    With enough history every part has its own window (``SEPARATE``). A shorter export
+    falls back to :func:`short_split`.
+
     Raises:
-        InsufficientHistory: when no training date is left after the held-out windows.
+        InsufficientHistory: when not even the short-history split has a date.
     """
     cfg, horizon = settings.training, settings.horizon_days
     dates = labelled_as_ofs(tables, as_of, settings)
@@ -81,15 +141,42 @@ def split_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) 
     calibration = cal_pool[-cfg.calibration_windows:]
     train_pool = [d for d in cal_pool if calibration and label_known_by(d, horizon, calibration[0])]
     train = train_pool[-cfg.max_snapshots:]
-    if not train:
-        need = settings.training.min_history_days + horizon * 3 + cfg.snapshot_every_days * (
-            cfg.calibration_windows + cfg.validation_windows)
+    if train:
+        return AsOfSplit(train, calibration, validation, as_timestamp(as_of), horizon)
+    return short_split(tables, as_of, settings)
+
+
+def short_split(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> AsOfSplit:
+    """The split of an export too short for separate windows (``HELD_OUT_PATIENTS``).
+
+    Dates every ``short_snapshot_every_days`` (their label windows overlap) from
+    ``short_min_history_days`` after the first visit up to the latest labelled date
+    V = T - H, which is the validation date. ``training.cross_fit`` trains on all of them,
+    judged on patients held out, and - when some dates' labels are known by V - also on
+    those alone, judged on V (``CROSS_FITTED``); the backtest keeps the better one.
+
+    Raises:
+        InsufficientHistory: when even V has less than ``short_min_history_days`` of history.
+    """
+    cfg, horizon, end = settings.training, settings.horizon_days, as_timestamp(as_of)
+    first = _first_visit(tables)
+    grid = [] if first is None else _grid(
+        first, end - pd.Timedelta(days=horizon), cfg.short_min_history_days,
+        cfg.short_snapshot_every_days)
+    if not grid:
+        need = cfg.short_min_history_days + horizon
         raise InsufficientHistory(
-            f"not enough history before {as_timestamp(as_of).date()} to train with a "
-            f"{horizon}-day horizon: about {need} days after the first visit are needed "
-            "(training, calibration and validation windows may not overlap in time)"
+            f"not enough history before {end.date()} to train with a {horizon}-day horizon: "
+            f"at least {need} days from the first visit to the as-of date are needed "
+            f"({cfg.short_min_history_days} days of history before the latest date whose "
+            f"{horizon}-day outcome is known); 180 or more give a usable model"
         )
-    return AsOfSplit(train, calibration, validation, as_timestamp(as_of), horizon)
+    return AsOfSplit(grid[-cfg.max_snapshots:], [], [grid[-1]], end, horizon, HELD_OUT_PATIENTS)
+
+
+def time_split_dates(split: AsOfSplit) -> list[pd.Timestamp]:
+    """The dates of a short split whose labels are known by its validation date."""
+    return [d for d in split.train if label_known_by(d, split.horizon_days, split.validation[0])]
 
 
 def population(frame: pd.DataFrame, settings: Settings) -> np.ndarray:

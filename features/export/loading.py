@@ -24,6 +24,7 @@ from features.export.validation import (
     find_violations,
     missing_required_columns,
 )
+from features.vocabulary import COMPLETED, SCHEDULED, as_timestamp, cutoff
 
 STALE_RULE = "stale scheduled visit (scheduled before the export date): not used"
 
@@ -123,7 +124,7 @@ def load_frames(
     export_ts = (pd.Timestamp(export_moment) if export_moment is not None and export_date is None
                  else _export_moment(parsed, export_date))
     export_cutoff = (
-        export_ts.normalize() + pd.Timedelta(days=1)
+        cutoff(export_ts)
         if export_date is not None
         else (export_ts + pd.Timedelta(microseconds=1))
     )
@@ -170,7 +171,7 @@ def _export_moment(
     candidates: list[pd.Timestamp] = []
     visits = parsed["visits"].frame
     done = (
-        visits["status"].ne("scheduled")
+        visits["status"].ne(SCHEDULED)
         if "status" in visits.columns
         else pd.Series(True, visits.index)
     )
@@ -191,7 +192,7 @@ def _stale_scheduled(visits: pd.DataFrame, export_ts: pd.Timestamp) -> list[int]
     """Scheduled visits on a day before the export day: they should have been resolved."""
     if "status" not in visits.columns:
         return []
-    stale = visits["status"].eq("scheduled") & (visits["visit_at"] < export_ts.normalize())
+    stale = visits["status"].eq(SCHEDULED) & (visits["visit_at"] < as_timestamp(export_ts))
     return visits.index[stale.to_numpy(bool)].tolist()
 
 
@@ -224,9 +225,9 @@ def _assemble(
 ) -> Tables:
     visits = kept["visits"].copy()
     if "status" not in visits.columns:
-        visits["status"] = "completed"
+        visits["status"] = COMPLETED
     else:
-        visits["status"] = visits["status"].fillna("completed")
+        visits["status"] = visits["status"].fillna(COMPLETED)
     if "visit_id" not in visits.columns:
         visits["visit_id"] = None
     missing_id = visits["visit_id"].isna()

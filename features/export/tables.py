@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-VISIT_STATUSES: tuple[str, ...] = ("completed", "no_show", "cancelled", "scheduled")
-
 PATIENT_DTYPES: dict[str, str] = {
     "patient_id": "object",
     "clinic_id": "object",

@@ -15,6 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from features.export.parsing import ENUMS, ParsedTable
+from features.vocabulary import SCHEDULED
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "patients": ("patient_id",),
@@ -104,7 +105,7 @@ def table_checks(
         if (table, col) in ENUMS:
             rule = "one of " + ", ".join(ENUMS[(table, col)])
             checks[col].append(_check(lambda s, c=col: ~bad[c], rule))
-        elif col in RULE_NAMES or str(frame[col].dtype) in RULE_NAMES:
+        elif str(frame[col].dtype) in RULE_NAMES:
             rule = RULE_NAMES[str(frame[col].dtype)]
             checks[col].append(_check(lambda s, c=col: ~bad[c], rule))
     key = KEYS[table]
@@ -122,7 +123,7 @@ def table_checks(
         checks["revenue"].append(_check(lambda s: ~(s < 0), "revenue >= 0"))
     after = f"not after the export date ({(export_cutoff - pd.Timedelta(days=1)).date()})"
     if table == "visits":
-        not_scheduled = frame["status"].ne("scheduled") if "status" in frame.columns else True
+        not_scheduled = frame["status"].ne(SCHEDULED) if "status" in frame.columns else True
         checks["visit_at"].append(
             _check(
                 lambda s: ~((s >= export_cutoff) & not_scheduled),

@@ -45,8 +45,9 @@ def build(
 
     Returns:
         Frame indexed by ``patient_id`` (every patient of ``tables.patients``, in order), with
-        ``clinic_id`` first, then the columns of ``features.spec.FEATURE_NAMES`` in that
-        order. Patients without a completed visit before the cutoff get missing cadence,
+        ``clinic_id`` first, then the columns of ``features.spec.feature_names`` (of the
+        contact cap's window, ``settings.policy.max_contacts_window_days``) in that order.
+        Patients without a completed visit before the cutoff get missing cadence,
         value-per-visit and segment features.
     """
     _step(on_step, "prepare")
@@ -135,7 +136,7 @@ def build_prepared(
     values.update(channels.columns(ev, settings))
     _step(on_step, "demographics")
     values.update(demographics.columns(prepared.patients, as_of, settings))
-    return typed_frame(values, ev.index)
+    return typed_frame(values, ev.index, None, settings.policy.max_contacts_window_days)
 
 
 def _step(on_step: StepCallback | None, name: str) -> None:

@@ -16,9 +16,10 @@ import pandas as pd
 
 from features.config import FeatureConfig, Settings
 from features.export.tables import Tables
-from features.pipeline.events import SCHEDULED, Events, Prepared, VisitLog, at, prepare
+from features.pipeline.events import Events, Prepared, VisitLog, at, prepare
 from features.pipeline.grouping import first_rows, group_median, labels_at, last_rows, scatter
 from features.spec import typed_frame
+from features.vocabulary import SCHEDULED_CODE
 
 WINDOWS_DAYS: dict[str, int] = {"visits_6m": 182, "visits_12m": 365, "visits_24m": 730}
 
@@ -194,5 +195,5 @@ def booked_at_t(p: Prepared, ev: Events) -> np.ndarray:
     future = p.visit_at >= end
     booked = future & (p.booked_at < end)
     if ev.as_of >= p.export_date.normalize():
-        booked |= future & np.isnat(p.booked_at) & (v.status == SCHEDULED)
+        booked |= future & np.isnat(p.booked_at) & (v.status == SCHEDULED_CODE)
     return np.bincount(v.pid[booked], minlength=p.n) > 0

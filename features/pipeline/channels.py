@@ -5,7 +5,9 @@ tired of texts. Per channel in ``CHANNELS``: contacts sent, responses, bookings 
 contract's attribution rule, a response rate shrunk toward the clinic's rate for that channel
 known at T (empirical Bayes, ``rate_prior_strength`` pseudo-contacts), days since the last
 contact and response, and attempts since the last response. Plus the contact-policy columns:
-opt-outs, consent (current state), days since any contact and contacts in the last 180 days.
+opt-outs, consent (current state), days since any contact and contacts in the contact cap's
+window (``contacts_<N>d``, N = ``policy.max_contacts_window_days``: the features count the
+window the policy caps on, so the two cannot disagree).
 
 As of T (cutoff = midnight after day T): a contact counts when ``sent_at < cutoff``; its
 response only when ``responded_at < cutoff``; its opt-out only when the opt-out's own time
@@ -23,17 +25,15 @@ from features.config import Settings
 from features.export.tables import Tables
 from features.pipeline.events import Events, at, day_number, prepare
 from features.pipeline.grouping import rate
-from features.spec import family_columns, typed_frame
+from features.spec import contacts_column, family_columns, typed_frame
 from features.vocabulary import CHANNELS
-
-RECENT_CONTACT_DAYS = 180
 
 
 def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.DataFrame:
     """Channel features of every patient of ``tables`` as of the end of day ``as_of``.
 
     Returns:
-        Frame indexed by ``patient_id`` with ``days_since_last_contact``, ``contacts_180d``,
+        Frame indexed by ``patient_id`` with ``days_since_last_contact``, ``contacts_<N>d``,
         per channel ``<ch>_sent``, ``<ch>_responses``, ``<ch>_bookings``,
         ``<ch>_response_rate``, ``<ch>_days_since_last_contact``,
         ``<ch>_days_since_last_response``, ``<ch>_attempts_since_response``, then
@@ -44,7 +44,8 @@ def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.D
 
 def from_events(ev: Events, settings: Settings) -> pd.DataFrame:
     """Channel features from an as-of view (see :func:`build`)."""
-    return typed_frame(columns(ev, settings), ev.index, "channels")
+    return typed_frame(columns(ev, settings), ev.index, "channels",
+                       settings.policy.max_contacts_window_days)
 
 
 def columns(ev: Events, settings: Settings) -> dict[str, np.ndarray]:
@@ -52,7 +53,8 @@ def columns(ev: Events, settings: Settings) -> dict[str, np.ndarray]:
     if ev.contacts is not None:
         out = _activity(ev, settings)
     else:
-        out = {name: np.full(ev.n, np.nan) for name in family_columns("channels")}
+        names = family_columns("channels", settings.policy.max_contacts_window_days)
+        out = {name: np.full(ev.n, np.nan) for name in names}
         out.update({f"opted_out_{ch}": np.zeros(ev.n, dtype=bool) for ch in CHANNELS})
     out.update({f"consent_{ch}": v for ch, v in consent(ev.prepared.patients, settings).items()})
     return out
@@ -97,8 +99,8 @@ def _activity(ev: Events, settings: Settings) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     all_last = np.max(np.where(np.isnan(last_sent), -np.inf, last_sent), axis=1)
     out["days_since_last_contact"] = np.where(np.isfinite(all_last), ev.day - all_last, np.nan)
-    out["contacts_180d"] = np.bincount(c.pid[sent_day > ev.day - RECENT_CONTACT_DAYS],
-                                       minlength=n)
+    window = settings.policy.max_contacts_window_days
+    out[contacts_column(window)] = np.bincount(c.pid[sent_day > ev.day - window], minlength=n)
     for j, ch in enumerate(CHANNELS):
         out[f"{ch}_sent"] = sent[:, j].astype(np.int64)
         out[f"{ch}_responses"] = responses[:, j].astype(np.int64)

@@ -32,6 +32,7 @@ from features.pipeline.grouping import (
 )
 from features.vocabulary import (
     CHANNELS,
+    COMPLETED_CODE,
     VISIT_STATUSES,
     as_timestamp,
     booking_moment,
@@ -40,7 +41,6 @@ from features.vocabulary import (
     within_attribution,
 )
 
-COMPLETED, NO_SHOW, CANCELLED, SCHEDULED = (VISIT_STATUSES.index(s) for s in VISIT_STATUSES)
 NAT = np.datetime64("NaT", "ns")
 
 
@@ -156,7 +156,8 @@ def prepare(tables: Tables) -> Prepared:
     clinic, clinics = codes_of(patients["clinic_id"].fillna("default"))
     frame = tables.visits
     pid = ids_to_codes(frame["patient_id"], ids)
-    status_code = codes_in(frame["status"], VISIT_STATUSES, missing=COMPLETED).astype(np.int8)
+    status_code = codes_in(frame["status"], VISIT_STATUSES, missing=COMPLETED_CODE)
+    status_code = status_code.astype(np.int8)
     service, services = codes_of(frame["service"])
     provider, providers = codes_of(frame["provider_id"])
     location, locations = codes_of(frame["location_id"])
@@ -239,7 +240,7 @@ def at(prepared: Prepared, as_of: str | pd.Timestamp, attribution_days: int) -> 
     return Events(
         prepared=prepared, as_of=day, cutoff=end,
         day=int(day_number(np.array([day.to_datetime64()]))[0]),
-        visits=visits, completed=visits.take(visits.status == COMPLETED),
+        visits=visits, completed=visits.take(visits.status == COMPLETED_CODE),
         contacts=contacts, credited=credited,
     )
 

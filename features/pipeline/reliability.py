@@ -16,9 +16,10 @@ import pandas as pd
 
 from features.config import Settings
 from features.export.tables import Tables
-from features.pipeline.events import CANCELLED, COMPLETED, NO_SHOW, Events, at, prepare
+from features.pipeline.events import Events, at, prepare
 from features.pipeline.grouping import rate
 from features.spec import typed_frame
+from features.vocabulary import CANCELLED_CODE, COMPLETED_CODE, NO_SHOW_CODE
 
 
 def build(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> pd.DataFrame:
@@ -42,11 +43,11 @@ def columns(ev: Events, settings: Settings) -> dict[str, np.ndarray]:
     """Reliability columns as arrays in patient order (see :func:`build`)."""
     p, v, n = ev.prepared, ev.visits, ev.n
     k = settings.features.reliability_prior_strength
-    past = np.isin(v.status, (COMPLETED, NO_SHOW, CANCELLED))
+    past = np.isin(v.status, (COMPLETED_CODE, NO_SHOW_CODE, CANCELLED_CODE))
     appointments = np.bincount(v.pid[past], minlength=n)
     out: dict[str, np.ndarray] = {"appointments_lifetime": appointments}
     clinic_appointments = np.bincount(p.clinic, weights=appointments, minlength=len(p.clinics))
-    for name, status in (("noshow", NO_SHOW), ("cancel", CANCELLED)):
+    for name, status in (("noshow", NO_SHOW_CODE), ("cancel", CANCELLED_CODE)):
         count = np.bincount(v.pid[v.status == status], minlength=n)
         clinic_rate = rate(np.bincount(p.clinic, weights=count, minlength=len(p.clinics)),
                            clinic_appointments)[p.clinic]

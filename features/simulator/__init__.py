@@ -6,6 +6,9 @@ Public API:
   ``features.export.tables.Tables`` plus the latent run the oracle needs);
 * :func:`truth_at` gives each patient's true return probability and, per consented channel,
   the true booking probability if contacted;
+* :func:`campaign_members` draws a campaign on the export's lapsed patients,
+  :func:`play_campaign` plays it forward as outcome events and :func:`campaign_effect` gives
+  its true expected extra bookings;
 * :func:`write_demo` writes the contract CSVs and ``truth/`` files (``reactivate demo-data``).
 
 The dynamics are documented in ``docs/simulator.md``.
@@ -13,8 +16,19 @@ The dynamics are documented in ``docs/simulator.md``.
 
 from __future__ import annotations
 
-from features.simulator.api import Simulation, simulate, truth_at
+from features.simulator.api import (
+    Simulation,
+    campaign_effect,
+    campaign_members,
+    play_campaign,
+    simulate,
+    truth_at,
+)
+from features.simulator.campaign_play import PlayConfig
 from features.simulator.params import SimConfig
 from features.simulator.writer import write_demo
 
-__all__ = ["SimConfig", "Simulation", "simulate", "truth_at", "write_demo"]
+__all__ = [
+    "PlayConfig", "SimConfig", "Simulation", "campaign_effect", "campaign_members",
+    "play_campaign", "simulate", "truth_at", "write_demo",
+]

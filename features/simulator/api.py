@@ -9,10 +9,14 @@ import numpy as np
 import pandas as pd
 
 from features.export.tables import Tables
+from features.simulator.campaign_draw import draw_members
+from features.simulator.campaign_play import PlayConfig, true_effect
+from features.simulator.campaign_play import play_campaign as _play_campaign
 from features.simulator.engine import RawRun, run
 from features.simulator.export import build_tables, patient_ids
-from features.simulator.params import SIM_CHANNELS, SimConfig
+from features.simulator.params import SimConfig
 from features.simulator.truth import chunks, p_book_channels, p_return, state_at
+from features.vocabulary import CHANNELS
 
 
 @dataclass(frozen=True)
@@ -97,13 +101,37 @@ def truth_at(
     ts = raw.calendar.start + pd.Timedelta(days=day)
     pid = patient_ids(raw)[:n]
     returns = pd.DataFrame({"as_of": ts, "patient_id": pid, "p_return": p_ret})
-    consent = sim.tables.patients[[f"consent_{c}" for c in SIM_CHANNELS]].to_numpy(
+    consent = sim.tables.patients[[f"consent_{c}" for c in CHANNELS]].to_numpy(
         dtype=bool, na_value=False)[:n]
     rows, cols = np.nonzero(consent)
     channels = pd.DataFrame({
         "as_of": ts,
         "patient_id": pid[rows],
-        "channel": np.asarray(SIM_CHANNELS, dtype=object)[cols],
+        "channel": np.asarray(CHANNELS, dtype=object)[cols],
         "p_book": p_ch[rows, cols],
     })
     return returns, channels
+
+
+def campaign_members(
+    sim: Simulation, campaign_id: str, seed: int, holdout_share: float = 0.1,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Members of a new campaign on the lapsed patients of the export, randomised to arms
+    and assigned the morning after the export (``campaign_draw.draw_members``)."""
+    return draw_members(sim.raw, sim.tables, campaign_id, seed, holdout_share, limit)
+
+
+def play_campaign(
+    sim: Simulation, members: pd.DataFrame, seed: int, config: PlayConfig | None = None
+) -> pd.DataFrame:
+    """What happens after the campaign starts, as outcome events (``campaign_play``)."""
+    return _play_campaign(sim.raw, members, seed, config)
+
+
+def campaign_effect(
+    sim: Simulation, members: pd.DataFrame, window_days: int = 14, seed: int = 0,
+    replications: int = 200, config: PlayConfig | None = None,
+) -> dict[str, float]:
+    """The true expected extra bookings of the campaign (``campaign_play.true_effect``)."""
+    return true_effect(sim.raw, members, window_days, seed, replications, config)

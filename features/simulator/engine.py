@@ -23,17 +23,13 @@ from features.simulator import outreach
 from features.simulator.calendar import Calendar, campaign_days
 from features.simulator.hazards import booking_hazard, churn_hazard, lead_pmf, with_uplift
 from features.simulator.params import (
-    CANCELLED,
-    COMPLETED,
     CONSULTATION,
     DECEASED,
     DRIFTED,
     LASER,
     MOVED,
     NO_FIT,
-    NO_SHOW,
     PROVIDER_LEFT,
-    SCHEDULED,
     UNHAPPY,
     SimConfig,
 )
@@ -45,6 +41,7 @@ from features.simulator.population import (
     roster,
 )
 from features.simulator.state import State
+from features.vocabulary import CANCELLED_CODE, COMPLETED_CODE, NO_SHOW_CODE, SCHEDULED_CODE
 
 
 @dataclass(frozen=True)
@@ -108,22 +105,22 @@ def _resolve(st: State, pop: Population, day: int, rng: np.random.Generator,
     ns, cx = pop.p_no_show[pat], pop.p_cancel[pat]
     u = rng.random(len(rec))
     eng = st.engaged[pat]
-    status = np.where(u < ns, NO_SHOW, np.where(u < ns + cx, CANCELLED, COMPLETED))
-    status = np.where(eng, status, np.where(u < 0.5, CANCELLED, NO_SHOW)).astype(np.int8)
+    status = np.where(u < ns, NO_SHOW_CODE, np.where(u < ns + cx, CANCELLED_CODE, COMPLETED_CODE))
+    status = np.where(eng, status, np.where(u < 0.5, CANCELLED_CODE, NO_SHOW_CODE)).astype(np.int8)
     price = np.asarray(cfg.service_price)[service]
     noise = rng.lognormal(-cfg.price_sigma ** 2 / 2, cfg.price_sigma, len(rec))
     fee_u, fee_amt = rng.random(len(rec)), rng.random(len(rec))
     revenue = np.where(
-        status == COMPLETED,
+        status == COMPLETED_CODE,
         np.where((service == CONSULTATION) & (fee_u < cfg.free_consult_share), 0.0, price * noise),
-        np.where(status == NO_SHOW, np.where(fee_u < cfg.no_show_fee_share, 50 + 50 * fee_amt, 0),
+        np.where(status == NO_SHOW_CODE, np.where(fee_u < cfg.no_show_fee_share, 50 + 50 * fee_amt, 0),
                  np.where(fee_u < cfg.late_cancel_fee_share, 25 + 25 * fee_amt, 0.0)),
     )
     st.visits.col("status")[rec] = status
     st.visits.col("revenue")[rec] = np.round(revenue, 2)
     st.pend_day[pat] = -1
     st.pend_rec[pat] = -1
-    done = status == COMPLETED
+    done = status == COMPLETED_CODE
     p, s = pat[done], service[done]
     first = st.n_completed[p] == 0
     st.laser_done[p] += (s == LASER).astype(np.int8)
@@ -193,7 +190,7 @@ def _book(st: State, pop: Population, staff_days: tuple[np.ndarray, np.ndarray],
     rows = st.visits.append(
         patient=idx, book_day=np.full(k, day), book_min=780 + rng.integers(0, 360, k),
         visit_day=vday, visit_min=480 + 15 * rng.integers(0, 40, k), service=service,
-        provider=provider, status=np.full(k, SCHEDULED), revenue=np.full(k, np.nan),
+        provider=provider, status=np.full(k, SCHEDULED_CODE), revenue=np.full(k, np.nan),
         mu_after=np.full(k, np.nan),
     )
     st.pend_day[idx] = vday

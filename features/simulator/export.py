@@ -17,14 +17,8 @@ import pyarrow.csv as pacsv
 
 from features.export.tables import Tables, conform
 from features.simulator.engine import RawRun
-from features.simulator.params import (
-    DECEASED,
-    LOCATIONS,
-    SCHEDULED,
-    SERVICES,
-    SIM_CHANNELS,
-    STATUSES,
-)
+from features.simulator.params import DECEASED, LOCATIONS, SERVICES
+from features.vocabulary import CHANNELS, SCHEDULED, SCHEDULED_CODE, VISIT_STATUSES
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
@@ -61,14 +55,14 @@ def build_tables(raw: RawRun, clinic_id: str) -> Tables:
         "deceased": ~raw.engaged_end & (raw.reason_end == DECEASED),
         "created_at": created,
     })
-    for j, ch in enumerate(SIM_CHANNELS):
+    for j, ch in enumerate(CHANNELS):
         col = pd.array(consent[:, j], dtype="boolean")
         col[pop.consent_unknown[:, j]] = pd.NA
         patients[f"consent_{ch}"] = col
     cut = _export_cutoff(raw)
     visit_at = cal.timestamps(v["visit_day"], v["visit_min"])
     dead = ~raw.engaged_end & (raw.reason_end == DECEASED)
-    gone = (v["status"] == SCHEDULED) & dead[v["patient"]]  # the clinic cleared those
+    gone = (v["status"] == SCHEDULED_CODE) & dead[v["patient"]]  # the clinic cleared those
     order = np.lexsort((v["patient"], visit_at))
     order = order[~gone[order]]
     provider_ids = raw.staff.ids
@@ -76,7 +70,7 @@ def build_tables(raw: RawRun, clinic_id: str) -> Tables:
         "visit_id": _ids("V", np.arange(1, len(order) + 1), 8),
         "patient_id": pid[v["patient"][order]],
         "visit_at": visit_at[order],
-        "status": np.asarray(STATUSES, dtype=object)[v["status"][order]],
+        "status": np.asarray(VISIT_STATUSES, dtype=object)[v["status"][order]],
         "booked_at": cal.timestamps(v["book_day"], v["book_min"])[order],
         "service": np.asarray(SERVICES, dtype=object)[v["service"][order]],
         "provider_id": provider_ids[v["provider"][order]],
@@ -91,14 +85,14 @@ def build_tables(raw: RawRun, clinic_id: str) -> Tables:
     contacts = pd.DataFrame({
         "contact_id": _ids("C", np.arange(1, len(corder) + 1), 8),
         "patient_id": pid[c["patient"][corder]],
-        "channel": np.asarray(SIM_CHANNELS, dtype=object)[c["channel"][corder]],
+        "channel": np.asarray(CHANNELS, dtype=object)[c["channel"][corder]],
         "sent_at": sent_at[corder],
         "campaign_id": campaign_names(raw)[c["campaign"][corder]],
         "responded_at": resp_at[corder],
         "opted_out": (c["opted_out"] & known)[corder],
     })
     export = max(
-        visits.loc[visits["status"] != "scheduled", "visit_at"].max(),
+        visits.loc[visits["status"] != SCHEDULED, "visit_at"].max(),
         visits["booked_at"].max(), contacts["sent_at"].max(), contacts["responded_at"].max(),
     )
     return Tables(

@@ -14,10 +14,8 @@ SERVICES: tuple[str, ...] = ("consultation", "botox", "filler", "laser", "skin_c
 CONSULTATION, BOTOX, FILLER, LASER, SKIN_CHECK = range(5)
 MAIN_SERVICES: tuple[int, ...] = (BOTOX, FILLER, LASER, SKIN_CHECK)
 
-STATUSES: tuple[str, ...] = ("completed", "no_show", "cancelled", "scheduled")
-COMPLETED, NO_SHOW, CANCELLED, SCHEDULED = range(4)
-
-SIM_CHANNELS: tuple[str, ...] = ("sms", "email", "phone", "mail")
+# Visit statuses and channels are the contract's (``features.vocabulary``): the engine uses
+# ``STATUS_CODE`` / ``*_CODE`` integers and channel positions in ``CHANNELS``.
 
 # Why an engaged patient stops coming (latent; only ``deceased`` ever shows in the export).
 CHURN_REASONS: tuple[str, ...] = (

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features.simulator.export import campaign_names, patient_ids
+from features.vocabulary import CANCELLED, COMPLETED, NO_SHOW, SCHEDULED
 
 if TYPE_CHECKING:
     from features.simulator.api import Simulation
@@ -53,9 +54,9 @@ def marginal_rates(sim: Simulation) -> dict[str, float | dict[str, float]]:
     """
     t = sim.tables
     v, c, p = t.visits, t.contacts, t.patients
-    resolved = v[v["status"] != "scheduled"]
+    resolved = v[v["status"] != SCHEDULED]
     status = resolved["status"].value_counts(normalize=True)
-    done = resolved[resolved["status"] == "completed"]
+    done = resolved[resolved["status"] == COMPLETED]
     export = t.export_date.normalize()
     cohort = p[(p["created_at"] >= sim.start) & (p["created_at"] < sim.start + 365 * _DAY)]
     seen = cohort["patient_id"].isin(done["patient_id"])
@@ -74,9 +75,9 @@ def marginal_rates(sim: Simulation) -> dict[str, float | dict[str, float]]:
         "visits_per_patient": len(v) / len(p),
         "completed_per_patient": len(done) / len(p),
         "contacts_per_patient": len(c) / len(p),
-        "no_show_rate": float(status.get("no_show", 0.0)),
-        "cancel_rate": float(status.get("cancelled", 0.0)),
-        "scheduled_after_export": float((v["status"] == "scheduled").sum()),
+        "no_show_rate": float(status.get(NO_SHOW, 0.0)),
+        "cancel_rate": float(status.get(CANCELLED, 0.0)),
+        "scheduled_after_export": float((v["status"] == SCHEDULED).sum()),
         "five_year_retention": float(cohort_ids.isin(recent).mean()) if len(idx) else np.nan,
         "five_year_retention_latent": float(sim.raw.engaged_end[idx].mean()) if len(idx)
         else np.nan,
@@ -111,7 +112,7 @@ PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
 
 
 def flat(rates: dict[str, float | dict[str, float]]) -> dict[str, float]:
-    """``{"response_rate": {"sms": x}}`` -> ``{"response_rate.sms": x}``."""
+    """``{"response_rate": {channel: x}}`` -> ``{"response_rate.<channel>": x}``."""
     out: dict[str, float] = {}
     for key, value in rates.items():
         if isinstance(value, dict):

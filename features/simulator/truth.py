@@ -25,7 +25,7 @@ from features.simulator.hazards import (
     uplift_rates,
     with_uplift,
 )
-from features.simulator.params import COMPLETED
+from features.vocabulary import COMPLETED_CODE
 
 CHUNK = 200_000
 Rows = slice | np.ndarray  # which patients (numbers into the population arrays)
@@ -77,7 +77,7 @@ def state_at(raw: RawRun, day: int) -> LatentState:
     pend_day[v["patient"][m]] = v["visit_day"][m]
     last_day = pop.init_last_day[:n].copy()
     mu = pop.init_mu[:n].copy()
-    m = (v["status"] == COMPLETED) & (v["visit_day"] <= day)
+    m = (v["status"] == COMPLETED_CODE) & (v["visit_day"] <= day)
     order = np.argsort(v["visit_day"][m], kind="stable")
     who, last = _last_per_patient(v["patient"][m][order], n)
     last_day[who] = v["visit_day"][m][order][last]

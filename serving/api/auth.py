@@ -3,7 +3,8 @@
 The tokens file is JSON, ``{"tokens": [{"digest": ..., "clinics": [...], "created_at": ...}]}``,
 holding only each token's SHA-256 hex digest: a leaked file does not leak usable tokens.
 It is found from ``--tokens``, else the environment variable ``REACTIVATE_TOKENS_FILE``, else
-``serving.tokens_file`` of the settings. The middleware re-reads it when it changes, so
+``serving.tokens_file`` of the settings (``Settings.from_environment``, so a settings file named
+by ``REACTIVATE_CONFIG`` counts, as it does for the service). The middleware re-reads it when it changes, so
 ``reactivate token add`` takes effect without a restart.
 
 The middleware answers 401 itself (before any routing) and hands the token's clinic scope to
@@ -19,12 +20,12 @@ import json
 import logging
 import os
 import secrets
-import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from features.atomic_files import write_text_atomically
 from features.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -99,16 +100,7 @@ def add_token(path: Path, clinics: Iterable[str], label: str | None = None) -> s
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"tokens": entries}, handle, indent=2)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, json.dumps({"tokens": entries}, indent=2), mode=0o600)
     return token
 
 
@@ -166,7 +158,7 @@ class BearerAuthMiddleware:
 
     def __init__(self, app: Callable[..., Awaitable[None]], tokens_file: str | None = None) -> None:
         self.app = app
-        path = tokens_path(Settings(), tokens_file)
+        path = tokens_path(Settings.from_environment(), tokens_file)
         if path is None:
             logger.warning("no tokens file configured: every API call will be refused")
         self.store = TokenStore(path)

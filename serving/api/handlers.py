@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from features.config import Settings
-from features.vocabulary import CHANNELS
 from serving.api.models import (
     Blocked,
     ModelInfo,
@@ -57,17 +56,11 @@ def _clinic_error(clinic_id: str) -> ApiError:
     )
 
 
-def _costs(settings: Settings) -> list[float]:
-    return [settings.policy.channel_costs.get(c, 0.0) for c in CHANNELS]
-
-
 def build_records(
     served: Served, selection: Selection, settings: Settings, explain: bool, max_reasons: int
 ) -> list[PatientRecord]:
     """Records of the selected rows, with reasons when asked (only these rows are explained)."""
-    records = ranking.patient_records(
-        served.index, selection, _costs(settings), settings.policy.cost_weight
-    )
+    records = ranking.patient_records(served.index, selection, settings)
     if explain and len(selection.rows):
         reasons = served.explanations.reasons(selection.rows, max_reasons)
         for record, found in zip(records, reasons, strict=True):
@@ -107,11 +100,6 @@ def rank_response(
     )
 
 
-def rank(served: Served, request: RankRequest, settings: Settings) -> RankResponse:
-    """``POST /rank``: the clinic's best eligible patients under the campaign's filters."""
-    return rank_response(served, request, select(served, request), settings)
-
-
 def lookup(served: Served, request: ScoreRequest) -> ranking.Lookup:
     """The named patients of ``POST /score``, split by the contact policy."""
     try:
@@ -140,11 +128,6 @@ def score_response(
         not_contactable=blocked,
         not_found=found.not_found,
     )
-
-
-def score(served: Served, request: ScoreRequest, settings: Settings) -> ScoreResponse:
-    """``POST /score``: named patients, split into contactable, not contactable, not found."""
-    return score_response(served, request, lookup(served, request), settings)
 
 
 def model_info(state: ServingState) -> ModelInfo:

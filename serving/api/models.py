@@ -13,8 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-Channel = Literal["sms", "email", "phone", "mail"]
-Segment = Literal["active", "lapsing", "inactive", "dormant", "lost"]
+from features.vocabulary import CHANNELS, SEGMENTS
+
+# The vocabulary's tuples as literal types: the OpenAPI enums follow ``features.vocabulary``.
+Channel = Literal[CHANNELS]  # type: ignore[valid-type]
+Segment = Literal[SEGMENTS]  # type: ignore[valid-type]
 RankBy = Literal["probability", "expected_value"]
 ReasonValue = str | float | int | bool | None
 
@@ -217,7 +220,9 @@ class ModelInfo(BaseModel):
     alias: str = Field(description="Registry alias the service follows.")
     registered_model: str = Field(description="Registered model name in the registry.")
     training_window: dict[str, Any] = Field(
-        description="Dates the model was trained and validated on."
+        description="Dates the model was trained and validated on, and what could be "
+        "validated: validation_mode, validated, not_validated (short exports cannot check "
+        "everything), model_choice."
     )
     metrics: dict[str, Any] = Field(
         description="Validation metrics of the model and of the simple baselines."

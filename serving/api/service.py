@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from typing import Any
 
@@ -45,7 +44,6 @@ from serving.api.state import Served, ServingState
 
 logger = logging.getLogger(__name__)
 
-CONFIG_ENV = "REACTIVATE_CONFIG"
 GIL_SWITCH_SECONDS = 0.0005
 UNTRACED_ROUTES = ["/rank", "/score"]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -58,12 +56,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 http = FastAPI(title="reactivate", docs_url=None, redoc_url=None, openapi_url=None)
-
-
-def service_settings() -> Settings:
-    """The service's settings: the file named by ``REACTIVATE_CONFIG``, then the environment."""
-    path = os.environ.get(CONFIG_ENV)
-    return Settings.from_file(path if path else None)
 
 
 async def explain_pending(served: Served, rows: np.ndarray) -> None:
@@ -97,7 +89,7 @@ class Reactivate:
         # new rows) hold the GIL in Python stretches: hand it over sooner than the default
         # 5 ms so the event loop answering requests is not left waiting behind them.
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
-        self.settings = service_settings()
+        self.settings = Settings.from_environment()
         self.state = ServingState(self.settings)
         self.state.start()
 

@@ -3,8 +3,10 @@
 At start and then every ``serving.reload_seconds`` the service looks at the registry's
 ``champion`` alias and at the newest ``scored_<date>.parquet``. When either changed, the new
 pair is loaded and checked *before* it replaces the current one: an unreadable bundle, a
-truncated or incomplete snapshot, or one the contact policy cannot run on is refused, the
-service keeps serving the last good pair, and ``/model`` reports the refusal. A refused
+truncated or incomplete snapshot, one without the stamps ``as_of`` and ``model_version``
+(``training.snapshot_schema``), one scored by another model version than the champion, or
+one the contact policy cannot run on is refused, the service keeps serving the last good
+pair, and ``/model`` reports the refusal. A refused
 candidate is not retried until it changes.
 """
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,15 +23,16 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
+from features.store_paths import has_model_store
 from serving.targeting.explanations import ExplanationStore, warm_order
 from serving.targeting.index import SnapshotIndex, build_index
 from training.registry import ALIAS, NoChampion, load_champion
 from training.scored_snapshot import latest_snapshot, read_snapshot
+from training.snapshot_schema import missing_stamps
 
 logger = logging.getLogger(__name__)
 
 SnapshotKey = tuple[str, float, int]
-_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
 @dataclass
@@ -59,7 +61,7 @@ class ReloadStatus:
 
 def champion_version(settings: Settings) -> str | None:
     """Version holding the ``champion`` alias, or None (cheap: no bundle is read)."""
-    if not (Path(settings.models_dir) / "mlflow.db").exists():
+    if not has_model_store(settings.models_dir):
         return None
     from mlflow.exceptions import MlflowException
 
@@ -78,14 +80,9 @@ def snapshot_key(path: Path) -> SnapshotKey:
     return (path.name, stat.st_mtime, stat.st_size)
 
 
-def snapshot_as_of(path: Path, frame: pd.DataFrame) -> dt.date:
-    """The snapshot's as-of date: its ``as_of`` column if any, else the file name's date."""
-    if "as_of" in frame.columns and len(frame):
-        return pd.Timestamp(frame["as_of"].iloc[0]).date()
-    found = _DATE.search(path.name)
-    if not found:
-        raise ValueError(f"cannot tell the as-of date of snapshot {path.name}")
-    return dt.date.fromisoformat(found.group(1))
+def snapshot_as_of(frame: pd.DataFrame) -> dt.date:
+    """The snapshot's as-of date, from its ``as_of`` stamp (checked by :func:`check_stamps`)."""
+    return pd.Timestamp(frame["as_of"].iloc[0]).date()
 
 
 def check_snapshot(frame: pd.DataFrame, features: list[str]) -> None:
@@ -121,11 +118,28 @@ def read_for_serving(path: Path) -> pd.DataFrame:
     return pq.read_table(path, read_dictionary=text).to_pandas()
 
 
-def _scored_by(frame: pd.DataFrame) -> str | None:
-    """The model version a snapshot records (``model_version`` column), if it records one."""
-    if "model_version" not in frame.columns or not len(frame):
-        return None
-    return str(frame["model_version"].iloc[0])
+def check_stamps(frame: pd.DataFrame, version: str, name: str) -> None:
+    """Refuse a snapshot that does not say when and by which model it was scored, or that
+    was scored by another model version than ``version`` (the champion it would be served
+    with).
+
+    Raises:
+        ValueError: naming the missing stamp or both versions.
+    """
+    missing = missing_stamps(frame)
+    if missing:
+        raise ValueError(
+            f"snapshot {name} lacks {' and '.join(missing)}: it was not written by "
+            "training.scored_snapshot.write_scored_snapshot; run `reactivate score`"
+        )
+    versions = sorted({str(v) for v in frame["model_version"].unique()})
+    if len(versions) != 1 or versions[0] != str(version):
+        # Serving v2's explanations next to v1's probabilities would be wrong on both counts.
+        scored_by = ", v".join(versions)
+        raise ValueError(
+            f"snapshot {name} was scored by model v{scored_by} but the champion is "
+            f"v{version}: run `reactivate score` with the new champion"
+        )
 
 
 def load_pair(bundle: object, version: str, path: Path, settings: Settings) -> Served:
@@ -133,15 +147,9 @@ def load_pair(bundle: object, version: str, path: Path, settings: Settings) -> S
     key = snapshot_key(path)
     frame = read_for_serving(path)
     check_snapshot(frame, list(bundle.features))
-    scored_by = _scored_by(frame)
-    if scored_by is not None and scored_by != str(version):
-        # Serving v2's explanations next to v1's probabilities would be wrong on both counts.
-        raise ValueError(
-            f"snapshot {path.name} was scored by model v{scored_by} but the champion is "
-            f"v{version}: run `reactivate score` with the new champion"
-        )
+    check_stamps(frame, version, path.name)
     index = build_index(frame, settings)
-    return _served(bundle, version, index, path, key, snapshot_as_of(path, frame), settings)
+    return _served(bundle, version, index, path, key, snapshot_as_of(frame), settings)
 
 
 def _served(
@@ -225,6 +233,7 @@ class ServingState:
             bundle, version = self._champion(self.settings)
         if current is not None and current.snapshot_key == snapshot_key(path):
             check_snapshot(current.index.frame, list(bundle.features))
+            check_stamps(current.index.frame, version, path.name)
             return _served(
                 bundle,
                 version,

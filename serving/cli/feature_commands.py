@@ -7,7 +7,6 @@ summary. The feature list itself is documented in ``docs/features.md``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +14,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from features import build
+from features.atomic_files import write_atomically
 from features.pipeline import assemble
 from features.vocabulary import SEGMENTS
 from serving.cli.common import (
@@ -77,14 +77,10 @@ def features(
 
 def write_frame(frame: pd.DataFrame, out: Path) -> Path:
     """Write ``frame`` (index ``patient_id`` kept as a column) atomically, by file suffix."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     if out.suffix.lower() == ".parquet":
-        frame.to_parquet(tmp, index=True)
-    else:
-        frame.to_csv(tmp, index=True, date_format="%Y-%m-%d")
-    os.replace(tmp, out)
-    return out
+        return write_atomically(out, lambda tmp: frame.to_parquet(tmp, index=True))
+    return write_atomically(
+        out, lambda tmp: frame.to_csv(tmp, index=True, date_format="%Y-%m-%d"))
 
 
 def summary(frame: pd.DataFrame, day: pd.Timestamp, out: Path) -> str:

@@ -6,6 +6,7 @@ Thin wiring only: options, loading, printing; the work is in ``serving.monitorin
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -60,6 +61,9 @@ REPORT_OUT_OPTION = typer.Option(Path("report.html"), "--out", dir_okay=False,
 SNAPSHOT_OPTION = typer.Option(None, "--snapshot", exists=True, dir_okay=False,
                                help="Scored snapshot to describe (default: the newest).")
 CLINIC_OPTION = typer.Option(None, "--clinic", help="Only this clinic's patients.")
+CAMPAIGN_RESULTS_OPTION = typer.Option(
+    None, "--campaign-results", exists=True, dir_okay=False,
+    help="A campaign's results (`reactivate results --json FILE`) for the campaign section.")
 
 
 def drift_cmd(
@@ -103,6 +107,7 @@ def report_cmd(
     out_path: Path = REPORT_OUT_OPTION,
     snapshot: Path = SNAPSHOT_OPTION,
     clinic: str = CLINIC_OPTION,
+    campaign_results: Path = CAMPAIGN_RESULTS_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
 ) -> None:
@@ -113,7 +118,8 @@ def report_cmd(
     settings = build_settings(config, models_dir)
     try:
         with console.status("building the report"):
-            path = build_report(settings, out_path, snapshot, clinic)
+            campaign = json.loads(campaign_results.read_text()) if campaign_results else None
+            path = build_report(settings, out_path, snapshot, clinic, campaign)
     except (NoChampion, FileNotFoundError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(2) from err

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from features.config import CONFIG_ENV
 from serving.cli.common import CONFIG_OPTION, MODELS_DIR_OPTION, build_settings, console
 
 SERVICE = "serving.api.service:Reactivate"
@@ -51,7 +52,7 @@ def serve_command(
     if tokens_file is not None:
         env["REACTIVATE_TOKENS_FILE"] = str(tokens_file.resolve())
     if config is not None:
-        env["REACTIVATE_CONFIG"] = str(Path(config).resolve())
+        env[CONFIG_ENV] = str(Path(config).resolve())
     bind_host = host or settings.serving.host
     bind_port = port or settings.serving.port
     argv = [

@@ -42,6 +42,10 @@ SCORE_OUT_OPTION = typer.Option(
     None, "--out", help="Output file, .parquet or .csv (default: snapshots/ in the models dir)."
 )
 LENIENT_OPTION = typer.Option(False, "--lenient", help="Leave broken rows out instead of failing.")
+TRUTH_OPTION = typer.Option(
+    None, "--truth", exists=True, file_okay=False,
+    help="Demo clinic only: the truth/ folder `demo-data` wrote; adds the oracle to the backtest.",
+)
 
 
 def _as_of(value: str | None, tables) -> pd.Timestamp:  # noqa: ANN001 - Tables
@@ -55,13 +59,18 @@ def _run_training(
     as_of: str | None,
     export_date: str | None,  # noqa: ANN001
     lenient: bool,
-):  # noqa: ANN202 - (TrainResult, Truth | None)
-    from training.evaluation import load_truth
+    truth_dir: Path | None = None,
+):  # noqa: ANN202 - TrainResult
+    from features.simulator.truth_files import read_truth
     from training.fit import STEPS, train
     from training.training_snapshots import InsufficientHistory
 
+    try:
+        truth = read_truth(truth_dir) if truth_dir is not None else None
+    except FileNotFoundError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(2) from err
     tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
-    truth = load_truth(source) if "://" not in source else None
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -95,6 +104,19 @@ def _print_evaluation(evaluation: dict, title: str) -> None:
         )
 
 
+def _print_validation(window: dict) -> None:
+    """What the backtest checked and what it could not (short exports cannot check it all)."""
+    out.print(f"validation: {window.get('validation_mode', 'separate windows')}", highlight=False)
+    for line in window.get("validated", []):
+        out.print(f"  validated: {line}", highlight=False)
+    for line in window.get("not_validated", []):
+        out.print(f"  [yellow]not validated:[/yellow] {line}", highlight=False)
+    choice = window.get("model_choice")
+    if choice:
+        out.print(f"  model: {choice['kept']}, {choice['inputs']} (chosen by the backtest)",
+                  highlight=False)
+
+
 def _bar(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "NO"
@@ -108,12 +130,13 @@ def train_cmd(
     promote: bool = PROMOTE_OPTION,
     export_date: str = EXPORT_DATE_OPTION,
     lenient: bool = LENIENT_OPTION,
+    truth: Path = TRUTH_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
 ) -> None:
     """Train the return and channel models, backtest them, register the bundle in MLflow."""
     settings = build_settings(config, models_dir, horizon_days=horizon_days)
-    result = _run_training(source, settings, as_of, export_date, lenient)
+    result = _run_training(source, settings, as_of, export_date, lenient, truth)
     from training.registry import log_and_register
 
     with console.status("logging to MLflow"):
@@ -125,6 +148,7 @@ def train_cmd(
         f"{', '.join(w['validation'])}; {w['contacts']:,} contacts for the channel model",
         highlight=False,
     )
+    _print_validation(w)
     _print_evaluation(result.evaluation, f"Backtest as of {', '.join(w['validation'])}")
     state = "[green]champion[/green]" if reg.promoted else "not promoted"
     out.print(
@@ -140,34 +164,31 @@ def evaluate_cmd(
     out_path: Path = EVAL_OUT_OPTION,
     export_date: str = EXPORT_DATE_OPTION,
     lenient: bool = LENIENT_OPTION,
+    truth: Path = TRUTH_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
 ) -> None:
-    """Backtest on the last window(s) before T: model, baselines and (demo) the oracle."""
+    """Backtest on the last window(s) before T: model, baselines and (with --truth) the oracle."""
     settings = build_settings(config, models_dir, horizon_days=horizon_days)
-    result = _run_training(source, settings, as_of, export_date, lenient)
+    result = _run_training(source, settings, as_of, export_date, lenient, truth)
     evaluation = dict(result.evaluation)
-    from training.metrics import score_forecast
-    from training.registry import NoChampion, load_champion
+    from training.registry import compare_with_champion, validation_probabilities
 
-    try:
-        champion, version = load_champion(settings)
-        rows = result.validation
+    compared = compare_with_champion(result.bundle, result.validation, settings,
+                                     validation_probabilities(result))
+    if compared.champion_scores is not None:
         evaluation["return"] = {
-            **evaluation["return"],
-            f"champion v{version}": score_forecast(
-                rows["label"].to_numpy(), champion.predict_return(rows)
-            ),
+            **evaluation["return"], f"champion v{compared.champion_version}": compared.champion_scores,
         }
-    except (NoChampion, KeyError, ValueError):
-        pass
     evaluation["window"] = result.bundle.window
     w = result.bundle.window
+    _print_validation(w)
     _print_evaluation(evaluation, f"Backtest as of {', '.join(w['validation'])}")
     default = Path(settings.models_dir) / "evaluations" / f"evaluation_{w['as_of']}.json"
     target = out_path or default
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(evaluation, indent=2, default=str))
+    out.print(f"against the champion: {compared.reason}", highlight=False)
     out.print(f"figures written to {target}")
 
 
@@ -182,8 +203,9 @@ def score_cmd(
 ) -> None:
     """Score every patient with the champion model and write the scored snapshot atomically."""
     from training.registry import NoChampion, load_champion
-    from training.scored_snapshot import snapshot_path, write_snapshot
+    from training.scored_snapshot import snapshot_path, write_scored_snapshot
     from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
 
     settings = build_settings(config, models_dir)
     try:
@@ -194,10 +216,8 @@ def score_cmd(
     tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
     day = _as_of(as_of, tables)
     with console.status(f"scoring as of {day.date()} with model v{version}"):
-        frame = score(tables, day, bundle, settings)
-        frame.insert(2, "as_of", day)
-        frame.insert(3, "model_version", str(version))
-        path = write_snapshot(frame, out_path or snapshot_path(settings.models_dir, day))
+        frame = finish_snapshot(score(tables, day, bundle, settings), day, version)
+        path = write_scored_snapshot(frame, out_path or snapshot_path(settings.models_dir, day))
     mix = frame["best_channel"].value_counts(normalize=True).round(3).to_dict()
     out.print(
         f"scored {len(frame):,} patients as of {day.date()} with v{version}: mean return "

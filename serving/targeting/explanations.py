@@ -48,14 +48,8 @@ class ExplanationStore:
         self._values = np.zeros((len(frame), len(self.features)), dtype=np.float32)
         self._done = np.zeros(len(frame), dtype=bool)
         self._reasons = np.full(len(frame), None, dtype=object)
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-
-    @property
-    def ready(self) -> int:
-        """Rows whose contributions are stored (phrased or not)."""
-        return int(self._done.sum())
 
     def compute(self, rows: np.ndarray, threads: int = 0) -> np.ndarray:
         """Contributions of ``rows`` straight from LightGBM's TreeSHAP (bias column dropped).

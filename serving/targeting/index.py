@@ -6,8 +6,9 @@ few numpy masks over one clinic's contiguous arrays. For each clinic and each or
 the top-N of a filtered request is the first N positions of a boolean mask.
 
 The contact policy is folded in at build time: ``channel_bits`` holds, per patient, one bit
-per channel of ``CHANNELS`` that the policy permits, and is zero for patients blocked by a
-patient-level rule. A patient is eligible for a campaign iff ``channel_bits & campaign != 0``.
+per channel of ``CHANNELS`` that the policy permits (``training.channel_choice``), and is zero
+for patients blocked by a patient-level rule. A patient is eligible for a campaign iff
+``channel_bits & campaign != 0``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 from features.config import Settings
 from features.vocabulary import CHANNELS
 from serving.targeting import policy
+from training.channel_choice import channel_permissions
 
 ORDERINGS: dict[str, str] = {
     "probability": "return_probability",
@@ -141,7 +143,7 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
     frame = snapshot.reset_index(drop=True)
     if frame.duplicated(["clinic_id", "patient_id"]).any():
         raise ValueError("snapshot repeats a patient_id within a clinic")
-    permissions = policy.channel_permissions(frame, settings)
+    permissions = channel_permissions(frame, settings)
     blocks = policy.patient_blocks(frame, settings)
     permitted = permissions.to_numpy(dtype=bool) & ~blocks.to_numpy(dtype=bool).any(axis=1)[:, None]
     bits = channel_bit_masks(permitted)

@@ -8,10 +8,11 @@ applied before ranking, so a patient the clinic may not contact never reaches a 
 * no patient contacted within the last ``policy.min_days_between_contacts`` days, nor one
   already contacted ``policy.max_contacts`` times within ``policy.max_contacts_window_days``
   (one more contact would exceed the cap);
-* a channel only with consent and without an opt-out. Unknown consent (missing value or
-  column) never allows SMS (marketing texts need express consent); it allows email, phone and
-  mail when ``features.email_phone_mail_allowed_when_unknown`` is set;
-* the best channel is always an allowed one; a patient with no allowed channel is not listed.
+* a channel only when ``training.channel_choice.channel_permissions`` permits it (consent,
+  no opt-out; unknown consent never allows SMS) - the same rule scoring uses for the
+  snapshot's ``best_channel``;
+* the best channel (``training.channel_choice.choose_channels``) is always a permitted one;
+  a patient with no permitted channel is not listed.
 
 Day counts are taken at the snapshot's as-of date: ``days_since_last_contact`` of 0 means a
 contact on the as-of day itself, so a patient is blocked while it is below the minimum gap.
@@ -26,6 +27,7 @@ import pandas as pd
 
 from features.config import Settings
 from features.vocabulary import CHANNELS
+from training.channel_choice import flag_column, never_contact
 
 PATIENT_RULES: tuple[str, ...] = (
     "do_not_contact",
@@ -35,16 +37,6 @@ PATIENT_RULES: tuple[str, ...] = (
     "contact_cap_reached",
 )
 NO_CHANNEL_RULE = "no_allowed_channel"
-
-
-def _flag(frame: pd.DataFrame, column: str, missing: bool) -> np.ndarray:
-    """A boolean column as a numpy array, ``missing`` standing in for unknown values."""
-    if column not in frame.columns:
-        return np.full(len(frame), missing, dtype=bool)
-    values = frame[column]
-    if values.dtype == object:
-        values = values.astype("boolean")
-    return values.fillna(missing).to_numpy(dtype=bool)
 
 
 def _count(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -75,22 +67,6 @@ def check_policy_columns(frame: pd.DataFrame, settings: Settings) -> None:
         )
 
 
-def channel_permissions(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Which channels each patient may be contacted on.
-
-    Returns:
-        Frame on ``frame``'s index with one boolean column per channel in ``CHANNELS``:
-        consent given (or unknown and allowed by config for non-SMS) and no opt-out.
-    """
-    unknown_ok = settings.features.email_phone_mail_allowed_when_unknown
-    allowed = {
-        channel: _flag(frame, f"consent_{channel}", missing=(channel != "sms" and unknown_ok))
-        & ~_flag(frame, f"opted_out_{channel}", missing=False)
-        for channel in CHANNELS
-    }
-    return pd.DataFrame(allowed, index=frame.index)
-
-
 def patient_blocks(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Patient-level rules that keep a patient off every list.
 
@@ -102,11 +78,12 @@ def patient_blocks(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     policy = settings.policy
     since_contact = _count(frame, "days_since_last_contact")
     recent = _count(frame, contacts_window_column(settings))
-    booked = _flag(frame, "has_booked_appointment", missing=False) & (not policy.include_booked)
+    booked = flag_column(frame, "has_booked_appointment", missing=False)
+    never = never_contact(frame)
     blocks = {
-        "do_not_contact": _flag(frame, "do_not_contact", missing=False),
-        "deceased": _flag(frame, "deceased", missing=False),
-        "booked": booked,
+        "do_not_contact": never["do_not_contact"].to_numpy(),
+        "deceased": never["deceased"].to_numpy(),
+        "booked": booked & (not policy.include_booked),
         "contacted_recently": since_contact < policy.min_days_between_contacts,
         "contact_cap_reached": recent >= policy.max_contacts,
     }
@@ -121,37 +98,6 @@ def campaign_channels(channels: Sequence[str] | None) -> np.ndarray:
     if unknown:
         raise ValueError(f"unknown channels: {sorted(unknown)}")
     return np.isin(np.array(CHANNELS), list(channels))
-
-
-def best_channels(
-    probabilities: np.ndarray,
-    permitted: np.ndarray,
-    costs: Sequence[float] | None = None,
-    cost_weight: float = 0.0,
-) -> np.ndarray:
-    """Pick each patient's channel: the highest utility among the permitted ones.
-
-    Utility is the channel's conversion probability minus ``cost_weight`` times its cost.
-    Unknown probabilities (no channel model) rank below every known one; ties go to the
-    earlier channel of ``CHANNELS`` (cheapest first in the default configuration).
-
-    Args:
-        probabilities: (n, len(CHANNELS)) conversion probabilities, NaN where unknown.
-        permitted: (n, len(CHANNELS)) booleans, the channels the patient may get.
-        costs: cost per channel in ``CHANNELS`` order (None: all zero).
-        cost_weight: trade-off between probability and cost.
-
-    Returns:
-        Integer array of channel positions in ``CHANNELS``; -1 where no channel is permitted.
-    """
-    probabilities = np.asarray(probabilities, dtype=float)
-    permitted = np.asarray(permitted, dtype=bool)
-    cost = np.zeros(len(CHANNELS)) if costs is None else np.asarray(costs, dtype=float)
-    utility = probabilities - cost_weight * cost
-    utility = np.where(np.isnan(utility), -1e9, utility)
-    utility = np.where(permitted, utility, -np.inf)
-    choice = np.argmax(utility, axis=1) if len(utility) else np.zeros(0, dtype=np.int64)
-    return np.where(permitted.any(axis=1), choice, -1)
 
 
 def eligible(

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.config import Settings
 from features.vocabulary import CHANNELS
 from serving.targeting import policy
 from serving.targeting.index import ClinicIndex, OrderedArrays, SnapshotIndex, channel_bits_of
+from training.channel_choice import choose_channels
 
 
 class UnknownClinicError(LookupError):
@@ -153,17 +155,16 @@ def _optional(values: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in values]
 
 
-def patient_records(
-    index: SnapshotIndex,
-    selection: Selection,
-    costs: Sequence[float] | None = None,
-    cost_weight: float = 0.0,
-) -> list[dict]:
+def patient_records(index: SnapshotIndex, selection: Selection, settings: Settings) -> list[dict]:
     """Response records (without reasons) for the selected rows.
+
+    The channel is chosen by ``training.channel_choice.choose_channels`` (costs from
+    ``settings.policy``), the rule behind the snapshot's ``best_channel``: over all channels
+    the two agree for every contactable patient.
 
     Returns:
         One dict per row with keys ``rank``, ``patient_id``, ``return_probability``,
-        ``best_channel`` (re-chosen among the policy-permitted campaign channels),
+        ``best_channel`` (chosen among the policy-permitted campaign channels),
         ``channel_probabilities`` (permitted campaign channels only), ``expected_value``,
         ``segment``, ``days_since_last_visit``, ``last_service`` and an empty ``reasons``.
     """
@@ -172,7 +173,7 @@ def patient_records(
     permitted = ((bits[:, None] >> np.arange(len(CHANNELS))) & 1).astype(bool)
     permitted &= policy.campaign_channels(selection.channels)
     probabilities = index.probabilities[rows]
-    choice = policy.best_channels(probabilities, permitted, costs, cost_weight)
+    choice = choose_channels(probabilities, permitted, settings)
     if (choice < 0).any():
         raise RuntimeError("a selected patient has no permitted channel")  # policy invariant
     out = {name: values[rows] for name, values in index.outputs.items()}

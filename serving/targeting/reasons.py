@@ -128,7 +128,7 @@ def _num_phrase(name: str, once: str, several: str) -> Phrase:
     return phrase
 
 
-PHRASES: dict[str, Phrase] = {
+_FEATURE_PHRASES: dict[str, Phrase] = {
     "days_since_last_visit": _since_last_visit,
     "overdue_ratio": _overdue_ratio,
     "days_overdue": _days_overdue,
@@ -187,8 +187,12 @@ PHRASES: dict[str, Phrase] = {
     ),
     "sex": lambda ctx: "sex: " + w.label(_col(ctx, "sex"), "unknown"),
 }
-for _channel in CHANNELS:
-    PHRASES.update(_channel_phrases(_channel))
+# Built in one expression (no mutation at import): the per-feature phrases, then every
+# channel's family of phrases.
+PHRASES: dict[str, Phrase] = {
+    **_FEATURE_PHRASES,
+    **{name: phrase for channel in CHANNELS for name, phrase in _channel_phrases(channel).items()},
+}
 
 
 def phrase_feature(feature: str, ctx: pd.DataFrame) -> pd.Series:

@@ -34,3 +34,19 @@ def test_json_file_is_accepted_and_defaults_fill_the_rest(tmp_path: Path) -> Non
     assert settings.policy.max_contacts == 3
     assert settings.policy.min_days_between_contacts == 14
     assert settings.horizon_days == 90
+
+
+def test_entry_points_without_a_config_flag_read_the_file_named_by_reactivate_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "reactivate.toml"
+    cfg.write_text("seed = 5\n[policy]\nmax_contacts_window_days = 90\n")
+    monkeypatch.delenv("REACTIVATE_SEED", raising=False)
+    monkeypatch.setenv("REACTIVATE_CONFIG", str(cfg))
+    monkeypatch.setenv("REACTIVATE_HORIZON_DAYS", "30")
+    s = Settings.from_environment(models_dir=tmp_path / "m", seed=None)
+    assert (s.seed, s.horizon_days, s.policy.max_contacts_window_days) == (5, 30, 90)
+    assert s.models_dir == tmp_path / "m"
+
+    monkeypatch.setenv("REACTIVATE_CONFIG", "")
+    assert Settings.from_environment().seed == 42

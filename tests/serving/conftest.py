@@ -56,8 +56,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     from serving.api.auth import add_token
     from training.fit import train
     from training.registry import load_champion, log_and_register
-    from training.scored_snapshot import snapshot_path, write_snapshot
+    from training.scored_snapshot import snapshot_path, write_scored_snapshot
     from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
 
     root = tmp_path_factory.mktemp("serving-world")
     models_dir = root / "models"
@@ -66,7 +67,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     south = simulate(500, 12, "2022-01-01", "2024-06-30", clinic_id="south")
     as_of = pd.Timestamp(north.tables.export_date).normalize()
     log_and_register(train(north.tables, as_of, settings), settings)
-    bundle, _ = load_champion(settings)
+    bundle, version = load_champion(settings)
     scored = pd.concat(
         [
             score(north.tables, as_of, bundle, settings),
@@ -74,7 +75,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         ],
         ignore_index=True,
     )
-    write_snapshot(scored, snapshot_path(models_dir, as_of))
+    scored = finish_snapshot(scored, as_of, version)
+    write_scored_snapshot(scored, snapshot_path(models_dir, as_of))
     tokens = root / "tokens.json"
     north_token = add_token(tokens, ["north", "west"])
     south_token = add_token(tokens, ["south"])

@@ -72,7 +72,7 @@ def as_of(small_sim) -> pd.Timestamp:
 def trained(small_sim, as_of):
     """One training run on the small clinic, shared by the model tests."""
     from features.simulator import truth_at
-    from training.evaluation import Truth
+    from features.simulator.truth_files import Truth
     from training.fit import train
     from training.training_snapshots import split_as_ofs
 

@@ -40,12 +40,28 @@ def demo(tmp_path_factory):
     return folder, config, pd.Timestamp(sim.tables.export_date).normalize()
 
 
-def test_train_then_score_writes_a_snapshot_the_service_can_find(app, demo, tmp_path):
+def score_through_the_library(folder, config, models, day, tmp_path):
+    """The notebook's path: champion, score, finish, write (no command line involved)."""
+    from features.config import Settings
+    from features.export.loading import load
+    from training.registry import load_champion
+    from training.scored_snapshot import write_scored_snapshot
+    from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
+
+    settings = Settings.from_file(config, models_dir=models)
+    bundle, version = load_champion(settings)
+    tables = load(str(folder), settings).tables
+    snapshot = finish_snapshot(score(tables, day, bundle, settings), day, version)
+    return write_scored_snapshot(snapshot, tmp_path / "library" / f"scored_{day.date()}.parquet")
+
+
+def test_train_then_score_writes_the_library_s_snapshot_where_the_service_finds_it(app, demo, tmp_path):
     folder, config, export_day = demo
     models = tmp_path / "models"
     runner = CliRunner()
     trained = runner.invoke(app, ["train", str(folder), "--models-dir", str(models),
-                                  "--config", str(config)])
+                                  "--config", str(config), "--truth", str(folder / "truth")])
     assert trained.exit_code == 0, trained.output
     assert "oracle" in trained.output and "BG/NBD" in trained.output
     assert "v1 (champion: first version)" in trained.output
@@ -58,6 +74,8 @@ def test_train_then_score_writes_a_snapshot_the_service_can_find(app, demo, tmp_
     frame = pd.read_parquet(path)
     assert frame["model_version"].eq("1").all()
     assert frame["return_probability"].between(0, 1).all()
+    library = score_through_the_library(folder, config, models, export_day, tmp_path)
+    pd.testing.assert_frame_equal(pd.read_parquet(library), frame)
 
     csv = tmp_path / "out.csv"
     assert runner.invoke(app, ["score", str(folder), "--models-dir", str(models), "--as-of",
@@ -67,8 +85,29 @@ def test_train_then_score_writes_a_snapshot_the_service_can_find(app, demo, tmp_
     listed = runner.invoke(app, ["models", "--models-dir", str(models)])
     assert listed.exit_code == 0 and "champion" in listed.output
 
+    out = tmp_path / "figures.json"
+    evaluated = runner.invoke(app, ["evaluate", str(folder), "--models-dir", str(models),
+                                    "--config", str(config), "--out", str(out)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "champion v1" in json.loads(out.read_text())["return"]
+    assert "against the champion: auc" in " ".join(evaluated.output.split())
 
-def test_evaluate_saves_the_figures_as_json(app, demo, tmp_path):
+
+def test_evaluate_saves_the_figures_as_json_with_the_oracle_from_the_given_truth(
+    app, demo, tmp_path
+):
+    folder, config, _ = demo
+    out = tmp_path / "figures.json"
+    result = CliRunner().invoke(app, ["evaluate", str(folder), "--models-dir",
+                                      str(tmp_path / "m"), "--config", str(config),
+                                      "--out", str(out), "--truth", str(folder / "truth")])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert set(figures["return"]) >= {"model", "recency", "overdue", "bgnbd", "oracle"}
+    assert figures["window"]["validation"] == ["2026-08-02"]
+
+
+def test_evaluate_without_truth_has_no_oracle_even_beside_a_truth_folder(app, demo, tmp_path):
     folder, config, _ = demo
     out = tmp_path / "figures.json"
     result = CliRunner().invoke(app, ["evaluate", str(folder), "--models-dir",
@@ -76,8 +115,16 @@ def test_evaluate_saves_the_figures_as_json(app, demo, tmp_path):
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
-    assert set(figures["return"]) >= {"model", "recency", "overdue", "bgnbd", "oracle"}
-    assert figures["window"]["validation"] == ["2026-08-02"]
+    assert "oracle" not in figures["return"] and "model" in figures["return"]
+
+
+def test_evaluate_with_a_folder_that_is_not_a_truth_folder_fails_naming_it(app, demo, tmp_path):
+    folder, config, _ = demo
+    result = CliRunner().invoke(app, ["evaluate", str(folder), "--models-dir",
+                                      str(tmp_path / "m"), "--config", str(config),
+                                      "--truth", str(folder)])
+    assert result.exit_code == 2
+    assert "returns.parquet" in result.output and "not a demo truth folder" in result.output
 
 
 def test_score_without_a_trained_model_says_what_to_do(app, demo, tmp_path):

@@ -9,6 +9,8 @@ from features.config import Settings
 from training.context import season_index
 from training.labels import contact_labels, label_known_by, return_labels
 from training.training_snapshots import (
+    HELD_OUT_PATIENTS,
+    SEPARATE,
     InsufficientHistory,
     build_training_rows,
     labelled_as_ofs,
@@ -96,10 +98,27 @@ def test_as_of_dates_start_after_the_minimum_history():
     assert dates[-1] == pd.Timestamp("2024-04-01")
 
 
-def test_a_short_history_is_refused_with_a_clear_error():
-    tables = make_tables([("p1", "2024-01-01", "completed")])
-    with pytest.raises(InsufficientHistory, match="not enough history"):
+def test_a_history_shorter_than_the_horizon_plus_four_weeks_is_refused_with_a_clear_error():
+    tables = make_tables([("p1", "2024-04-01", "completed")])
+    with pytest.raises(InsufficientHistory, match="at least 118 days"):
         split_as_ofs(tables, "2024-06-30", Settings())
+
+
+def test_six_months_of_history_give_overlapping_dates_validated_on_the_latest_labelled_one():
+    tables = make_tables([("p1", "2024-01-01", "completed")])
+    split = split_as_ofs(tables, "2024-06-30", Settings())
+    assert split.mode == HELD_OUT_PATIENTS
+    assert split.validation == [pd.Timestamp("2024-04-01")]
+    assert split.train[-1] == split.validation[0]
+    assert all(b - a == pd.Timedelta(days=14) for a, b in zip(split.train, split.train[1:], strict=False))
+    assert any("no window later than the training data" in s for s in split.not_validated())
+
+
+def test_separate_windows_leave_nothing_unvalidated():
+    tables = make_tables([("p1", "2020-01-01", "completed")])
+    split = split_as_ofs(tables, "2024-06-30", Settings())
+    assert split.mode == SEPARATE and split.not_validated() == []
+    assert split.to_dict()["validation_mode"] == SEPARATE
 
 
 def test_snapshot_rows_hold_features_at_t_and_only_the_population():

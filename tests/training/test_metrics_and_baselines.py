@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.baselines import RuleBaseline, bgnbd_probability, rfm_summary
+from training.baselines import RuleBaseline, bgnbd_probability, rfm_summary, rule_ranking
 from training.calibration import calibrator_from_dict, make_calibrator
 from training.metrics import expected_calibration_error, score_forecast, top_share
 
@@ -56,6 +56,18 @@ def test_a_rule_learns_which_direction_predicts_returns():
     assert rule.sign_ == -1.0
     assert p[0] > p[-1]
     assert rank[0] > rank[-1]
+
+
+def test_rule_ranking_with_the_learned_direction_is_the_fitted_rules_ranking():
+    days = np.arange(200.0)
+    days[[3, 50]] = np.nan  # no completed visit yet: counted at the median
+    frame = pd.DataFrame({"days_since_last_visit": days})
+    y = (np.arange(200) < 80).astype(int)
+    rule = RuleBaseline("recency", "days_since_last_visit").fit(frame, y)
+    _, rank = rule.predict(frame)
+    shared = rule_ranking(frame, "days_since_last_visit", rule.sign_)
+    np.testing.assert_array_equal(shared, rank)
+    assert shared[3] == -np.nanmedian(days)
 
 
 def test_rfm_summary_counts_repeat_visit_days_in_weeks():

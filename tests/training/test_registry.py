@@ -8,7 +8,13 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from training.registry import NoChampion, list_versions, load_champion, log_and_register
+from training.registry import (
+    NoChampion,
+    compare_with_champion,
+    list_versions,
+    load_champion,
+    log_and_register,
+)
 
 from .conftest import small_settings
 
@@ -77,3 +83,25 @@ def test_champion_moves_only_on_evidence_or_on_request(trained, models_dir):
     assert versions.loc[versions["version"] == 4, "aliases"].item() == "champion"
     assert versions["auc"].notna().all()
     assert (models_dir / "artifacts").is_dir()
+
+
+def test_champion_comparison_reports_metric_both_values_and_the_verdict(trained, models_dir):
+    settings = small_settings(models_dir)
+    rows = trained.validation
+    alone = compare_with_champion(trained.bundle, rows, settings)
+    assert (alone.champion_version, alone.champion_value, alone.challenger_wins) == (
+        None, None, True)
+    assert alone.reason == "first version" and alone.metric == "auc"
+
+    log_and_register(trained, settings)
+    weak = _weakened(trained).bundle
+    against = compare_with_champion(weak, rows, settings)
+    assert against.champion_version == "1" and not against.challenger_wins
+    assert against.champion_value > against.challenger_value
+    assert against.champion_scores["auc"] == against.champion_value
+    assert set(against.as_tags()) == {"challenger_auc", "champion_auc"}
+    assert "does not beat champion v1" in against.reason
+
+    brier = compare_with_champion(weak, rows, small_settings(models_dir, promotion_metric="brier"))
+    assert brier.metric == "brier" and not brier.challenger_wins
+    assert brier.champion_value < brier.challenger_value  # lower is better for Brier

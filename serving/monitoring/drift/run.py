@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.atomic_files import write_atomically
 from features.config import Settings
 from features.vocabulary import CHANNELS
 from serving.monitoring.drift.checks import (
@@ -64,7 +63,7 @@ def run_drift(
 
     snapshot = evidently_run(cur, ref, plan, score_on, settings)
     html_path, json_path = out / f"{stem}.html", out / f"{stem}.json"
-    _atomic_write(html_path, lambda p: snapshot.save_html(str(p)))
+    write_atomically(html_path, lambda p: snapshot.save_html(str(p)))
     results = parse_results(snapshot.dict())
 
     columns = [column_entry(name, plan, results) for name in plan.tested]
@@ -103,7 +102,7 @@ def run_drift(
         "json_path": str(json_path),
     }
     summary = _json_safe(summary)
-    _atomic_write(json_path, lambda p: p.write_text(json.dumps(summary, indent=2, allow_nan=False)))
+    write_atomically(json_path, lambda p: p.write_text(json.dumps(summary, indent=2, allow_nan=False)))
     return summary
 
 
@@ -181,13 +180,3 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
-
-
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Write a temporary file in the same folder, then rename: readers never see half a file."""
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

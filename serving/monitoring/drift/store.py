@@ -1,7 +1,7 @@
 """Where drift files live and how a snapshot is checked against a model bundle.
 
 Files sit beside their snapshot: ``snapshots/scored_<as_of>.parquet`` gets
-``drift_<as_of>.html`` and ``drift_<as_of>.json``.
+``drift_<as_of>.html`` and ``drift_<as_of>.json`` (``features.store_paths.drift_paths``).
 """
 
 from __future__ import annotations
@@ -13,28 +13,27 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from features.config import Settings
+from features.store_paths import drift_paths
 from features.vocabulary import CHANNELS
 from serving.monitoring.drift.run import CHANNEL_COLUMN, run_drift
 
 if TYPE_CHECKING:
     from training.bundle import ModelBundle
 
-SUMMARY_PREFIX = "drift_"
-
-
 def bundle_reference(bundle: ModelBundle, settings: Settings) -> pd.DataFrame:
     """The bundle's reference sample with the best channel a scored snapshot would carry.
 
     The sample holds validation-window features and scores; the best channel is derived with
-    the same rule as scoring (``training.scoring.best_channels``) when a channel model exists.
+    the same rule as scoring (``training.channel_choice.best_channels``) when a channel model
+    exists.
     """
-    from training.scoring import allowed_channels, best_channels
+    from training.channel_choice import best_channels
 
     ref = bundle.reference
     if CHANNEL_COLUMN in ref.columns or bundle.channel_model is None:
         return ref
     probs = bundle.predict_channels(ref)[[f"p_{c}" for c in CHANNELS]].to_numpy()
-    return ref.assign(best_channel=best_channels(probs, allowed_channels(ref), settings))
+    return ref.assign(best_channel=best_channels(ref, probs, settings))
 
 
 def drift_against_bundle(
@@ -76,11 +75,7 @@ def drift_after_scoring(
 
 def summary_paths(snapshot_path: Path | str) -> tuple[Path, Path]:
     """Where the drift files of a snapshot live: ``drift_{as_of}.html/.json`` beside it."""
-    snap = Path(snapshot_path)
-    as_of = snap.stem.removeprefix("scored_")
-    return snap.with_name(f"{SUMMARY_PREFIX}{as_of}.html"), snap.with_name(
-        f"{SUMMARY_PREFIX}{as_of}.json"
-    )
+    return drift_paths(snapshot_path)
 
 
 def latest_summary(settings: Settings) -> dict[str, Any] | None:

@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from features.vocabulary import EMAIL, MAIL, PHONE, SMS
+
 BLUE, ORANGE, GREY, GREEN, RED = "#1f5f99", "#e08a1e", "#9aa0a6", "#2e7d32", "#b3261e"
 CHANNEL_COLOURS = {
-    "sms": "#1f5f99",
-    "email": "#4e9bd6",
-    "phone": "#e08a1e",
-    "mail": "#7c5295",
+    SMS: "#1f5f99",
+    EMAIL: "#4e9bd6",
+    PHONE: "#e08a1e",
+    MAIL: "#7c5295",
     "none": "#c7c9cc",
 }
 WIDTH = 7.0  # inches: fits the printable width of A4 with 14 mm margins

@@ -9,12 +9,14 @@ serves.
 from __future__ import annotations
 
 import json
-import os
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
+from features.atomic_files import write_text_atomically
 from features.config import Settings
+from features.store_paths import snapshot_label
 from serving.monitoring.drift import summary_paths
 from serving.monitoring.report.data import ReportData
 from serving.monitoring.report.model_views import global_explanations, model_health
@@ -77,24 +79,21 @@ def collect(settings: Settings, snapshot_path: Path | None = None,
             raise ValueError(f"clinic {clinic_id!r} has no patient in {path.name}")
     drift_file = summary_paths(path)[1]
     drift = json.loads(drift_file.read_text()) if drift_file.exists() else None
-    as_of = Path(path).stem.removeprefix("scored_")
+    as_of = snapshot_label(path)
     return assemble(snapshot, bundle, settings, as_of, drift, version)
 
 
 def write_report(data: ReportData, out: Path) -> Path:
     """Render ``data`` and write it atomically to ``out``; returns ``out``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(render(data), encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_text_atomically(out, render(data))
 
 
 def build_report(settings: Settings, out: Path, snapshot_path: Path | None = None,
-                 clinic_id: str | None = None) -> Path:
-    """Collect and write the manager report (the ``reactivate report`` command)."""
-    return write_report(collect(settings, snapshot_path, clinic_id), out)
+                 clinic_id: str | None = None, campaign: dict | None = None) -> Path:
+    """Collect and write the manager report (the ``reactivate report`` command).
+
+    ``campaign``: a campaign's results (``reactivate results --json``) for the "Campaign
+    results" section, or None.
+    """
+    data = collect(settings, snapshot_path, clinic_id)
+    return write_report(replace(data, campaign=campaign) if campaign else data, out)

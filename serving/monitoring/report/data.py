@@ -66,6 +66,8 @@ class ReportData:
         model_version: registry version of the champion.
         currency: currency sign for money.
         notes: extra sentences (e.g. what was left out and why).
+        campaign: a campaign's results (``training.campaign_results.campaign_results``),
+            or None for no "Campaign results" section.
     """
 
     as_of: str
@@ -79,3 +81,4 @@ class ReportData:
     model_version: str | None = None
     currency: str = "$"
     notes: list[str] = field(default_factory=list)
+    campaign: dict[str, Any] | None = None

@@ -1,11 +1,11 @@
 """The model's side of the report: what drives returning (SHAP) and how healthy it is.
 
-Global importance is the mean absolute SHAP contribution (LightGBM TreeSHAP via
-``ModelBundle.explain``) over a seeded sample of the snapshot's patients: TreeSHAP costs
-milliseconds per row, so a sample of ``SHAP_SAMPLE`` rows gives a stable ranking in
-seconds even for a million-patient snapshot. Backtest figures come from the bundle's
-metrics; the calibration and gains curves need outcomes, which the bundle's reference
-sample carries when it has a ``label`` column (validation-window rows).
+Global importance is the mean absolute SHAP contribution over a seeded sample of
+``SHAP_SAMPLE`` of the snapshot's patients (``training.explanation_summary``, the same summary
+the retraining notebook shows); this module adds the manager's wording and the beeswarm
+data. Backtest figures come from the bundle's metrics; the calibration and gains curves
+need outcomes, which the bundle's reference sample carries when it has a ``label`` column
+(validation-window rows).
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.spec import BY_NAME
 from serving.monitoring.report import fmt
 from serving.monitoring.report.data import Explanations, ModelHealth
-from training.context import CONTEXT_SPECS
-
-SPECS = {**BY_NAME, **{spec.name: spec for spec in CONTEXT_SPECS}}  # every model input
+from training.baselines import RULE_COLUMNS, rule_ranking
+from training.bundle import SPECS
+from training.explanation_summary import explained_sample, feature_meaning, global_importance
 
 SHAP_SAMPLE = 1000
 TOP_FEATURES = 10
@@ -27,7 +26,6 @@ RULE_NAMES: dict[str, str] = {
     "overdue": "Most overdue first (simple rule)",
     "bgnbd": "Visit-frequency model (BG/NBD)",
 }
-RULE_COLUMNS: dict[str, str] = {"recency": "days_since_last_visit", "overdue": "overdue_ratio"}
 MODEL_NAME = "This model"
 
 
@@ -37,17 +35,13 @@ def plain_name(feature: str) -> str:
     The spec is written for analysts ("... to the as-of date"); the report speaks of "now".
     A column the spec does not know keeps its name, with spaces.
     """
-    spec = SPECS.get(feature)
-    return fmt.plain(spec.meaning) if spec is not None else feature.replace("_", " ")
+    return fmt.plain(feature_meaning(feature))
 
 
 def global_explanations(bundle: object, snapshot: pd.DataFrame, seed: int) -> Explanations:
     """Mean |SHAP| ranking and beeswarm data over a seeded sample of ``snapshot`` rows."""
-    sample = snapshot.sample(n=min(SHAP_SAMPLE, len(snapshot)), random_state=seed)
-    contrib = bundle.explain(sample).drop(columns="bias")
-    strength = contrib.abs().mean()
-    share = strength / strength.sum() if strength.sum() > 0 else strength
-    top = share.sort_values(ascending=False, kind="stable").head(TOP_FEATURES)
+    sample, contrib = explained_sample(bundle, snapshot, SHAP_SAMPLE, seed)
+    top = global_importance(contrib).head(TOP_FEATURES).set_index("feature")["share"]
     labels = [plain_name(f) for f in top.index]
     ranks = np.column_stack(
         [
@@ -96,12 +90,6 @@ def gains_table(y: np.ndarray, scores: dict[str, np.ndarray], steps: int = 20) -
     return pd.DataFrame(out)
 
 
-def _rule_score(reference: pd.DataFrame, column: str, direction: float) -> np.ndarray:
-    values = pd.to_numeric(reference[column], errors="coerce").to_numpy(dtype=float)
-    fill = np.nanmedian(values) if np.isfinite(values).any() else 0.0
-    return direction * np.where(np.isnan(values), fill, values)
-
-
 def model_health(bundle: object) -> ModelHealth | None:
     """Backtest AUCs of the model and the baselines, with curves when outcomes are known."""
     table = (getattr(bundle, "metrics", None) or {}).get("return")
@@ -131,7 +119,7 @@ def model_health(bundle: object) -> ModelHealth | None:
     for key, column in RULE_COLUMNS.items():
         if key in table and column in reference.columns:
             direction = float(table[key].get("direction", 1.0))
-            scores[RULE_NAMES[key]] = _rule_score(reference, column, direction)
+            scores[RULE_NAMES[key]] = rule_ranking(reference, column, direction)
     return ModelHealth(
         aucs=aucs, calibration=calibration_table(p, y), gains=gains_table(y, scores), window=when
     )

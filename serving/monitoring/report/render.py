@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from serving.monitoring.report import charts, fmt
+from serving.monitoring.report.campaign_view import campaign_section
 from serving.monitoring.report.data import ReportData
 from serving.monitoring.report.style import CSS
 
@@ -27,6 +28,7 @@ def render(data: ReportData) -> str:
     """The complete HTML document."""
     sections = [
         _header(data),
+        campaign_section(data.campaign, data.currency) if data.campaign else "",
         _contacts(data),
         _segments(data),
         _drivers(data),

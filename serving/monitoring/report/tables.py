@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
-from features.vocabulary import CHANNELS, SEGMENTS
+from features.vocabulary import CHANNELS, SEGMENTS, WIN_BACK_SEGMENTS
 from serving.targeting import ranking
 from serving.targeting.index import build_index
 from serving.targeting.reasons import top_reasons
 
-WIN_BACK_SEGMENTS: tuple[str, ...] = ("lapsing", "inactive", "dormant")
 MAX_REASONS = 2
 
 
@@ -73,14 +72,12 @@ def top_contacts(snapshot: pd.DataFrame, bundle: object, settings: Settings,
     """
     index = build_index(snapshot, settings)
     filters = ranking.RankFilters(segments=WIN_BACK_SEGMENTS)
-    costs = [settings.policy.channel_costs.get(c, 0.0) for c in CHANNELS]
     parts = []
     for clinic_id in sorted(index.clinics):
         selection = ranking.rank_patients(index, clinic_id, filters, limit)
         if not len(selection.rows):
             continue
-        records = pd.DataFrame(ranking.patient_records(
-            index, selection, costs, settings.policy.cost_weight))
+        records = pd.DataFrame(ranking.patient_records(index, selection, settings))
         parts.append(records.assign(clinic_id=clinic_id, row=selection.rows))
     columns = ["patient_id", "clinic_id", "segment", "channel", "return_probability",
                "expected_value", "days_since_last_visit", "reasons"]

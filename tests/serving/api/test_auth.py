@@ -42,14 +42,17 @@ def test_a_corrupt_tokens_file_is_refused_not_extended(tmp_path) -> None:
 
 
 def _app(tokens_file) -> TestClient:
+    return TestClient(BearerAuthMiddleware(_routes(), tokens_file=str(tokens_file)))
+
+
+def _routes() -> Starlette:
     async def whoami(request: Request) -> JSONResponse:
         return JSONResponse(sorted(clinics_in_scope(request.scope)))
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse("ok")
 
-    app = Starlette(routes=[Route("/rank", whoami, methods=["POST"]), Route("/readyz", health)])
-    return TestClient(BearerAuthMiddleware(app, tokens_file=str(tokens_file)))
+    return Starlette(routes=[Route("/rank", whoami, methods=["POST"]), Route("/readyz", health)])
 
 
 def test_requests_need_a_known_bearer_token_and_see_its_scope(tmp_path) -> None:
@@ -89,3 +92,23 @@ def test_token_add_prints_only_the_token_and_stores_its_digest(tmp_path) -> None
     token = result.stdout.strip()
     assert result.stdout == token + "\n" and len(token) >= 40
     assert read_tokens(path) == {token_digest(token): frozenset({"north"})}
+
+
+def test_a_tokens_file_named_only_in_the_reactivate_config_file_is_honoured(
+    tmp_path, monkeypatch
+) -> None:
+    tokens = tmp_path / "elsewhere" / "tokens.json"
+    token = add_token(tokens, ["north"])
+    config = tmp_path / "settings.toml"
+    config.write_text(f'[serving]\ntokens_file = "{tokens}"\n')
+    monkeypatch.delenv("REACTIVATE_TOKENS_FILE", raising=False)
+    monkeypatch.delenv("REACTIVATE_SERVING__TOKENS_FILE", raising=False)
+
+    monkeypatch.delenv("REACTIVATE_CONFIG", raising=False)
+    without = TestClient(BearerAuthMiddleware(_routes()))
+    assert without.post("/rank", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+    monkeypatch.setenv("REACTIVATE_CONFIG", str(config))
+    client = TestClient(BearerAuthMiddleware(_routes()))
+    ok = client.post("/rank", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200 and ok.json() == ["north"]

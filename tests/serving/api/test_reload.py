@@ -7,7 +7,8 @@ import pytest
 
 from serving.api.state import ServingState
 from tests.serving.conftest import copy_world, world_settings
-from training.scored_snapshot import snapshot_path, write_snapshot
+from training.scored_snapshot import snapshot_path, write_scored_snapshot, write_snapshot
+from training.snapshot_schema import finish_snapshot
 
 
 @pytest.fixture
@@ -24,7 +25,8 @@ def test_a_new_snapshot_is_picked_up_without_restart(world, models_dir) -> None:
     assert state.refresh() and state.current.as_of == world.as_of.date()
     assert not state.refresh()  # nothing changed, nothing reloaded
     smaller = world.snapshot[world.snapshot.clinic_id == "south"]
-    write_snapshot(smaller, snapshot_path(models_dir, later(world, 7)))
+    smaller = finish_snapshot(smaller, later(world, 7), "1")
+    write_scored_snapshot(smaller, snapshot_path(models_dir, later(world, 7)))
     assert state.refresh()
     assert state.current.as_of == later(world, 7).date()
     assert state.current.index.rows == len(smaller) and set(state.current.index.clinics) == {
@@ -85,3 +87,24 @@ def test_a_snapshot_scored_by_another_model_version_is_refused(world, models_dir
     write_snapshot(stale, snapshot_path(models_dir, later(world, 5)))
     assert not state.refresh() and state.current is good
     assert "scored by model v999" in state.status.last_error
+
+
+@pytest.mark.parametrize("stamp", ["model_version", "as_of"])
+def test_a_snapshot_without_its_stamps_is_refused(world, models_dir, stamp) -> None:
+    state = ServingState(world_settings(models_dir))
+    state.refresh()
+    good = state.current
+    write_snapshot(world.snapshot.drop(columns=[stamp]), snapshot_path(models_dir, later(world, 4)))
+    assert not state.refresh() and state.current is good
+    assert f"lacks {stamp}" in state.status.last_error
+    assert "write_scored_snapshot" in state.status.last_error
+
+
+def test_a_new_champion_is_not_served_with_the_old_champions_snapshot(world, models_dir) -> None:
+    state = ServingState(world_settings(models_dir))
+    state.refresh()
+    good = state.current
+    state._champion = lambda settings: (good.bundle, "2")
+    state._version_of_champion = lambda settings: "2"
+    assert not state.refresh() and state.current is good and state.current.version == "1"
+    assert "scored by model v1 but the champion is v2" in state.status.last_error

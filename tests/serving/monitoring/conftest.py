@@ -39,15 +39,16 @@ def trained_clinic(tmp_path_factory: pytest.TempPathFactory) -> TrainedClinic:
     from features.simulator import simulate
     from serving.monitoring.drift import drift_after_scoring
     from training.fit import train
-    from training.scored_snapshot import snapshot_path, write_snapshot
+    from training.scored_snapshot import snapshot_path, write_scored_snapshot
     from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
 
     root = tmp_path_factory.mktemp("trained")
     settings = Settings(models_dir=root / "models")
     tables = simulate(1500, seed=3, start="2023-01-01", end=AS_OF).tables
     bundle = train(tables, AS_OF, settings).bundle
-    frame = score(tables, AS_OF, bundle, settings)
-    path = write_snapshot(frame, snapshot_path(settings.models_dir, AS_OF))
+    frame = finish_snapshot(score(tables, AS_OF, bundle, settings), AS_OF, "1")
+    path = write_scored_snapshot(frame, snapshot_path(settings.models_dir, AS_OF))
     drift = drift_after_scoring(path, bundle, settings, snapshot=frame)
     return TrainedClinic(settings, bundle, bundle.save(root / "bundle"), frame, path, drift)
 

@@ -13,6 +13,25 @@ NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "retrain.ipynb"
 END = "2026-06-30"
 
 
+def test_notebook_is_a_training_client_importing_no_serving_code() -> None:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    imports = [line.split()[1] for c in nb.cells if c.cell_type == "code"
+               for line in c.source.splitlines() if line.startswith(("import ", "from "))]
+    ours = {name.split(".")[0] for name in imports} & {"features", "training", "serving"}
+    assert ours == {"features", "training"}
+
+
+def test_no_model_store_is_committed_beside_the_notebook() -> None:
+    import subprocess
+
+    root = NOTEBOOK.parents[1]
+    tracked = subprocess.run(["git", "ls-files", "--", "*mlflow.db"], cwd=root,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert tracked == []
+    ignored = subprocess.run(["git", "check-ignore", "-q", "notebooks/mlflow.db"], cwd=root)
+    assert ignored.returncode == 0
+
+
 def test_committed_notebook_carries_no_outputs() -> None:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -29,6 +48,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[nbformat.Noteboo
     write_demo(root / "demo", 1200, seed=11, start="2023-01-01", end=END, truth_as_of=[END])
     models = root / "models"
     env = {"REACTIVATE_DATA": str(root / "demo"), "REACTIVATE_MODELS_DIR": str(models),
+           "REACTIVATE_TRUTH": str(root / "demo" / "truth"),
            "REACTIVATE_SHAP_ROWS": "200", "MLFLOW_LOGGING_LEVEL": "WARNING",
            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
     saved = {k: os.environ.get(k) for k in env}
@@ -59,6 +79,7 @@ def test_notebook_runs_top_to_bottom_and_registers_a_champion(
     assert len(images) >= 2  # SHAP summary and one patient's waterfall
     text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "now the champion" in text
+    assert "against the champion: first version" in text
     bundle, version = load_champion(Settings(models_dir=models))
     assert version == "1" and bundle.metrics["return"]["model"]["auc"] > 0.6
 
@@ -72,14 +93,16 @@ def test_report_command_describes_the_notebooks_champion_after_scoring(
     from features.export.loading import load
     from serving.cli.app import app
     from training.registry import load_champion
-    from training.scored_snapshot import snapshot_path, write_snapshot
+    from training.scored_snapshot import snapshot_path, write_scored_snapshot
     from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
 
     _, models = executed
     settings = Settings(models_dir=models)
-    bundle, _ = load_champion(settings)
+    bundle, version = load_champion(settings)
     tables = load(os.fspath(models.parent / "demo"), settings).tables
-    write_snapshot(score(tables, END, bundle, settings), snapshot_path(models, END))
+    scored = finish_snapshot(score(tables, END, bundle, settings), END, version)
+    write_scored_snapshot(scored, snapshot_path(models, END))
 
     out = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["report", "--models-dir", str(models), "--out", str(out)])

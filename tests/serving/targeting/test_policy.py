@@ -15,6 +15,7 @@ from serving.targeting import policy
 from serving.targeting.index import build_index
 from serving.targeting.ranking import RankFilters, patient_records, rank_patients
 from tests.serving.frames import snapshot
+from training.channel_choice import channel_permissions
 
 SETTINGS = Settings()
 flags = st.sampled_from([True, False, None])
@@ -82,7 +83,7 @@ def test_listed_patients_always_satisfy_the_policy_and_every_contactable_patient
     channels = sorted(campaign)
     index = build_index(frame, SETTINGS)
     selection = rank_patients(index, "north", RankFilters(channels=channels), limit=5000)
-    records = patient_records(index, selection)
+    records = patient_records(index, selection, SETTINGS)
     by_id = frame.set_index("patient_id")
     listed = {r["patient_id"] for r in records}
     for record in records:
@@ -99,43 +100,6 @@ def test_listed_patients_always_satisfy_the_policy_and_every_contactable_patient
     }
     assert listed == expected
     assert selection.total_eligible == len(expected)
-
-
-@hyp_settings(max_examples=60, deadline=None)
-@given(
-    probabilities=st.lists(
-        st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=4, max_size=4),
-        min_size=1,
-        max_size=20,
-    ),
-    permitted=st.lists(st.lists(st.booleans(), min_size=4, max_size=4), min_size=20, max_size=20),
-)
-def test_best_channel_is_the_likeliest_permitted_channel_or_none(
-    probabilities: list[list[float | None]], permitted: list[list[bool]]
-) -> None:
-    p = np.array(probabilities, dtype=float)
-    ok = np.array(permitted[: len(p)], dtype=bool)
-    choice = policy.best_channels(p, ok)
-    for row, pick in enumerate(choice):
-        if not ok[row].any():
-            assert pick == -1
-            continue
-        assert ok[row, pick]
-        known = np.where(ok[row] & ~np.isnan(p[row]), p[row], -1.0)
-        assert known[pick] == known[ok[row]].max()
-
-
-def test_unknown_sms_consent_never_allows_texts_but_allows_email_by_default() -> None:
-    frame = snapshot(
-        2,
-        consent_sms=pd.array([None, True], dtype="boolean"),
-        consent_email=pd.array([None, None], dtype="boolean"),
-    )
-    permissions = policy.channel_permissions(frame, SETTINGS)
-    assert permissions["sms"].tolist() == [False, True]
-    assert permissions["email"].tolist() == [True, True]
-    strict = Settings(features={"email_phone_mail_allowed_when_unknown": False})
-    assert policy.channel_permissions(frame, strict)["email"].tolist() == [False, False]
 
 
 def test_contact_gap_and_cap_boundaries_follow_the_configuration() -> None:
@@ -169,7 +133,7 @@ def test_blocking_rules_name_every_rule_that_excludes_a_patient() -> None:
     )
     rules = policy.blocking_rules(
         policy.patient_blocks(frame, SETTINGS),
-        policy.channel_permissions(frame, SETTINGS),
+        channel_permissions(frame, SETTINGS),
         ["email"],
     )
     assert rules == [["do_not_contact", "contact_cap_reached"], ["no_allowed_channel"], []]
@@ -184,10 +148,34 @@ def test_a_snapshot_without_the_configured_cap_window_is_refused() -> None:
 
 def test_a_missing_policy_column_counts_as_unknown() -> None:
     frame = snapshot(2).drop(columns=["consent_sms", "do_not_contact", "days_since_last_contact"])
-    assert policy.channel_permissions(frame, SETTINGS)["sms"].tolist() == [False, False]
+    assert channel_permissions(frame, SETTINGS)["sms"].tolist() == [False, False]
     assert not policy.patient_blocks(frame, SETTINGS).any().any()
 
 
 def test_unknown_campaign_channels_are_rejected() -> None:
     with pytest.raises(ValueError, match="fax"):
         policy.campaign_channels(["sms", "fax"])
+
+
+def test_a_90_day_contact_window_is_counted_by_the_features_and_capped_by_the_policy():
+    from features.pipeline.assemble import build
+    from tests.features.conftest import make
+
+    settings = Settings(policy={"max_contacts_window_days": 90, "max_contacts": 3})
+    as_of = pd.Timestamp("2024-06-30")
+    days_ago = {"recent": [10, 30, 50], "older": [100, 120, 150]}  # both 3 within 180 days
+    contacts = [
+        {"patient_id": p, "channel": "email", "sent_at": str((as_of - pd.Timedelta(days=d)).date())}
+        for p, ds in days_ago.items() for d in ds
+    ]
+    visits = [{"patient_id": p, "visit_at": "2023-06-01"} for p in days_ago]
+    frame = build(make(visits, contacts=contacts), as_of, settings)
+
+    assert "contacts_90d" in frame.columns and "contacts_180d" not in frame.columns
+    assert frame["contacts_90d"].to_dict() == {"recent": 3.0, "older": 0.0}
+    policy.check_policy_columns(frame, settings)  # accepted: the window the policy caps on
+    capped = policy.patient_blocks(frame, settings)["contact_cap_reached"]
+    assert capped.to_dict() == {"recent": True, "older": False}
+
+    default = build(make(visits, contacts=contacts), as_of, Settings())
+    assert default["contacts_180d"].to_dict() == {"recent": 3.0, "older": 3.0}

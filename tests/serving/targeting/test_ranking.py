@@ -28,7 +28,7 @@ def index():
 
 
 def ids(index, selection) -> list[str]:
-    return [r["patient_id"] for r in patient_records(index, selection)]
+    return [r["patient_id"] for r in patient_records(index, selection, SETTINGS)]
 
 
 def test_patients_come_best_first_with_ranks_from_one(index) -> None:
@@ -75,7 +75,7 @@ def test_days_since_visit_bounds_are_inclusive(index) -> None:
 
 def test_campaign_channels_decide_the_best_channel(index) -> None:
     records = patient_records(
-        index, rank_patients(index, "north", RankFilters(channels=["sms", "email"]), 3)
+        index, rank_patients(index, "north", RankFilters(channels=["sms", "email"]), 3), SETTINGS
     )
     assert {r["best_channel"] for r in records} == {"email"}
     assert all(set(r["channel_probabilities"]) == {"sms", "email"} for r in records)
@@ -109,7 +109,9 @@ def test_lookup_splits_found_patients_by_policy_and_ranks_them_in_the_full_list(
 def test_records_carry_snapshot_values_and_nulls_for_unknowns() -> None:
     frame = snapshot(2, expected_value=[np.nan, 10.0], last_service=[None, "botox"])
     index = build_index(frame, SETTINGS)
-    first, second = patient_records(index, rank_patients(index, "north", RankFilters(), 2))
+    first, second = patient_records(
+        index, rank_patients(index, "north", RankFilters(), 2), SETTINGS
+    )
     assert first["expected_value"] is None and first["last_service"] is None
     assert second["expected_value"] == 10.0 and second["last_service"] == "botox"
     assert first["return_probability"] == pytest.approx(0.9)

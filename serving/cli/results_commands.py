@@ -1,0 +1,78 @@
+"""Results command: ``reactivate results SOURCE [--campaign ID] [--clinic ID] [--json FILE]``.
+
+Thin wiring only: load the export, read the campaign's members and outcome events
+(``features.outcomes.frames``), compute ``training.campaign_results`` and print it in words
+(``serving.monitoring.report.campaign_view``); ``--json`` also writes the full answer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from serving.cli.common import (
+    CONFIG_OPTION,
+    MODELS_DIR_OPTION,
+    build_settings,
+    console,
+    load_or_exit,
+)
+
+out = Console()
+
+SOURCE_ARG = typer.Argument(..., help="Export folder holding campaign_members (and outcome_events).")
+CAMPAIGN_OPTION = typer.Option(None, "--campaign", help="Campaign id (default: the latest one).")
+CLINIC_OPTION = typer.Option(None, "--clinic",
+                             help="Clinic id (default: the export's only clinic).")
+JSON_OPTION = typer.Option(None, "--json", dir_okay=False, help="Also write the answer as JSON.")
+SNAPSHOT_OPTION = typer.Option(None, "--snapshot", exists=True, dir_okay=False,
+                               help="Scored snapshot giving each patient's segment.")
+
+
+def results_cmd(
+    source: str = SOURCE_ARG,
+    campaign: str = CAMPAIGN_OPTION,
+    clinic: str = CLINIC_OPTION,
+    json_path: Path = JSON_OPTION,
+    snapshot: Path = SNAPSHOT_OPTION,
+    models_dir: Path = MODELS_DIR_OPTION,
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """What a campaign did: contacted, booked, kept, revenue, cost, and what it really caused."""
+    from features.outcomes.frames import load_campaign_frames
+    from serving.monitoring.report.campaign_view import campaign_lines
+    from training.campaign_results import campaign_results
+
+    settings = build_settings(config, models_dir)
+    tables = load_or_exit(source, settings).tables
+    clinics = tables.clinic_ids
+    if clinic is None and len(clinics) != 1:
+        console.print(f"[red]error:[/red] the export holds {len(clinics)} clinics: name one "
+                      "with --clinic", highlight=False)
+        raise typer.Exit(2)
+    clinic = clinic or clinics[0]
+    segments = None
+    if snapshot is not None:
+        from training.scored_snapshot import read_snapshot
+
+        segments = read_snapshot(snapshot)[["patient_id", "segment"]]
+    try:
+        frames = load_campaign_frames(settings, clinic, campaign, Path(source), tables)
+        results = campaign_results(frames.members, frames.events, frames.visits, settings,
+                                   frames.campaign_id, segments=segments)
+    except (ValueError, FileNotFoundError) as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(2) from err
+    for line in campaign_lines(results, settings.report.currency_symbol):
+        out.print(line, highlight=False, markup=False)
+    if json_path is not None:
+        json_path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
+        out.print(f"written to {json_path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's command to ``app``."""
+    app.command("results")(results_cmd)

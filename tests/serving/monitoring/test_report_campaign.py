@@ -1,0 +1,104 @@
+"""The "Campaign results" section of the manager report and ``reactivate results``."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from features.config import Settings
+from features.simulator import campaign_members, play_campaign, simulate
+from features.simulator.export import write_csvs
+from serving.cli.app import app
+from serving.monitoring.report import render
+from serving.monitoring.report.campaign_view import caused_sentence
+from tests.serving.monitoring import test_report
+from training.campaign_results import campaign_results
+
+RAW = ("conversion_rate", "cost_per_reactivation", "by_channel", "versus_holdout", "sms",
+       "incremental", "None", "nan")
+
+
+@pytest.fixture(scope="module")
+def played():
+    """A small clinic and a campaign played forward by the simulator."""
+    sim = simulate(1500, 8, "2023-01-01", "2025-06-30")
+    members = campaign_members(sim, "autumn", seed=1, holdout_share=0.3)
+    events = play_campaign(sim, members, seed=2)
+    return sim, members, events
+
+
+@pytest.fixture(scope="module")
+def results(played) -> dict:
+    sim, members, events = played
+    return campaign_results(members, events, sim.tables.visits, Settings(), "autumn")
+
+
+def _text(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_the_report_shows_the_campaign_in_plain_words(results):
+    html = render(replace(test_report._full_data(), campaign=results))
+    section = html[html.index('<section id="campaign">'):]
+    section = section[:section.index("</section>")]
+    text = _text(section)
+    assert "Campaign results: autumn" in text
+    assert "The campaign caused about" in text
+    assert "set aside at random" in text
+    assert "would have booked anyway" in text  # attribution, labelled as such
+    assert "message 1" in text and "message 2" in text
+    words = {"sms": "text", "email": "email", "phone": "phone call", "mail": "letter"}
+    shown = {w for w in words.values() if f"<td>{w}</td>" in section}
+    assert shown == {words[i["channel"]] for i in results["by_channel"]}
+    assert [w for w in RAW if re.search(rf"\b{w}\b", text)] == []
+    o = results["overall"]
+    assert f'data-key="campaign-contacted">{o["contacted"]}<' in section
+    assert f'data-key="campaign-kept">{o["attended"]}<' in section
+
+
+def test_a_campaign_too_small_to_tell_says_so_honestly(results):
+    assert results["versus_holdout"]["enough_data"] is False  # a 1,500-patient clinic
+    sentence = caused_sentence(results)
+    assert "Not enough patients yet" in sentence
+    assert "needs about" in sentence
+
+
+def test_a_conclusive_campaign_does_not_hedge(results):
+    clear = copy.deepcopy(results)
+    clear["versus_holdout"].update(enough_data=True, incremental_bookings=12.0,
+                                   incremental_bookings_ci95=[4.0, 20.0], members_needed=None)
+    sentence = caused_sentence(clear)
+    assert "about 12.0 extra bookings (somewhere between 4.0 and 20.0)" in sentence
+    assert "Not enough" not in sentence
+
+
+def test_the_results_command_reads_the_export_and_prints_the_campaign(played, tmp_path: Path):
+    sim, members, events = played
+    export = tmp_path / "export"
+    write_csvs(sim.tables, export)
+    members.to_csv(export / "campaign_members.csv", index=False)
+    events.to_csv(export / "outcome_events.csv", index=False)
+    out = tmp_path / "results.json"
+    run = CliRunner().invoke(app, ["results", str(export), "--json", str(out)])
+    assert run.exit_code == 0, run.output
+    assert "Campaign autumn" in run.output and "The campaign caused about" in run.output
+    written = json.loads(out.read_text())
+    expected = campaign_results(members, events, sim.tables.visits, Settings(), "autumn")
+    assert written["overall"] == json.loads(json.dumps(expected["overall"]))
+    assert written["versus_holdout"] == json.loads(json.dumps(expected["versus_holdout"]))
+
+
+def test_the_results_command_names_an_unknown_campaign(played, tmp_path: Path):
+    sim, members, _ = played
+    export = tmp_path / "export"
+    write_csvs(sim.tables, export)
+    members.to_csv(export / "campaign_members.csv", index=False)
+    run = CliRunner().invoke(app, ["results", str(export), "--campaign", "nope"])
+    assert run.exit_code == 2
+    assert "no member has campaign_id 'nope'" in run.output

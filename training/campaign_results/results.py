@@ -1,0 +1,174 @@
+"""``campaign_results``: what a campaign did, from its members, the outcome events and the export.
+
+Pure function over frames (no I/O): the API, the CLI and the manager report call it with
+frames they loaded. Definitions of every figure are in ``docs/campaigns.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.config import Settings
+from features.vocabulary import (
+    ARMS,
+    CHANNELS,
+    COMPLETED,
+    NO_SEGMENT,
+    OUTCOME_TYPES,
+    SEGMENTS,
+    TREATMENT,
+)
+from training.campaign_results.attribution import attribution
+from training.campaign_results.frames import NAT, Events, events_of, members_of, visits_of
+from training.campaign_results.lift import versus_holdout
+from training.campaign_results.outcomes import (
+    Sends,
+    campaign_sends,
+    first_bookings,
+    kept_visits,
+)
+from training.campaign_results.tally import Rows, tally
+
+_T = ARMS.index(TREATMENT)
+DELIVERED, CLICKED, REPLIED, OPTED_OUT = (
+    OUTCOME_TYPES.index(t) for t in ("delivered", "clicked", "replied", "opted_out"))
+
+
+def campaign_results(
+    members: pd.DataFrame,
+    events: pd.DataFrame,
+    visits: pd.DataFrame,
+    settings: Settings,
+    campaign_id: str,
+    segments: pd.Series | pd.DataFrame | None = None,
+) -> dict[str, object]:
+    """Results of ``campaign_id``: treatment-arm figures, the lift against the holdout, and
+    the attribution figures beside it.
+
+    Args:
+        members: ``campaign_members`` rows (``CAMPAIGN_MEMBER_DTYPES``); other campaigns' rows
+            are ignored.
+        events: outcome events (``OUTCOME_EVENT_DTYPES``) of any patients and campaigns.
+        visits: the export's visits (``patient_id, visit_at, status, booked_at, revenue``).
+        settings: ``features.attribution_days`` (the window) and ``policy.channel_costs``.
+        campaign_id: the campaign to measure.
+        segments: each patient's segment (a Series indexed by ``patient_id``, or a frame with
+            ``patient_id`` and ``segment``, e.g. the scored snapshot); None: no segments.
+
+    Returns:
+        ``campaign_id``, ``window_days``, ``overall`` and the lists ``by_channel`` (patients by
+        the channel of their first message), ``by_segment`` and ``by_attempt`` (attempt k: the
+        k-th message; bookings between it and the next), each with ``contacted, delivered,
+        responded, booked, attended, opted_out, conversion_rate, revenue, cost,
+        cost_per_reactivation, roi``; ``versus_holdout`` (see ``lift.versus_holdout``; also
+        inside each segment); ``attribution`` (latest-contact rule, labelled).
+    """
+    window = settings.features.attribution_days
+    m = members_of(members, campaign_id, _segment_series(segments))
+    ev = events_of(events, m, campaign_id)
+    vi = visits_of(visits, m, COMPLETED)
+    sends = campaign_sends(m, ev, settings.policy.channel_costs)
+    booking = first_bookings(m, ev, vi, window)
+    kept, revenue = kept_visits(m, ev, vi, booking)
+    treated = m.arm == _T
+    contacted = treated & (sends.count > 0)
+    booked = booking != NAT
+
+    def grouped(member_group: np.ndarray, n_groups: int) -> list[dict[str, object]]:
+        group = np.where(contacted, member_group, -1)
+        return tally(_member_rows(ev, sends, group, booked, kept, revenue), n_groups)
+
+    segment_labels, segment_code = _segment_codes(m.segment)
+    by_segment = []
+    for code, item in enumerate(grouped(segment_code, len(segment_labels))):
+        inside = segment_code == code
+        lift = _lift(treated & inside, ~treated & inside, booked, revenue, sends)
+        by_segment.append({"segment": segment_labels[code], **item, "versus_holdout": lift})
+    return {
+        "campaign_id": campaign_id,
+        "window_days": window,
+        "overall": grouped(np.zeros(m.n, np.int64), 1)[0],
+        "by_channel": [{"channel": CHANNELS[c], **item} for c, item in
+                       enumerate(grouped(sends.first_channel, len(CHANNELS)))
+                       if item["contacted"]],
+        "by_segment": by_segment,
+        "by_attempt": _by_attempt(ev, sends, treated, booking, kept, revenue),
+        "versus_holdout": _lift(treated, ~treated, booked, revenue, sends),
+        "attribution": attribution(m, ev, vi, sends, treated, window),
+    }
+
+
+def _segment_series(segments: pd.Series | pd.DataFrame | None) -> pd.Series | None:
+    """Segments as a Series indexed by patient id."""
+    if segments is None or isinstance(segments, pd.Series):
+        return segments
+    return segments.set_index("patient_id")["segment"]
+
+
+def _segment_codes(segment: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Labels in the vocabulary's order (then others, then unknown) and a code per member."""
+    labels = pd.Series(segment, dtype=object).fillna(NO_SEGMENT)
+    present = set(labels.unique())
+    order = [s for s in SEGMENTS if s in present]
+    order += sorted(present - set(order) - {NO_SEGMENT})
+    order += [NO_SEGMENT] if NO_SEGMENT in present else []
+    return order, pd.Index(order).get_indexer(labels).astype(np.int64)
+
+
+def _contact_rows(ev: Events, types: tuple[int, ...]) -> np.ndarray:
+    """Positions of this campaign's events of the given types."""
+    return np.flatnonzero(ev.ours & np.isin(ev.type_, types))
+
+
+def _member_rows(ev: Events, sends: Sends, group: np.ndarray, booked: np.ndarray,
+                 kept: np.ndarray, revenue: np.ndarray) -> Rows:
+    """Rows for a grouping fixed per member (overall, channel, segment); -1 excluded."""
+    def pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        member = ev.member[rows]
+        return member, group[member]
+
+    b, k = np.flatnonzero(booked), np.flatnonzero(kept)
+    return Rows(
+        sends=(sends.member, group[sends.member]), send_cost=sends.cost,
+        delivered=pairs(_contact_rows(ev, (DELIVERED,))),
+        responded=pairs(_contact_rows(ev, (REPLIED, CLICKED))),
+        opted_out=pairs(_contact_rows(ev, (OPTED_OUT,))),
+        booked=(b, group[b]), attended=(k, group[k]), attended_revenue=revenue[k],
+    )
+
+
+def _by_attempt(ev: Events, sends: Sends, treated: np.ndarray, booking: np.ndarray,
+                kept: np.ndarray, revenue: np.ndarray) -> list[dict[str, object]]:
+    """One block per attempt number: reactions and bookings before the next attempt."""
+    t = treated[sends.member]
+    n_attempts = int(sends.attempt[t].max(initial=0))
+    if n_attempts == 0:
+        return []
+
+    def pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        member = ev.member[rows]
+        group = sends.attempt_at(member, ev.at[rows]) - 1
+        return member, np.where(treated[member], group, -1)
+
+    b = np.flatnonzero(booking != NAT)
+    b_group = np.where(treated[b], sends.attempt_at(b, booking[b]) - 1, -1)
+    k_group = np.full(len(treated), -1, np.int64)
+    k_group[b] = b_group
+    k = np.flatnonzero(kept)
+    rows = Rows(
+        sends=(sends.member, np.where(t, sends.attempt - 1, -1)), send_cost=sends.cost,
+        delivered=pairs(_contact_rows(ev, (DELIVERED,))),
+        responded=pairs(_contact_rows(ev, (REPLIED, CLICKED))),
+        opted_out=pairs(_contact_rows(ev, (OPTED_OUT,))),
+        booked=(b, b_group), attended=(k, k_group[k]), attended_revenue=revenue[k],
+    )
+    return [{"attempt": a + 1, **item} for a, item in enumerate(tally(rows, n_attempts))]
+
+
+def _lift(treatment: np.ndarray, holdout: np.ndarray, booked: np.ndarray,
+          revenue: np.ndarray, sends: Sends) -> dict[str, object]:
+    """Lift block for the members selected by the two masks."""
+    contacted_h = int(np.unique(sends.member[holdout[sends.member]]).size)
+    return versus_holdout(booked[treatment], booked[holdout], revenue[treatment],
+                          revenue[holdout], contacted_h)
