@@ -46,6 +46,7 @@ class JobSpec:
         columns: per table of the export, the columns the source has (a clinic with no
             contacts still gets an empty contacts table, as inside the whole export).
         export_moment: the whole export's moment (the loader's rule over all clinics).
+        export_date: the day the export was taken, when the user gave it (it wins).
     """
 
     kind: Kind
@@ -54,6 +55,7 @@ class JobSpec:
     lenient: bool = False
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     export_moment: pd.Timestamp | None = None
+    export_date: str | None = None
 
     def with_export_moment(self, moment: pd.Timestamp | None) -> JobSpec:
         """The same spec with the export moment computed over all clinics."""
@@ -70,8 +72,8 @@ def run_clinic(raw: dict[str, pd.DataFrame], spec: JobSpec, settings: Settings,
     """
     frames = {name: raw.get(name, pd.DataFrame(columns=list(cols)))
               for name, cols in spec.columns.items()}
-    loaded = load_frames(frames, settings, export_moment=spec.export_moment,
-                         lenient=spec.lenient)
+    loaded = load_frames(frames, settings, export_date=spec.export_date,
+                         export_moment=spec.export_moment, lenient=spec.lenient)
     return clinic_rows(loaded.tables, spec, settings, bundle)
 
 
@@ -82,9 +84,8 @@ def clinic_rows(tables: Any, spec: JobSpec, settings: Settings, bundle: Any | No
         import features
 
         return features.build(tables, spec.as_of, settings).reset_index()
-    from training.snapshot_schema import finish_snapshot
-
     from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
 
     return finish_snapshot(score(tables, spec.as_of, bundle, settings), spec.as_of,
                            spec.model_version)
@@ -118,9 +119,26 @@ def to_spark_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def spark_schema(sample: pd.DataFrame) -> str:
-    """The DDL schema of the task's output, taken from a pandas run of the same function."""
-    return ", ".join(f"`{c}` {spark_type_of(sample[c].dtype)}" for c in sample.columns)
+def output_columns(spec: JobSpec, settings: Settings) -> list[tuple[str, str]]:
+    """(name, dtype) of the task's output, from the declarations (never from the data).
+
+    ``score``: the scored snapshot (``training.snapshot_schema``); ``features``: the patient
+    id, the clinic and the declared features (``features.spec``).
+    """
+    window = settings.policy.max_contacts_window_days
+    if spec.kind == "score":
+        from training.snapshot_schema import snapshot_columns
+
+        return [(c.name, c.dtype) for c in snapshot_columns(window)]
+    from features.spec import declared_features
+
+    return [("patient_id", "object"), ("clinic_id", "object"),
+            *((f.name, f.dtype) for f in declared_features(window))]
+
+
+def spark_schema(columns: list[tuple[str, str]]) -> str:
+    """The Spark DDL schema of declared (name, dtype) columns."""
+    return ", ".join(f"`{name}` {spark_type_of(np.dtype(dtype))}" for name, dtype in columns)
 
 
 def restore_dtypes(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:

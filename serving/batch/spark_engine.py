@@ -35,6 +35,7 @@ from features.export.validation import ContractError, Violation
 from serving.batch.per_clinic import (
     ClinicTooLarge,
     JobSpec,
+    output_columns,
     run_clinic,
     spark_schema,
     to_spark_frame,
@@ -254,15 +255,14 @@ def run_job(spark: Any, source: str, spec: JobSpec, settings: Settings, out: Pat
     orphans = _orphans(long, spec, settings)
     if orphans:
         long = long.where(F.col(CLINIC).isNotNull())
-    smallest = min(sizes, key=sizes.get)
-    sample = to_spark_frame(run_clinic(unstack(long.where(F.col(CLINIC) == smallest).toPandas()),
-                                       spec, settings, bundle))
-    schema = spark_schema(sample)
+    columns = output_columns(spec, settings)
+    names = [name for name, _ in columns]
+    schema = spark_schema(columns)
     shared = spark.sparkContext.broadcast(_packed(bundle))
 
     def task(pdf: pd.DataFrame) -> pd.DataFrame:
         model = unpack_bundle(shared.value) if shared.value is not None else None
-        return to_spark_frame(run_clinic(unstack(pdf), spec, settings, model))
+        return to_spark_frame(run_clinic(unstack(pdf), spec, settings, model)[names])
 
     result = long.groupBy(CLINIC).applyInPandas(task, schema=schema)
     out = Path(out)
