@@ -18,10 +18,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -c "import features, training, serving, lightgbm, mlflow, bentoml, evidently, shap"
 	touch $@
 
+# The Spark engine is an optional extra; the test suite needs it (its tests run Spark local).
+$(VENV)/.installed-spark: $(VENV)/.installed
+	$(BIN)/pip install $(PIP_QUIET) -e '.[dev,spark]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import pyspark"
+	touch $@
+
 demo: setup
 	BIN=$(BIN) DEMO_DIR=$(DEMO_DIR) DEMO_PATIENTS=$(DEMO_PATIENTS) DEMO_SEED=$(DEMO_SEED) PORT=$(PORT) scripts/demo.sh
 
-test: setup
+test: setup $(VENV)/.installed-spark
 	$(BIN)/pytest -q
 
 bench: setup

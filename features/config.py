@@ -273,6 +273,27 @@ class ReportConfig(BaseModel):
     )
 
 
+class SparkConfig(BaseModel):
+    """The Spark engine of the nightly job (``--engine spark``; owned by ``serving.batch``)."""
+
+    master: str = Field("local[*]", description="Spark master URL (spark://host:7077, yarn, ...).")
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra Spark settings, e.g. {\"spark.executor.memory\": \"8g\"}.",
+    )
+    shuffle_partitions: int = Field(
+        64, description="spark.sql.shuffle.partitions: clinic groups are spread over these."
+    )
+    max_patients_per_task: int = Field(
+        1_500_000,
+        description="Largest clinic one task takes (one clinic must fit in one executor's "
+        "memory; docs/spark.md has the memory per 100,000 patients).",
+    )
+    jdbc_options: dict[str, str] = Field(
+        default_factory=dict, description="Options of a JDBC source (user, password, driver)."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one object."""
 
@@ -294,6 +315,7 @@ class Settings(BaseSettings):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    spark: SparkConfig = Field(default_factory=SparkConfig)
 
     @classmethod
     def from_file(cls, path: Path | None = None, **overrides: Any) -> Settings:

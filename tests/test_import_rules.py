@@ -20,6 +20,7 @@ FORBIDDEN: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("serving.targeting", ("serving.api", "serving.monitoring", "serving.cli")),
     ("serving.api", ("serving.cli",)),
     ("serving.monitoring", ("serving.cli", "serving.api")),
+    ("serving.batch", ("serving.cli", "serving.api", "serving.monitoring")),
 )
 
 

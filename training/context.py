@@ -47,8 +47,12 @@ def season_index(tables: Tables, as_of: str | pd.Timestamp, horizon_days: int) -
     counts = frame.groupby("clinic_id")["window"].agg(["sum", "size"])
     with np.errstate(divide="ignore", invalid="ignore"):
         index = counts["sum"] / (counts["size"] * horizon_days / 365.0)
-    if not visits["visit_at"].min() <= year_ago:  # less than a year of history
-        index = index * np.nan
+    # A clinic with less than a year of history has no season to compare with; decided per
+    # clinic, so a clinic's index does not depend on when the others started.
+    first = pd.Series(visits["visit_at"].to_numpy(), index=clinic_of.reindex(
+        visits["patient_id"]).to_numpy()).groupby(level=0).min()
+    young = first.reindex(index.index).isna() | ~(first.reindex(index.index) <= year_ago)
+    index = index.where(~young.to_numpy())
     return index.astype(float).rename("season_index")
 
 

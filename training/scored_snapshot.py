@@ -18,7 +18,12 @@ import pandas as pd
 
 from features.atomic_files import write_atomically
 from features.store_paths import SCORED_GLOB, scored_snapshot_path, snapshots_dir
-from training.snapshot_schema import missing_stamps, snapshot_column_names, window_of
+from training.snapshot_schema import (
+    missing_stamps,
+    snapshot_column_names,
+    snapshot_columns,
+    window_of,
+)
 
 __all__ = ["latest_snapshot", "read_snapshot", "snapshot_path", "snapshots_dir",
            "write_snapshot"]
@@ -65,6 +70,22 @@ def latest_snapshot(models_dir: str | Path) -> Path | None:
 
 
 def read_snapshot(path: str | Path) -> pd.DataFrame:
-    """Read a scored snapshot (Parquet or CSV)."""
+    """Read a scored snapshot: a Parquet or CSV file, or a Parquet dataset folder.
+
+    A dataset partitioned by ``clinic_id`` (what the Spark engine writes) comes back as the
+    file does: the declared columns in order and dtype, one row per patient, clinics in
+    order of their id.
+    """
     p = Path(path)
+    if p.is_dir():
+        return _from_dataset(pd.read_parquet(p))
     return pd.read_csv(p) if p.suffix.lower() == ".csv" else pd.read_parquet(p)
+
+
+def _from_dataset(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo the partitioning: the clinic column is text again and in its declared place."""
+    frame = frame.assign(clinic_id=frame["clinic_id"].astype(str).to_numpy(dtype=object))
+    frame = frame.sort_values(["clinic_id"], kind="stable", ignore_index=True)
+    declared = [c for c in snapshot_columns(window_of(frame)) if c.name in frame.columns]
+    return pd.DataFrame({c.name: frame[c.name].to_numpy().astype(c.dtype, copy=False)
+                         for c in declared}, copy=False)

@@ -95,8 +95,15 @@ def load_frames(
     settings: Settings | None = None,
     export_date: str | pd.Timestamp | None = None,
     lenient: bool | None = None,
+    *,
+    export_moment: pd.Timestamp | None = None,
 ) -> LoadResult:
-    """Validate raw frames already in memory (what ``load`` does after reading)."""
+    """Validate raw frames already in memory (what ``load`` does after reading).
+
+    ``export_moment`` is the exact moment of an export whose frames are only a part of it (one
+    clinic of a group, as the Spark engine loads them): the default rule (the latest event)
+    would otherwise be taken over that part alone.
+    """
     settings = settings or Settings()
     lenient = settings.load.lenient if lenient is None else lenient
     max_rows = settings.load.max_rows_in_error
@@ -114,7 +121,8 @@ def load_frames(
         report.ignored_columns[name] = [
             c for c in raw.columns if c not in parsed[name].frame.columns
         ]
-    export_ts = _export_moment(parsed, export_date)
+    export_ts = (pd.Timestamp(export_moment) if export_moment is not None and export_date is None
+                 else _export_moment(parsed, export_date))
     export_cutoff = (
         cutoff(export_ts)
         if export_date is not None

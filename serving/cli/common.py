@@ -29,6 +29,22 @@ EXPORT_DATE_OPTION = typer.Option(
     help="Day the export was taken (default: its latest non-scheduled event).",
 )
 
+ENGINE_OPTION = typer.Option(
+    "pandas", "--engine",
+    help="pandas (one process) or spark (one task per clinic; reads a folder of Parquet "
+    "tables or a jdbc:postgresql:// URL and writes a Parquet dataset partitioned by clinic).",
+)
+SPARK_MASTER_OPTION = typer.Option(
+    None, "--spark-master",
+    help="Spark master URL with --engine spark (default: spark.master setting, local[*]).",
+)
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an unknown engine by name (typer then exits 2 with the message)."""
+    if engine not in ("pandas", "spark"):
+        raise typer.BadParameter("must be pandas or spark", param_hint="--engine")
+
 
 def build_settings(
     config: Path | None = None, models_dir: Path | None = None, **overrides: object
@@ -65,3 +81,14 @@ def load_or_exit(
         report.write_rejects(rejects)
         console.print(f"rejected rows with reasons written to {rejects}")
     return result
+
+
+def run_spark_or_exit(job, *args: object) -> tuple[Path, object]:  # noqa: ANN001 - callable
+    """Run a Spark job; a contract breach or a clinic too large ends in exit 2, as pandas does."""
+    from serving.batch.per_clinic import ClinicTooLarge
+
+    try:
+        return job(*args)
+    except (ContractError, ClinicTooLarge, FileNotFoundError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(2) from err

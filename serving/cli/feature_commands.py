@@ -19,10 +19,14 @@ from features.pipeline import assemble
 from features.vocabulary import SEGMENTS
 from serving.cli.common import (
     CONFIG_OPTION,
+    ENGINE_OPTION,
     EXPORT_DATE_OPTION,
+    SPARK_MASTER_OPTION,
     build_settings,
+    check_engine,
     console,
     load_or_exit,
+    run_spark_or_exit,
 )
 
 FORMATS = (".parquet", ".csv")
@@ -43,8 +47,14 @@ def features(
     lenient: bool = LENIENT_OPTION,
     export_date: str = EXPORT_DATE_OPTION,
     config: Path = CONFIG_OPTION,
+    engine: str = ENGINE_OPTION,
+    spark_master: str = SPARK_MASTER_OPTION,
 ) -> None:
     """Compute every patient's point-in-time features as of a day and write them to a file."""
+    check_engine(engine)
+    if engine == "spark":
+        _features_on_spark(source, as_of, out, lenient, export_date, config, spark_master)
+        return
     if out.suffix.lower() not in FORMATS:
         raise typer.BadParameter(f"must end in {' or '.join(FORMATS)}", param_hint="--out")
     try:
@@ -73,6 +83,20 @@ def features(
         write_frame(frame, out)
         progress.update(task, advance=1, description="done")
     console.print(summary(frame, day, out), highlight=False)
+
+
+def _features_on_spark(source: str, as_of: str, out: Path, lenient: bool,
+                       export_date: str | None, config: Path | None,
+                       master: str | None) -> None:
+    """The same features, one Spark task per clinic, written as a Parquet dataset."""
+    from serving.batch.jobs import run_spark
+
+    settings = build_settings(config)
+    with console.status("computing features on Spark, one task per clinic"):
+        path, day = run_spark_or_exit(run_spark, "features", source, out, settings, master,
+                                      pd.Timestamp(as_of), export_date, lenient)
+    frame = pd.read_parquet(path)
+    console.print(summary(frame, day, path), highlight=False)
 
 
 def write_frame(frame: pd.DataFrame, out: Path) -> Path:

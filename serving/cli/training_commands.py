@@ -17,11 +17,15 @@ from rich.table import Table
 
 from serving.cli.common import (
     CONFIG_OPTION,
+    ENGINE_OPTION,
     EXPORT_DATE_OPTION,
     MODELS_DIR_OPTION,
+    SPARK_MASTER_OPTION,
     build_settings,
+    check_engine,
     console,
     load_or_exit,
+    run_spark_or_exit,
 )
 
 out = Console()
@@ -225,24 +229,38 @@ def score_cmd(
     lenient: bool = LENIENT_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
+    engine: str = ENGINE_OPTION,
+    spark_master: str = SPARK_MASTER_OPTION,
 ) -> None:
     """Score every patient with the champion model and write the scored snapshot atomically."""
     from training.registry import NoChampion, load_champion
-    from training.scored_snapshot import snapshot_path, write_scored_snapshot
+    from training.scored_snapshot import read_snapshot, snapshot_path, write_scored_snapshot
     from training.scoring import score
     from training.snapshot_schema import finish_snapshot
 
+    check_engine(engine)
     settings = build_settings(config, models_dir)
     try:
         bundle, version = load_champion(settings)
     except NoChampion as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(2) from err
-    tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
-    day = _as_of(as_of, tables)
-    with console.status(f"scoring as of {day.date()} with model v{version}"):
-        frame = finish_snapshot(score(tables, day, bundle, settings), day, version)
-        path = write_scored_snapshot(frame, out_path or snapshot_path(settings.models_dir, day))
+    if engine == "spark":
+        from serving.batch.jobs import run_spark
+
+        with console.status(f"scoring on Spark with model v{version}"):
+            path, day = run_spark_or_exit(
+                run_spark, "score", source,
+                out_path or (lambda d: snapshot_path(settings.models_dir, d)), settings,
+                spark_master, pd.Timestamp(as_of) if as_of else None, export_date, lenient,
+                bundle, str(version))
+            frame = read_snapshot(path)
+    else:
+        tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
+        day = _as_of(as_of, tables)
+        with console.status(f"scoring as of {day.date()} with model v{version}"):
+            frame = finish_snapshot(score(tables, day, bundle, settings), day, version)
+            path = write_scored_snapshot(frame, out_path or snapshot_path(settings.models_dir, day))
     mix = frame["best_channel"].value_counts(normalize=True).round(3).to_dict()
     out.print(
         f"scored {len(frame):,} patients as of {day.date()} with v{version}: mean return "
