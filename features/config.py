@@ -192,6 +192,21 @@ class TrainingConfig(BaseModel):
     )
 
 
+class SequenceConfig(BaseModel):
+    """Outreach sequences: several attempts per patient across channels (the guide's 4-5)."""
+
+    max_attempts: int = Field(5, ge=1, le=10, description="Attempts per patient and campaign.")
+    min_gap_days: int = Field(7, ge=1, description="Days between the first two attempts.")
+    max_gap_days: int = Field(
+        14, ge=1, description="Days between the last two attempts (gaps widen from the minimum)."
+    )
+    rest_days: int = Field(
+        75, ge=0,
+        description="A sequence that ended without a booking rests the patient this long "
+        "before another campaign may list them (the guide: every two to three months).",
+    )
+
+
 class PolicyConfig(BaseModel):
     """Who may be contacted, on which channel, at what cost.
 
@@ -221,6 +236,7 @@ class PolicyConfig(BaseModel):
     include_booked: bool = Field(
         False, description="List patients who already have an appointment booked."
     )
+    sequences: SequenceConfig = Field(default_factory=SequenceConfig)
 
 
 class ServingConfig(BaseModel):
