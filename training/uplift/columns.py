@@ -34,14 +34,14 @@ def uplift_columns(frame: pd.DataFrame, x: np.ndarray, bundle: Any,
         allowed), ``uplift``, ``incremental_value`` and ``uplift_channel`` (``none`` when no
         channel is allowed or no uplift model).
     """
-    from training.scoring import allowed_channels
+    from training.channel_choice import reachable_channels
 
     n = len(frame)
     model = getattr(bundle, "uplift_model", None)
     tau = model.predict_matrix(x, settings.training.scoring_threads) if model else None
     if tau is None:
         tau = np.full((n, len(CHANNELS)), np.nan)
-    allowed = allowed_channels(frame)
+    allowed = reachable_channels(frame, settings)
     revenue = pd.to_numeric(frame["expected_revenue_per_visit"], errors="coerce").to_numpy(float)
     cost = np.array([settings.policy.channel_costs.get(c, 0.0) for c in CHANNELS])
     value = np.where(allowed, tau * np.nan_to_num(revenue)[:, None] - cost[None, :], np.nan)

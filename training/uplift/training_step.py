@@ -38,7 +38,7 @@ def uplift_step(
         The uplift model (ordering resolved) and ``{"available", "reason", "learner",
         "held_out_campaigns", "oracle", "ordering", "ordering_reason"}``.
     """
-    from training.scoring import allowed_channels
+    from training.channel_choice import reachable_channels
 
     uplift, _ = fit_uplift(tables, prepared, snapshot_rows, contacts, until, model, settings)
     report: dict[str, Any] = {"available": uplift.available, "reason": uplift.reason,
@@ -51,9 +51,10 @@ def uplift_step(
         if len(later):
             x = model_matrix(later, model)
             report["held_out_campaigns"] = held_out_campaigns(
-                later, uplift.predict_matrix(x), model.predict(later), allowed_channels(later))
+                later, uplift.predict_matrix(x), model.predict(later), reachable_channels(later, settings))
         if truth is not None:
-            report["oracle"] = _oracle(validation, p_val, model, channel, uplift, truth)
+            report["oracle"] = _oracle(validation, p_val, model, channel, uplift, truth,
+                                       settings)
     uplift.ordering, uplift.ordering_reason = _ordering(uplift, report, settings)
     uplift.metrics = {k: v for k, v in report.items() if k != "oracle"}
     report["ordering"], report["ordering_reason"] = uplift.ordering, uplift.ordering_reason
@@ -61,10 +62,10 @@ def uplift_step(
 
 
 def _oracle(validation: pd.DataFrame, p_val: np.ndarray, model: Any, channel: Any,
-            uplift: UpliftModel, truth: Any) -> dict[str, Any] | None:
-    from training.scoring import allowed_channels
+            uplift: UpliftModel, truth: Any, settings: Settings) -> dict[str, Any] | None:
+    from training.channel_choice import reachable_channels
 
-    allowed = allowed_channels(validation)
+    allowed = reachable_channels(validation, settings)
     dnc = validation["do_not_contact"].astype("boolean").fillna(False).to_numpy(bool)
     eligible = allowed.any(axis=1) & ~dnc
     rows = validation.loc[eligible].reset_index(drop=True)
