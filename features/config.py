@@ -98,6 +98,13 @@ class FeatureConfig(BaseModel):
         2.0,
         description="Pseudo-count of visits that shrinks a patient's revenue per visit toward the clinic's.",
     )
+    episode_break_factor: float = Field(
+        3.0,
+        description="A gap longer than this many times the patient's median gap ends an episode of care.",
+    )
+    episode_min_break_days: int = Field(
+        28, description="Shortest gap that can end an episode of care."
+    )
     segments: SegmentConfig = Field(default_factory=SegmentConfig)
     email_phone_mail_allowed_when_unknown: bool = Field(
         True,

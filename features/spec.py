@@ -103,6 +103,24 @@ _CADENCE = [
        "A future appointment was already booked at the as-of date", "yes/no", "flag"),
 ]
 
+_EPISODES = [
+    _f("episodes", "episode_visits", "Visit days in the current episode of care (since the last "
+       "gap longer than 3x the patient's median gap, at least 28 days)", "visits"),
+    _f("episodes", "episodes_lifetime", "Episodes of care so far (runs of visits separated by "
+       "such breaks)", "episodes"),
+    _f("episodes", "episode_interval_days", "Median days between visits inside the current "
+       "episode", "days"),
+    _f("episodes", "course_length_typical", "The clinic's median length of finished episodes "
+       "ending in the patient's last service (else of all its finished episodes), known at "
+       "the as-of date", "visits", pooled=True),
+    _f("episodes", "episode_progress", "Visits in the current episode divided by the typical "
+       "course length", "ratio", pooled=True),
+    _f("episodes", "episode_complete", "The current episode has reached the typical course "
+       "length (1 yes, 0 no)", "yes/no", "flag", pooled=True, missing_flag=True),
+    _f("episodes", "gap_cv", "Regularity: spread of the days between visits divided by their "
+       "mean (0 = clockwork)", "ratio"),
+]
+
 _VALUE = [
     _f("value", "revenue_lifetime", "Revenue collected over all visits (fees included)",
        "currency"),
@@ -199,7 +217,7 @@ _DEMOGRAPHICS = [
 def declared_features(contacts_window_days: int = DEFAULT_CONTACTS_WINDOW_DAYS
                       ) -> tuple[FeatureSpec, ...]:
     """Every feature column, with the contacts column of that cap window."""
-    return tuple(_CADENCE + _VALUE + _RELIABILITY + _SEGMENTS
+    return tuple(_CADENCE + _EPISODES + _VALUE + _RELIABILITY + _SEGMENTS
                  + _channel_specs(contacts_window_days) + _DEMOGRAPHICS)
 
 

@@ -13,7 +13,7 @@ export BENTOML_DO_NOT_TRACK=true MLFLOW_LOGGING_LEVEL=WARNING
 TOKENS="$REACTIVATE_MODELS_DIR/tokens.json"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "1/6 demo clinic: $PATIENTS patients, seed $SEED -> $DEMO_DIR/"
+step "1/6 demo group (aesthetics-1, dental-1, physio-1): $PATIENTS patients, seed $SEED -> $DEMO_DIR/"
 "$BIN/reactivate" demo-data --patients "$PATIENTS" --seed "$SEED" --out "$DEMO_DIR"
 step "2/6 validate the export against the data contract"
 "$BIN/reactivate" validate "$DEMO_DIR"
@@ -24,7 +24,7 @@ step "4/6 score every patient with the champion (and check drift)"
 step "5/6 manager report"
 "$BIN/reactivate" report --out "$DEMO_DIR/report.html"
 step "6/6 start the service on 127.0.0.1:$PORT"
-TOKEN=$("$BIN/reactivate" token add --clinic demo --tokens "$TOKENS" --label "make demo")
+TOKEN=$("$BIN/reactivate" token add --clinic aesthetics-1 --clinic dental-1 --clinic physio-1 --tokens "$TOKENS" --label "make demo")
 "$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" &
 PID=$!
 if [ -z "${DEMO_DETACH:-}" ]; then trap 'kill $PID 2>/dev/null || true' INT TERM EXIT; fi
@@ -33,7 +33,7 @@ for _ in $(seq 1 180); do
   kill -0 "$PID" 2>/dev/null || { echo "the service stopped; see the messages above" >&2; exit 1; }
   sleep 1
 done
-REQUEST="curl -s -X POST http://127.0.0.1:$PORT/rank -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' -d '{\"clinic_id\": \"demo\", \"segments\": [\"lapsing\", \"inactive\"], \"channels\": [\"sms\", \"email\"], \"limit\": 3}'"
+REQUEST="curl -s -X POST http://127.0.0.1:$PORT/rank -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' -d '{\"clinic_id\": \"dental-1\", \"segments\": [\"lapsing\", \"inactive\"], \"channels\": [\"sms\", \"email\"], \"limit\": 3}'"
 step "the service answers; try it:"
 echo "$REQUEST"
 echo

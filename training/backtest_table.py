@@ -38,6 +38,35 @@ def return_rows(evaluation: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+GROUP_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("auc", "AUC", "{:.3f}"), ("brier", "Brier", "{:.4f}"), ("ece", "ECE", "{:.4f}"),
+)
+
+
+def group_rows(evaluation: dict[str, Any]) -> list[list[str]]:
+    """Per practice type (``by_practice``): rows, base rate, then AUC / Brier / ECE of each
+    forecaster (empty for a single-type export)."""
+    groups = evaluation.get("by_practice") or {}
+    rows = []
+    for group, table in groups.items():
+        for who, metrics in table.items():
+            cells = [group, LABELS.get(who, who), f"{metrics['rows']:,}",
+                     f"{metrics['base_rate']:.3f}"]
+            for key, _, fmt in GROUP_COLUMNS:
+                value = metrics.get(key)
+                cells.append("n/a" if value is None or value != value else fmt.format(value))
+            rows.append(cells)
+    return rows
+
+
+def group_markdown(evaluation: dict[str, Any]) -> str:
+    """The per-practice-type table in Markdown (for the README's Training section)."""
+    head = ["practice type", "forecast", "rows", "base rate", *(c[1] for c in GROUP_COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in group_rows(evaluation)]
+    return "\n".join(lines)
+
+
 def channel_rows(evaluation: dict[str, Any]) -> list[list[str]]:
     """Mean true booking probability of each channel strategy (empty without truth)."""
     channels = evaluation.get("channels")
@@ -55,6 +84,16 @@ def rich_tables(evaluation: dict[str, Any], title: str = "Backtest") -> list[Tab
     for row in return_rows(evaluation):
         table.add_row(*row)
     tables = [table]
+    grouped = group_rows(evaluation)
+    if grouped:
+        per = Table(title=f"{title} per practice type")
+        for label in ("practice type", "forecast", "rows", "base rate",
+                      *(c[1] for c in GROUP_COLUMNS)):
+            per.add_column(label, justify="left" if label in ("practice type", "forecast")
+                           else "right")
+        for row in grouped:
+            per.add_row(*row)
+        tables.append(per)
     rows = channel_rows(evaluation)
     if rows:
         chan = Table(title="Channel choice: mean true booking probability")

@@ -40,21 +40,41 @@ def return_table(
         ``oracle`` (metrics of ``training.metrics.score_forecast``).
     """
     y = validation["label"].to_numpy()
-    table = {"model": score_forecast(y, model_p)}
+    return {name: score_forecast(y, p, rank) | extra for name, (p, rank, extra)
+            in return_forecasts(validation, calibration, model_p, visits, horizon_days,
+                                truth).items()}
+
+
+def return_forecasts(
+    validation: pd.DataFrame,
+    calibration: pd.DataFrame,
+    model_p: np.ndarray,
+    visits: pd.DataFrame,
+    horizon_days: int,
+    truth: Truth | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray | None, dict]]:
+    """Each forecaster's probabilities on ``validation`` (arguments of :func:`return_table`).
+
+    Returns:
+        ``{forecaster: (probabilities, ranking score or None, extra fields)}``, so a subset of
+        the rows (one practice type) is scored with the same forecasts.
+    """
+    out: dict[str, tuple[np.ndarray, np.ndarray | None, dict]] = {
+        "model": (np.asarray(model_p), None, {})}
     for name, column in RULE_COLUMNS.items():
         rule = RuleBaseline(name, column).fit(calibration, calibration["label"].to_numpy())
         p, rank = rule.predict(validation)
-        table[name] = score_forecast(y, p, rank) | {"direction": rule.sign_}
+        out[name] = (p, rank, {"direction": rule.sign_})
     bg = BGNBDBaseline(horizon_days)
     p_bg = np.empty(len(validation))
     for as_of, rows in validation.groupby("as_of", sort=True).indices.items():
         ids = pd.Index(validation["patient_id"].to_numpy()[rows])
         p_bg[rows] = bg.predict_at(visits, ids, as_of)[0]
-    table["bgnbd"] = score_forecast(y, p_bg)
+    out["bgnbd"] = (p_bg, None, {})
     oracle = _oracle_returns(validation, truth)
     if oracle is not None:
-        table["oracle"] = score_forecast(y, oracle)
-    return table
+        out["oracle"] = (oracle, None, {})
+    return out
 
 
 def _oracle_returns(validation: pd.DataFrame, truth: Truth | None) -> np.ndarray | None:

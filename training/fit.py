@@ -27,6 +27,7 @@ from training.contact_rows import build_contact_rows
 from training.context import CONTEXT_FEATURES
 from training.cross_fit import fit_short_history
 from training.evaluation import channel_ranking, channel_table, quality_bars, return_table
+from training.group_evaluation import by_group
 from training.labels import label_known_by
 from training.return_model import fit_return_model
 from training.training_snapshots import SEPARATE, AsOfSplit, build_training_rows, split_as_ofs
@@ -114,7 +115,9 @@ def train(
     channels = channel_table(validation, p_chan, ranking, truth)
     evaluation = {"return": table, "channels": channels, "bars": quality_bars(table, channels),
                   "validation": validation_summary(split, table, choice),
-                  "uplift": uplift_report}
+                  "uplift": uplift_report,
+                  "by_practice": by_group(validation, rule_rows, p_val, tables.visits,
+                                          settings.horizon_days, truth)}
 
     step("bundle")
     window = split.to_dict() | {

@@ -17,13 +17,21 @@ import pandas as pd
 
 from features.config import Settings
 from features.export.tables import Tables
-from features.pipeline import cadence, channels, demographics, reliability, segments, value
+from features.pipeline import (
+    cadence,
+    channels,
+    demographics,
+    episodes,
+    reliability,
+    segments,
+    value,
+)
 from features.pipeline.events import Prepared, at, prepare
 from features.spec import typed_frame
 from features.vocabulary import as_timestamp
 
 FAMILIES: tuple[str, ...] = (
-    "cadence", "value", "reliability", "segments", "channels", "demographics",
+    "cadence", "episodes", "value", "reliability", "segments", "channels", "demographics",
 )
 
 StepCallback = Callable[[str], None]
@@ -125,6 +133,8 @@ def build_prepared(
     values: dict[str, np.ndarray] = {"clinic_id": prepared.clinics[prepared.clinic]}
     _step(on_step, "cadence")
     values.update(cadence.columns(ev, settings))
+    _step(on_step, "episodes")
+    values.update(episodes.columns(ev, settings))
     _step(on_step, "value")
     values.update(value.columns(ev, settings))
     _step(on_step, "reliability")

@@ -9,7 +9,10 @@ Public API:
 * :func:`campaign_members` draws a campaign on the export's lapsed patients,
   :func:`play_campaign` plays it forward as outcome events and :func:`campaign_effect` gives
   its true expected extra bookings;
-* :func:`write_demo` writes the contract CSVs and ``truth/`` files (``reactivate demo-data``).
+* :func:`write_demo` writes one clinic's contract CSVs and ``truth/`` files;
+* :func:`simulate_group` / :func:`write_group_demo` do the same for a group of clinics of
+  several practice types (``practices``: aesthetics, dental, physio) - the default
+  ``reactivate demo-data``.
 
 The dynamics are documented in ``docs/simulator.md``.
 """
@@ -25,10 +28,12 @@ from features.simulator.api import (
     truth_at,
 )
 from features.simulator.campaign_play import PlayConfig
+from features.simulator.group import simulate_group
+from features.simulator.group_writer import write_group_demo
 from features.simulator.params import SimConfig
 from features.simulator.writer import write_demo
 
 __all__ = [
     "PlayConfig", "SimConfig", "Simulation", "campaign_effect", "campaign_members",
-    "play_campaign", "simulate", "truth_at", "write_demo",
+    "play_campaign", "simulate", "simulate_group", "truth_at", "write_demo", "write_group_demo",
 ]

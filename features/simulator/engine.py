@@ -19,14 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.simulator import outreach
+from features.simulator import episodes, outreach
 from features.simulator.calendar import Calendar, campaign_days
 from features.simulator.hazards import booking_hazard, churn_hazard, lead_pmf, with_uplift
 from features.simulator.params import (
     CONSULTATION,
     DECEASED,
     DRIFTED,
-    LASER,
     MOVED,
     NO_FIT,
     PROVIDER_LEFT,
@@ -61,6 +60,7 @@ class RawRun:
     opted_out: np.ndarray
     engaged_end: np.ndarray
     reason_end: np.ndarray
+    onsets: dict[str, np.ndarray]  # new problems of idle episodic patients (patient, day)
 
 
 def run(n_patients: int, seed: int, start: pd.Timestamp, end: pd.Timestamp,
@@ -90,7 +90,7 @@ def run(n_patients: int, seed: int, start: pd.Timestamp, end: pd.Timestamp,
         _book(st, pop, staff_days, cal, day, hi, leads, lead_p, rng, cfg)
     return RawRun(cfg, cal, end_day, staff, pop, st.visits.freeze(), st.contacts.freeze(),
                   st.events.freeze(), st.members.freeze(), launches, st.opted_out,
-                  st.engaged.copy(), st.reason.copy())
+                  st.engaged.copy(), st.reason.copy(), st.onsets.freeze())
 
 
 def _resolve(st: State, pop: Population, day: int, rng: np.random.Generator,
@@ -123,8 +123,8 @@ def _resolve(st: State, pop: Population, day: int, rng: np.random.Generator,
     done = status == COMPLETED_CODE
     p, s = pat[done], service[done]
     first = st.n_completed[p] == 0
-    st.laser_done[p] += (s == LASER).astype(np.int8)
-    in_series = (pop.main[p] == LASER) & (st.laser_done[p] < pop.laser_k[p])
+    st.laser_done[p] += (s == cfg.series_service).astype(np.int8)
+    in_series = (pop.main[p] == cfg.series_service) & (st.laser_done[p] < pop.laser_k[p])
     mu = np.where(first, cfg.post_consult_interval,
                   np.where(in_series, cfg.laser_series_interval, pop.mu_main[p]))
     st.mu[p] = mu
@@ -137,6 +137,7 @@ def _resolve(st: State, pop: Population, day: int, rng: np.random.Generator,
     no_fit = first & (v >= 1 - cfg.no_fit_after_consult)
     st.churn(p[bad], day, UNHAPPY)
     st.churn(p[no_fit & ~bad], day, NO_FIT)
+    episodes.after_completion(st, pop, day, rec[done], p, s, first, rng, cfg)
 
 
 def _churn(st: State, pop: Population, day: int, hi: int, leaving: np.ndarray | None,
@@ -156,6 +157,7 @@ def _churn(st: State, pop: Population, day: int, hi: int, leaving: np.ndarray | 
     raised_share = 1.0 - pop.h0[idx] / hz
     reason = np.where(rng.random(len(idx)) < raised_share, PROVIDER_LEFT, reason)
     st.churn(idx, day, reason.astype(np.int8))
+    episodes.onsets(st, pop, day, hi, rng, cfg)
 
 
 def _book(st: State, pop: Population, staff_days: tuple[np.ndarray, np.ndarray],
@@ -166,6 +168,7 @@ def _book(st: State, pop: Population, staff_days: tuple[np.ndarray, np.ndarray],
     free = np.flatnonzero(st.engaged[:hi] & (st.pend_day[:hi] < 0))
     gap = day - st.last_day[free]
     b = booking_hazard(gap, st.mu[free], pop.bmax[free], cal.season[day], cfg)
+    b = episodes.mode_hazard(b, st.mode[free], cal.season[day], cfg)
     b = with_uplift(b, st.up_rate[free], st.up_start[free], st.up_until[free], day)
     new = pop.created_day[free] == day
     idx = free[(rng.random(len(free)) < b) | new]
@@ -175,11 +178,13 @@ def _book(st: State, pop: Population, staff_days: tuple[np.ndarray, np.ndarray],
     lead = leads[rng.choice(len(leads), k, p=lead_p)]
     vday = cal.visit_day(day, lead).astype(np.int32)
     main = pop.main[idx]
-    series = (main == LASER) & (st.laser_done[idx] < pop.laser_k[idx])
-    other = (main + 1 + rng.integers(0, 4, k)) % 5
+    series = (main == cfg.series_service) & (st.laser_done[idx] < pop.laser_k[idx])
+    n_services = len(cfg.services)
+    other = (main + 1 + rng.integers(0, n_services - 1, k)) % n_services
     cross = rng.random(k) < cfg.cross_sell_share
     service = np.where(st.n_completed[idx] == 0, CONSULTATION,
                        np.where(series | ~cross, main, other)).astype(np.int8)
+    service = episodes.booked_service(service, st, idx, cfg)
     usual = np.where(vday < pop.left_day[idx], pop.provider0[idx], pop.provider1[idx])
     cover = rng.random(k) < 0.1
     provider = usual.astype(np.int16)
@@ -191,7 +196,7 @@ def _book(st: State, pop: Population, staff_days: tuple[np.ndarray, np.ndarray],
         patient=idx, book_day=np.full(k, day), book_min=780 + rng.integers(0, 360, k),
         visit_day=vday, visit_min=480 + 15 * rng.integers(0, 40, k), service=service,
         provider=provider, status=np.full(k, SCHEDULED_CODE), revenue=np.full(k, np.nan),
-        mu_after=np.full(k, np.nan),
+        mu_after=np.full(k, np.nan), mode_after=np.zeros(k, np.int8),
     )
     st.pend_day[idx] = vday
     st.pend_rec[idx] = rows

@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 
 from features.export.tables import CAMPAIGN_MEMBER_DTYPES, Tables, conform
 from features.simulator.engine import RawRun
-from features.simulator.params import DECEASED, LOCATIONS, SERVICES
+from features.simulator.params import DECEASED
 from features.vocabulary import (
     CHANNELS,
     HOLDOUT,
@@ -46,6 +46,7 @@ def patient_ids(raw: RawRun) -> np.ndarray:
 def build_tables(raw: RawRun, clinic_id: str) -> Tables:
     """The export as a clinic's system would hand it over, conformed to the contract dtypes."""
     cal, pop, v, c = raw.calendar, raw.pop, raw.visits, raw.contacts
+    locations, services = np.asarray(raw.cfg.locations, object), np.asarray(raw.cfg.services, object)
     pid = patient_ids(raw)
     created = cal.timestamps(pop.created_day, np.zeros(pop.n, np.int16))
     years = (pop.age * 365.25).astype(np.int64)
@@ -55,7 +56,7 @@ def build_tables(raw: RawRun, clinic_id: str) -> Tables:
     patients = pd.DataFrame({
         "patient_id": pid,
         "clinic_id": np.full(pop.n, clinic_id, dtype=object),
-        "location_id": np.asarray(LOCATIONS, dtype=object)[pop.location],
+        "location_id": locations[pop.location],
         "birth_date": birth,
         "sex": np.asarray(["F", "M"], dtype=object)[pop.sex],
         "do_not_contact": pop.do_not_contact,
@@ -79,9 +80,9 @@ def build_tables(raw: RawRun, clinic_id: str) -> Tables:
         "visit_at": visit_at[order],
         "status": np.asarray(VISIT_STATUSES, dtype=object)[v["status"][order]],
         "booked_at": cal.timestamps(v["book_day"], v["book_min"])[order],
-        "service": np.asarray(SERVICES, dtype=object)[v["service"][order]],
+        "service": services[v["service"][order]],
         "provider_id": provider_ids[v["provider"][order]],
-        "location_id": np.asarray(LOCATIONS, dtype=object)[pop.location[v["patient"][order]]],
+        "location_id": locations[pop.location[v["patient"][order]]],
         "revenue": np.round(v["revenue"][order].astype(np.float64), 2),
     })
     known = c["resp_day"] < cut

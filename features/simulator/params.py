@@ -17,6 +17,11 @@ MAIN_SERVICES: tuple[int, ...] = (BOTOX, FILLER, LASER, SKIN_CHECK)
 # Visit statuses and channels are the contract's (``features.vocabulary``): the engine uses
 # ``STATUS_CODE`` / ``*_CODE`` integers and channel positions in ``CHANNELS``.
 
+# Modes of the episode-of-care dynamics (physiotherapy / chiropractic practices; latent):
+# ``CADENCE`` books by the gap since the last visit, ``IDLE`` finished (or stopped) a course and
+# does not want care until a new problem arises, ``PROBLEM`` has a new problem, not yet seen.
+CADENCE, IDLE, PROBLEM = range(3)
+
 # Why an engaged patient stops coming (latent; only ``deceased`` ever shows in the export).
 CHURN_REASONS: tuple[str, ...] = (
     "drifted", "moved", "deceased", "unhappy_visit", "provider_left", "no_fit_after_consult",
@@ -33,6 +38,28 @@ class SimConfig:
     Attributes are grouped by the part of the model they drive; every rate is per day unless
     the name says otherwise.
     """
+
+    # --- practice type (``practices`` builds the dental and physiotherapy configs) ---------
+    practice: str = "aesthetics"
+    locations: tuple[str, ...] = LOCATIONS  # one weight and provider count each, below
+    services: tuple[str, ...] = SERVICES  # code = position; 0 is the first-visit service
+    main_services: tuple[int, ...] = MAIN_SERVICES  # a patient's usual service (codes)
+    series_service: int = LASER  # main service that starts with a series (-1: none)
+    service_age: tuple[tuple[float, float], ...] = (
+        (0, 1), (44, 10), (47, 10), (36, 9), (55, 14))  # (mean, sd) age by main service
+    service_female: tuple[float, ...] = (0, 0.85, 0.9, 0.75, 0.5)
+    # dental: after a completed visit, share needing restorative treatment (then which codes)
+    restorative_share: float = 0.0
+    restorative_services: tuple[int, ...] = ()
+    restorative_probs: tuple[float, ...] = ()
+    restorative_interval: float = 21.0
+    # physiotherapy: per service, (min, max) visits in a course of care; (0, 0) = no episodes
+    course_visits: tuple[tuple[int, int], ...] = ()
+    improved_stop: float = 0.0  # chance per course visit the patient stops early (improved)
+    episode_hazard_mean: float = 0.0  # daily chance an idle patient gets a new problem
+    episode_hazard_sigma: float = 0.5
+    problem_booking_hazard: float = 0.2  # daily chance a patient with a new problem books
+    in_course_share: float = 0.3  # existing episodic patients in a course at ``start``
 
     # --- population -------------------------------------------------------------------------
     existing_share: float = 0.45  # patients already registered before ``start`` (history unseen)

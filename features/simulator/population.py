@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.simulator.params import (
+    CADENCE,
     DRIFTED,
-    LASER,
-    LOCATIONS,
-    MAIN_SERVICES,
+    IDLE,
     MOVED,
     UNHAPPY,
     SimConfig,
@@ -51,7 +50,7 @@ class Staff:
         """A random provider of each ``loc`` active on ``day`` (seniors weigh 1.5)."""
         out = np.zeros(len(loc), dtype=np.int16)
         u = rng.random(len(loc))
-        for L in range(len(LOCATIONS)):
+        for L in range(int(self.location.max()) + 1):
             idx = np.flatnonzero(loc == L)
             provs = np.flatnonzero(self.location == L)
             if len(idx) == 0:
@@ -72,7 +71,7 @@ def roster(staff: Staff, n_days: int) -> tuple[np.ndarray, np.ndarray]:
 
     Used to draw a covering provider for a visit without a per-visit search.
     """
-    n_loc = len(LOCATIONS)
+    n_loc = int(staff.location.max()) + 1
     days = np.arange(n_days)
     width = int(np.bincount(staff.location, minlength=n_loc).max())
     provs = np.zeros((n_loc, n_days, width), np.int16)
@@ -127,6 +126,10 @@ class Population:
     init_mu: np.ndarray
     init_churned: np.ndarray
     init_reason: np.ndarray
+    episode_h: np.ndarray  # daily chance of a new problem while idle (0: no episodes)
+    course_k0: np.ndarray  # visits in the course under way at registration / ``start``
+    course_done0: np.ndarray  # of which done before ``start``
+    init_mode: np.ndarray  # CADENCE, IDLE or PROBLEM at ``start``
 
     @property
     def n(self) -> int:
@@ -149,13 +152,15 @@ def draw_population(rng: np.random.Generator, n: int, n_days: int, staff: Staff,
                     cfg: SimConfig) -> Population:
     """Draw every static attribute of ``n`` patients."""
     created = _created_days(rng, n, n_days, cfg)
-    main = np.asarray(MAIN_SERVICES, np.int8)[rng.choice(4, n, p=cfg.main_service_shares)]
-    age_mean = np.array([0, 44, 47, 36, 55], float)[main]
-    age_sd = np.array([1, 10, 10, 9, 14], float)[main]
+    n_main = len(cfg.main_services)
+    main = np.asarray(cfg.main_services, np.int8)[rng.choice(n_main, n, p=cfg.main_service_shares)]
+    age_mean = np.array([a[0] for a in cfg.service_age], float)[main]
+    age_sd = np.array([a[1] for a in cfg.service_age], float)[main]
     age = np.clip(rng.normal(age_mean, age_sd), 18, 90).astype(np.float32)
-    p_female = np.array([0, 0.85, 0.9, 0.75, 0.5])[main]
+    p_female = np.asarray(cfg.service_female, float)[main]
     sex = (rng.random(n) >= p_female).astype(np.int8)
-    location = rng.choice(len(LOCATIONS), n, p=cfg.location_weights).astype(np.int8)
+    n_loc = len(cfg.location_weights)
+    location = rng.choice(n_loc, n, p=cfg.location_weights).astype(np.int8)
     provider0 = staff.pick_active(rng, location, np.maximum(created, 0))
     left_day = staff.leave_day[provider0].astype(np.int32)
     provider1 = np.where(
@@ -163,7 +168,9 @@ def draw_population(rng: np.random.Generator, n: int, n_days: int, staff: Staff,
         staff.pick_active(rng, location, np.minimum(left_day, n_days), stayers_only=True),
         provider0,
     ).astype(np.int16)
-    base_mu = np.array([0, *cfg.main_interval_days])[main]
+    by_service = np.zeros(len(cfg.services))
+    by_service[list(cfg.main_services)] = cfg.main_interval_days
+    base_mu = by_service[main]
     mu_main = (base_mu * rng.lognormal(0, cfg.interval_sigma, n)).astype(np.float32)
     lo, hi = cfg.laser_series_sessions
     laser_k = rng.integers(lo, hi + 1, n).astype(np.int8)
@@ -189,13 +196,56 @@ def draw_population(rng: np.random.Generator, n: int, n_days: int, staff: Staff,
     ).astype(np.int32)
     churned = existing & (rng.random(n) < cfg.existing_churned_share)
     reason = np.asarray([DRIFTED, MOVED, UNHAPPY], np.int8)[rng.choice(3, n, p=[0.6, 0.3, 0.1])]
+    episodes = _episodes(rng, main, mu_main, existing, init_last, cfg)
     return Population(
         created_day=created, age=age, sex=sex, location=location,
         provider0=provider0, provider1=provider1, left_day=left_day, main=main,
-        mu_main=mu_main, laser_k=np.where(main == LASER, laser_k, 0).astype(np.int8),
+        mu_main=mu_main,
+        laser_k=np.where(main == cfg.series_service, laser_k, 0).astype(np.int8),
         bmax=bmax, h0=h0.astype(np.float64), p_no_show=p_ns.astype(np.float32),
         p_cancel=p_cx.astype(np.float32), responsiveness=resp.astype(np.float32),
         consent=consent, consent_unknown=unknown, do_not_contact=dnc,
-        init_last_day=init_last, init_mu=init_mu, init_churned=churned,
-        init_reason=np.where(churned, reason, -1).astype(np.int8),
+        init_last_day=episodes.pop("init_last"), init_mu=init_mu, init_churned=churned,
+        init_reason=np.where(churned, reason, -1).astype(np.int8), **episodes,
     )
+
+
+def course_bounds(cfg: SimConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per service code: fewest and most visits of a course of care (0, 0 = no episodes)."""
+    bounds = np.zeros((len(cfg.services), 2), np.int16)
+    if cfg.course_visits:
+        bounds[:] = np.asarray(cfg.course_visits, np.int16)
+    return bounds[:, 0], bounds[:, 1]
+
+
+def _episodes(rng: np.random.Generator, main: np.ndarray, mu_main: np.ndarray,
+              existing: np.ndarray, init_last: np.ndarray, cfg: SimConfig) -> dict:
+    """Episode-of-care attributes; no random draws for a practice without episodes (so an
+    aesthetics clinic draws exactly what it always drew).
+
+    An existing episodic patient is in a course at ``start`` (``in_course_share``: part of it
+    done, the last visit within one interval) or idle since a course ended 1-4 years ago.
+    """
+    n = len(main)
+    lo, hi = course_bounds(cfg)
+    out = {"episode_h": np.zeros(n), "course_k0": np.zeros(n, np.int8),
+           "course_done0": np.zeros(n, np.int8), "init_mode": np.full(n, CADENCE, np.int8),
+           "init_last": init_last}
+    episodic = lo[main] > 0
+    if not episodic.any():
+        return out
+    s = cfg.episode_hazard_sigma
+    out["episode_h"] = np.where(episodic, cfg.episode_hazard_mean
+                                * rng.lognormal(-s * s / 2, s, n), 0.0)
+    k = rng.integers(lo[main], hi[main] + 1).astype(np.int8)
+    out["course_k0"] = np.where(episodic, k, 0).astype(np.int8)
+    in_course = episodic & existing & (rng.random(n) < cfg.in_course_share)
+    done = np.minimum(1 + np.floor(rng.random(n) * np.maximum(k - 1, 1)), k - 1)
+    out["course_done0"] = np.where(in_course, done, 0).astype(np.int8)
+    idle = episodic & existing & ~in_course
+    out["init_mode"] = np.where(idle, IDLE, CADENCE).astype(np.int8)
+    course_last = -np.floor(rng.random(n) * mu_main)
+    idle_last = -rng.integers(365, 1500, n)
+    out["init_last"] = np.where(in_course, course_last, np.where(idle, idle_last, init_last)
+                                ).astype(np.int32)
+    return out

@@ -11,7 +11,7 @@ import numpy as np
 VISIT_COLUMNS: dict[str, str] = {
     "patient": "int32", "book_day": "int32", "book_min": "int16", "visit_day": "int32",
     "visit_min": "int16", "service": "int8", "provider": "int16", "status": "int8",
-    "revenue": "float32", "mu_after": "float32",
+    "revenue": "float32", "mu_after": "float32", "mode_after": "int8",
 }
 CONTACT_COLUMNS: dict[str, str] = {
     "patient": "int32", "day": "int32", "minute": "int16", "channel": "int8",
@@ -21,6 +21,7 @@ CONTACT_COLUMNS: dict[str, str] = {
 }
 EVENT_COLUMNS: dict[str, str] = {"patient": "int32", "day": "int32", "engaged": "bool",
                                  "reason": "int8"}
+ONSET_COLUMNS: dict[str, str] = {"patient": "int32", "day": "int32"}
 MEMBER_COLUMNS: dict[str, str] = {"patient": "int32", "campaign": "int16", "holdout": "bool"}
 
 

@@ -9,6 +9,7 @@ from features.simulator.records import (
     CONTACT_COLUMNS,
     EVENT_COLUMNS,
     MEMBER_COLUMNS,
+    ONSET_COLUMNS,
     VISIT_COLUMNS,
     Buffer,
 )
@@ -26,6 +27,8 @@ class State:
         up_rate / up_start / up_until: the booking uplift left by outreach.
         opted_out: (n, 4) channels the patient asked the clinic to stop using.
         last_target / camp_* : the campaign state (see ``outreach``).
+        mode / course_k / course_done: episodes of care (``episodes``; CADENCE elsewhere).
+        restore: the restorative service a dental patient is to book next (-1: none).
     """
 
     def __init__(self, pop: Population, expected_visits: int) -> None:
@@ -48,6 +51,11 @@ class State:
         self.camp_left = np.zeros(n, np.int8)
         self.camp_idx = np.full(n, -1, np.int16)
         self.camp_launch = np.full(n, NEVER, np.int32)
+        self.mode = pop.init_mode.copy()
+        self.course_k = pop.course_k0.copy()
+        self.course_done = pop.course_done0.copy()
+        self.restore = np.full(n, -1, np.int8)
+        self.onsets = Buffer(ONSET_COLUMNS, 1024)
         self.visits = Buffer(VISIT_COLUMNS, max(1024, expected_visits))
         self.contacts = Buffer(CONTACT_COLUMNS, max(1024, expected_visits // 2))
         self.events = Buffer(EVENT_COLUMNS, max(1024, n // 2))

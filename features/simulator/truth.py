@@ -25,6 +25,8 @@ from features.simulator.hazards import (
     uplift_rates,
     with_uplift,
 )
+from features.simulator.params import CADENCE, IDLE, PROBLEM
+from features.simulator.truth_episodes import p_book_between_courses, p_return_between_courses
 from features.vocabulary import COMPLETED_CODE
 
 CHUNK = 200_000
@@ -44,12 +46,13 @@ class LatentState:
     up_rate: np.ndarray
     up_start: np.ndarray
     up_until: np.ndarray
+    mode: np.ndarray  # CADENCE, IDLE or PROBLEM (episodes of care; ``episodes``)
 
     def take(self, rows: Rows) -> LatentState:
         """The same state for some patients (a slice or patient numbers)."""
         return LatentState(self.day, *(getattr(self, f)[rows] for f in (
             "engaged", "reason", "pend_day", "last_day", "mu", "up_rate", "up_start",
-            "up_until")))
+            "up_until", "mode")))
 
 
 def _last_per_patient(patient: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +85,13 @@ def state_at(raw: RawRun, day: int) -> LatentState:
     who, last = _last_per_patient(v["patient"][m][order], n)
     last_day[who] = v["visit_day"][m][order][last]
     mu[who] = v["mu_after"][m][order][last]
+    mode = pop.init_mode[:n].copy()
+    mode[who] = v["mode_after"][m][order][last]
+    o = raw.onsets
+    m = o["day"] <= day
+    who, last = _last_per_patient(o["patient"][m], n)
+    onset_after = (mode[who] == IDLE) & (o["day"][m][last] >= last_day[who])
+    mode[who[onset_after]] = PROBLEM
     c = raw.contacts
     up_rate = np.zeros(n)
     up_start = np.zeros(n, np.int32)
@@ -94,7 +104,7 @@ def state_at(raw: RawRun, day: int) -> LatentState:
     up_start[who] = c["up_start"][m][last]
     up_until[who] = c["up_until"][m][last]
     return LatentState(day, engaged, reason, pend_day, last_day, mu, up_rate, up_start,
-                       up_until)
+                       up_until, mode)
 
 
 def p_return(raw: RawRun, s: LatentState, sl: Rows, horizon: int) -> np.ndarray:
@@ -125,7 +135,18 @@ def p_return(raw: RawRun, s: LatentState, sl: Rows, horizon: int) -> np.ndarray:
             o = int(cal.visit_day(t, lead)) - s.day - 1
             if o < horizon:
                 pend[o] += book * pl
-    return np.where(s.engaged, prob, 0.0)
+    prob = np.where(s.engaged, prob, 0.0)
+    between = np.flatnonzero(s.mode != CADENCE)
+    if len(between):
+        prob[between] = p_return_between_courses(
+            raw, s.take(between), _numbers(sl, k)[between], horizon,
+            lambda h, ld, t: _survive(raw, h, ld, t))
+    return prob
+
+
+def _numbers(sl: Rows, k: int) -> np.ndarray:
+    """Patient numbers of ``sl`` (a slice or an array of ``k`` numbers)."""
+    return np.arange(sl.start, sl.start + k) if isinstance(sl, slice) else np.asarray(sl)
 
 
 def _survive(raw: RawRun, h0: np.ndarray, left_day: np.ndarray, t: int) -> np.ndarray:
@@ -163,6 +184,11 @@ def _p_book(raw: RawRun, s: LatentState, sl: Rows, base: np.ndarray, surv: np.nd
         b = with_uplift(base[j], rate, start, until, t)
         prob += surv[j] * free * b
         free *= 1.0 - b
+    between = np.flatnonzero(s.mode != CADENCE)
+    if len(between):
+        prob[between] = p_book_between_courses(
+            raw, s.take(between), _numbers(sl, len(free))[between], surv[:, between],
+            rate[between], start[between], until[between])
     return prob
 
 

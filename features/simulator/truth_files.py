@@ -7,6 +7,7 @@ DIR``) instead of looking beside an export for a folder of a conventional name.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pandas as pd
 
 RETURNS_FILE = "returns.parquet"
 CHANNELS_FILE = "channels.parquet"
+META_FILE = "meta.json"
+CLINICS_KEY = "clinics"  # in meta.json: clinic id -> practice type (a group demo)
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,12 @@ class Truth:
     Attributes:
         returns: ``as_of``, ``patient_id``, ``p_return``.
         channels: ``as_of``, ``patient_id``, ``channel``, ``p_book`` (consented channels).
+        clinics: each clinic's practice type (``meta.json`` of a group demo), else None.
     """
 
     returns: pd.DataFrame
     channels: pd.DataFrame
+    clinics: dict[str, str] | None = None  # clinic id -> practice type, when the demo says
 
 
 def read_truth(folder: str | Path) -> Truth:
@@ -48,4 +53,6 @@ def read_truth(folder: str | Path) -> Truth:
     for frame in (returns, channels):
         frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.normalize()
         frame["patient_id"] = frame["patient_id"].astype(object)
-    return Truth(returns, channels)
+    meta = folder / META_FILE
+    clinics = json.loads(meta.read_text()).get(CLINICS_KEY) if meta.is_file() else None
+    return Truth(returns, channels, clinics)

@@ -55,6 +55,7 @@ def write_demo(
     campaign_frame(sim).to_parquet(truth / "campaigns.parquet", index=False)
     meta = {
         "seed": sim.seed, "n_patients": int(n_patients), "clinic_id": clinic_id,
+        "clinics": {clinic_id: sim.config.practice},
         "start": sim.start.date().isoformat(), "end": sim.end.date().isoformat(),
         "export_date": sim.tables.export_date.isoformat(),
         "truth_as_of": [d.date().isoformat() for d in dates],

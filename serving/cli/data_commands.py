@@ -23,7 +23,13 @@ out = Console()
 
 def demo_data(
     patients: int = typer.Option(
-        20_000, "--patients", min=10, help="How many patients the demo clinic has."
+        20_000, "--patients", min=10, help="How many patients the demo has (all clinics)."
+    ),
+    practice: str = typer.Option(
+        "mixed", "--practice",
+        help="mixed: a group of an aesthetics, a dental and a physiotherapy clinic "
+        "(aesthetics-1, dental-1, physio-1); or one clinic of that type (aesthetics, dental, "
+        "physio; clinic id <type>-1).",
     ),
     seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same files."),
     out_dir: Path = typer.Option(
@@ -40,24 +46,32 @@ def demo_data(
         90, "--horizon-days", min=1, help="Horizon of the true return probability."
     ),
 ) -> None:
-    """Generate a believable multi-location demo clinic (and its ground truth under truth/)."""
-    from features.simulator import write_demo
+    """Generate a believable demo group of clinics (and its ground truth under truth/)."""
+    from features.simulator import write_group_demo
+    from features.simulator.group import default_clinics
+    from features.simulator.practices import PRACTICES
 
-    with console.status(f"simulating {patients:,} patients"):
-        sim = write_demo(
+    if practice != "mixed" and practice not in PRACTICES:
+        console.print(f"--practice must be mixed or one of {', '.join(PRACTICES)}, "
+                      f"not {practice!r}")
+        raise typer.Exit(2)
+    clinics = default_clinics(patients) if practice == "mixed" else {f"{practice}-1": patients}
+    with console.status(f"simulating {patients:,} patients in {len(clinics)} clinic(s)"):
+        meta = write_group_demo(
             out_dir,
-            n_patients=patients,
+            clinics,
             seed=seed,
             start=date.fromisoformat(start),
             end=date.fromisoformat(end),
             truth_as_of=[date.fromisoformat(d) for d in truth_as_of] if truth_as_of else None,
             horizon_days=horizon_days,
         )
-    t = sim.tables
+    t = meta["tables"]
     n_contacts = 0 if t.contacts is None else len(t.contacts)
     console.print(
         f"wrote {len(t.patients):,} patients, {len(t.visits):,} visits, {n_contacts:,} contacts "
-        f"and ground truth to {out_dir}"
+        f"and ground truth to {out_dir}; clinics: "
+        + ", ".join(f"{c} ({k})" for c, k in meta["clinics"].items())
     )
 
 

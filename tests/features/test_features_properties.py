@@ -25,6 +25,7 @@ PROPERTY_SETTINGS = settings(max_examples=25, deadline=None,
 CLINIC_PRIOR_COLUMNS = {
     "expected_interval_days", "overdue_ratio", "days_overdue", "last_provider_active",
     "expected_revenue_per_visit", "noshow_rate", "cancel_rate", "segment_cadence",
+    "course_length_typical", "episode_progress", "episode_complete",
     *(f"{ch}_response_rate" for ch in CHANNELS),
 }
 
