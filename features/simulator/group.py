@@ -22,6 +22,8 @@ DEFAULT_GROUP: dict[str, float] = {"aesthetics-1": 0.4, "dental-1": 0.35, "physi
 _SEED_STEP = 7919  # clinic i runs with seed + i * step (clinic 0 with the group's seed)
 _IDS = {"patients": ("patient_id",), "visits": ("visit_id", "patient_id", "provider_id"),
         "contacts": ("contact_id", "patient_id", "campaign_id")}
+# Campaign ids are prefixed like the contacts' so a member and its contacts still agree.
+_MEMBER_IDS = ("patient_id", "campaign_id")
 
 
 def practice_of(clinic_id: str) -> str:
@@ -72,10 +74,16 @@ def group_tables(sims: dict[str, Simulation]) -> Tables:
     tables = {name: conform(pd.concat(parts, ignore_index=True), name)
               for name, parts in frames.items()}
     first = next(iter(sims.values())).tables
+    members = [
+        sim.tables.campaign_members.assign(**{col: prefixed(clinic, sim.tables.campaign_members[col])
+                                              for col in _MEMBER_IDS})
+        for clinic, sim in sims.items() if sim.tables.campaign_members is not None
+    ]
     return Tables(
         visits=tables["visits"], patients=tables["patients"], contacts=tables["contacts"],
         export_date=max(s.tables.export_date for s in sims.values()),
         has_patients_table=True, provided_columns=first.provided_columns,
+        campaign_members=pd.concat(members, ignore_index=True) if members else None,
     )
 
 
