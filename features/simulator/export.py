@@ -25,6 +25,7 @@ from features.simulator.params import (
     SIM_CHANNELS,
     STATUSES,
 )
+from features.vocabulary import HOLDOUT, TREATMENT
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
@@ -101,17 +102,38 @@ def build_tables(raw: RawRun, clinic_id: str) -> Tables:
         visits.loc[visits["status"] != "scheduled", "visit_at"].max(),
         visits["booked_at"].max(), contacts["sent_at"].max(), contacts["responded_at"].max(),
     )
+    members = campaign_members(raw, pid, cut)
     return Tables(
         visits=conform(visits, "visits"),
         patients=conform(patients, "patients"),
         contacts=conform(contacts, "contacts"),
+        campaign_members=conform(members, "campaign_members"),
         export_date=pd.Timestamp(export),
         has_patients_table=True,
         provided_columns={
             "visits": tuple(visits.columns), "patients": tuple(patients.columns),
-            "contacts": tuple(contacts.columns),
+            "contacts": tuple(contacts.columns), "campaign_members": tuple(members.columns),
         },
     )
+
+
+def campaign_members(raw: RawRun, pid: np.ndarray, cut: int) -> pd.DataFrame:
+    """Members of the campaigns launched before the export, with their randomised arm.
+
+    ``assigned_at`` is the launch day; the channel is left out (the simulator chooses it per
+    attempt, and holdout members get none).
+    """
+    m = raw.members
+    launch_day = raw.campaigns[m["campaign"]]
+    known = launch_day < cut
+    order = np.lexsort((m["patient"][known], launch_day[known]))
+    assigned = raw.calendar.start + pd.to_timedelta(launch_day[known][order], unit="D")
+    return pd.DataFrame({
+        "campaign_id": campaign_names(raw)[m["campaign"][known][order]],
+        "patient_id": pid[m["patient"][known][order]],
+        "assigned_at": assigned,
+        "arm": np.where(m["holdout"][known][order], HOLDOUT, TREATMENT).astype(object),
+    })
 
 
 def campaign_names(raw: RawRun) -> np.ndarray:
@@ -132,13 +154,15 @@ def _arrow_column(series: pd.Series, date_only: bool) -> pa.Array:
 
 
 def write_csvs(tables: Tables, out_dir: Path) -> None:
-    """Write the three tables as contract CSVs: ISO dates, true/false, empty = unknown.
+    """Write the tables (and campaign members, when any) as contract CSVs: ISO dates, true/false, empty = unknown.
 
     Uses Arrow's C++ CSV writer (a million-patient export is ~15M rows); values are only
     quoted when some value needs it (e.g. a comma in a clinic id).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = {"patients": tables.patients, "visits": tables.visits, "contacts": tables.contacts}
+    if tables.campaign_members is not None:
+        frames["campaign_members"] = tables.campaign_members
     date_only = {"birth_date", "created_at"}
     for name, frame in frames.items():
         table = pa.table({c: _arrow_column(frame[c], c in date_only) for c in frame.columns})
