@@ -12,6 +12,7 @@ from serving.cli import (
     data_commands,
     feature_commands,
     monitoring_commands,
+    outcome_commands,
     serve_commands,
     training_commands,
 )
@@ -25,7 +26,7 @@ app = typer.Typer(
 )
 
 for _module in (data_commands, feature_commands, training_commands, serve_commands,
-                monitoring_commands):
+                monitoring_commands, outcome_commands):
     _module.register(app)
 
 

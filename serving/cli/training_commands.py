@@ -61,6 +61,9 @@ def _run_training(
     from training.training_snapshots import InsufficientHistory
 
     tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
+    from features.outcomes.merge import merge_from_settings
+
+    tables = merge_from_settings(tables, settings)  # posted contacts and campaign members
     truth = load_truth(source) if "://" not in source else None
     with Progress(
         TextColumn("{task.description}"),
@@ -192,6 +195,9 @@ def score_cmd(
         console.print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(2) from err
     tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
+    from features.outcomes.merge import merge_from_settings
+
+    tables = merge_from_settings(tables, settings)  # posted contacts and campaign members
     day = _as_of(as_of, tables)
     with console.status(f"scoring as of {day.date()} with model v{version}"):
         frame = score(tables, day, bundle, settings)
