@@ -60,11 +60,13 @@ def clinic_now(settings: Settings) -> pd.Timestamp:
 
 
 def _missing(value: object) -> bool:
-    if value is None or value is pd.NaT:
+    if value is None:
         return True
-    if isinstance(value, float) and math.isnan(value):
+    if type(value) is str:
+        return not value.strip()
+    if value is pd.NaT:
         return True
-    return isinstance(value, str) and not value.strip()
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _local_time(value: object, zone: ZoneInfo | None) -> dt.datetime | None:
@@ -90,6 +92,8 @@ def _local_time(value: object, zone: ZoneInfo | None) -> dt.datetime | None:
 
 
 def _text(value: object) -> str | None:
+    if type(value) is str:  # the common case, first
+        return value.strip() or None
     if _missing(value):
         return None
     if isinstance(value, float) and value.is_integer():
@@ -215,11 +219,17 @@ def check_events(
 
 def events_frame_of(events: list[dict]) -> pd.DataFrame:
     """Normalised event dicts -> a frame in the contract dtypes (+ ``content_hash``, ``index``)."""
-    frame = pd.DataFrame(events, columns=[*OUTCOME_EVENT_DTYPES, "content_hash", "index"])
-    for column, dtype in OUTCOME_EVENT_DTYPES.items():
+    names = [*OUTCOME_EVENT_DTYPES, "content_hash", "index"]
+    columns: dict[str, object] = {}
+    for column in names:
+        values = [e[column] for e in events]
+        dtype = OUTCOME_EVENT_DTYPES.get(column, "object")
         if dtype.startswith("datetime"):
-            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+            columns[column] = np.array(values, dtype="datetime64[ns]")
         elif dtype == "float64":
-            frame[column] = pd.to_numeric(frame[column]).astype("float64")
-    frame["index"] = frame["index"].astype(np.int64)
-    return frame
+            columns[column] = np.array([np.nan if v is None else v for v in values], dtype=float)
+        elif column == "index":
+            columns[column] = np.array(values, dtype=np.int64)
+        else:
+            columns[column] = pd.Series(values, dtype=object)
+    return pd.DataFrame(columns)

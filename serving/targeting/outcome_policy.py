@@ -12,8 +12,9 @@ The snapshot index folds the policy in when a snapshot loads; outcomes posted si
   policy day is after it), or, without one, until a later ``attended``, ``cancelled`` or
   ``no_show``; a ``cancelled`` (like those two) after it puts the patient back.
 
-The policy day is the request's ``on`` date (the day the campaign will send). The overlay is
-recomputed only when a clinic's outcomes or the policy day change; a request then costs a
+The policy day is the request's ``on`` date (the day the campaign will send). The overlay keeps
+a per-patient summary (latest send, opt-outs, latest booking, latest close) plus every send's
+time, and is recomputed only when a clinic's outcomes or the policy day change; a request then costs a
 dictionary lookup, and the adjusted arrays share everything with the snapshot index but the
 channel bits.
 """
@@ -37,14 +38,61 @@ COLUMNS: tuple[str, ...] = ("patient_id", "type", "channel", "at", "appointment_
 CACHE_SIZE = 32
 
 
+def summarise(events: pd.DataFrame) -> pd.DataFrame:
+    """Per patient, what the policy needs of ``events`` (columns ``COLUMNS``).
+
+    Returns:
+        Frame indexed by ``patient_id`` with ``last_send``, ``opted`` (bit i: channel i of
+        ``CHANNELS`` opted out of), ``booked_at`` and ``appointment_at`` of the latest
+        ``booked``, and ``closed_at`` (latest ``attended``, ``cancelled`` or ``no_show``).
+    """
+    kind = events["type"]
+    pid = events["patient_id"]
+    patients = pd.Index(pd.unique(pid), name="patient_id")
+    last_send = events["at"].where(kind.eq("sent")).groupby(pid).max()
+    codes = pd.Categorical(events["channel"].where(kind.eq("opted_out")),
+                           categories=list(CHANNELS)).codes
+    bit = np.where(codes >= 0, 1 << np.maximum(codes, 0), 0).astype(np.uint8)
+    opted = pd.Series(bit, index=pid.to_numpy()).groupby(level=0).agg(np.bitwise_or.reduce)
+    bookings = events[kind.eq("booked")].sort_values("at", kind="stable")
+    latest = bookings.groupby("patient_id").tail(1).set_index("patient_id")
+    closed = events["at"].where(kind.isin(VISIT_EVENT_TYPES[1:])).groupby(pid).max()
+    return pd.DataFrame({
+        "last_send": last_send.reindex(patients),
+        "opted": opted.reindex(patients, fill_value=0).astype(np.uint8),
+        "booked_at": latest["at"].reindex(patients),
+        "appointment_at": latest["appointment_at"].reindex(patients),
+        "closed_at": closed.reindex(patients),
+    }, index=patients)
+
+
+def combine(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Two summaries as one: the latest of each time, the union of opt-outs, the later booking."""
+    if not len(old):
+        return new
+    patients = old.index.union(new.index)
+    a, b = old.reindex(patients), new.reindex(patients)
+    later = b["booked_at"].notna() & ~(a["booked_at"] > b["booked_at"])
+    return pd.DataFrame({
+        "last_send": a["last_send"].where(~(b["last_send"] > a["last_send"]) & a["last_send"].notna(),
+                                          b["last_send"]),
+        "opted": (a["opted"].fillna(0).astype(np.uint8) | b["opted"].fillna(0).astype(np.uint8)),
+        "booked_at": b["booked_at"].where(later, a["booked_at"]),
+        "appointment_at": b["appointment_at"].where(later, a["appointment_at"]),
+        "closed_at": a["closed_at"].where(~(b["closed_at"] > a["closed_at"]) & a["closed_at"].notna(),
+                                          b["closed_at"]),
+    }, index=patients)
+
+
 def patient_bits(
-    events: pd.DataFrame, on: dt.date, snapshot_as_of: dt.date, settings: Settings,
-    snapshot_counts: pd.Series,
+    summary: pd.DataFrame, send_pid: np.ndarray, send_at: np.ndarray, on: dt.date,
+    snapshot_as_of: dt.date, settings: Settings, snapshot_counts: pd.Series,
 ) -> tuple[pd.Index, np.ndarray, np.ndarray]:
     """What the outcomes change for each patient they concern, on policy day ``on``.
 
     Args:
-        events: one clinic's policy events (columns ``COLUMNS``).
+        summary: per-patient summary (:func:`summarise`).
+        send_pid, send_at: every posted send's patient and time (for the cap's window).
         snapshot_counts: the snapshot's contacts in the cap window, by patient id.
 
     Returns:
@@ -54,41 +102,20 @@ def patient_bits(
     """
     policy = settings.policy
     day = pd.Timestamp(on)
-    patients = pd.Index(pd.unique(events["patient_id"]))
-    kind = events["type"]
-    sends = events[kind.eq("sent")]
-    last_send = sends.groupby("patient_id")["at"].max().reindex(patients)
-    gap_days = (day - last_send.dt.normalize()).dt.days
+    patients = summary.index
+    gap_days = (day - summary["last_send"].dt.normalize()).dt.days
     recent = gap_days.lt(policy.min_days_between_contacts).to_numpy(bool)
-    window_start = day - pd.Timedelta(days=policy.max_contacts_window_days)
-    late = sends[(sends["at"] >= cutoff(snapshot_as_of)) & (sends["at"] > window_start)]
-    counted = late.groupby("patient_id").size().reindex(patients, fill_value=0)
+    window_start = np.datetime64(day - pd.Timedelta(days=policy.max_contacts_window_days))
+    late = (send_at >= np.datetime64(cutoff(snapshot_as_of))) & (send_at > window_start)
+    counted = pd.Series(send_pid[late]).value_counts().reindex(patients, fill_value=0)
     before = snapshot_counts.reindex(patients).fillna(0).to_numpy(float)
     capped = (counted.to_numpy(float) + before) >= policy.max_contacts
     booked = np.zeros(len(patients), bool)
     if not policy.include_booked:
-        booked = _booked(events, patients, day)
-    opted = events[kind.eq("opted_out")]
-    codes = pd.Categorical(opted["channel"], categories=list(CHANNELS)).codes
-    removed_each = np.where(codes >= 0, 1 << np.maximum(codes, 0), 0).astype(np.uint8)
-    removed = (
-        pd.Series(removed_each, index=opted["patient_id"].to_numpy())
-        .groupby(level=0).agg(np.bitwise_or.reduce)
-        .reindex(patients, fill_value=0).to_numpy(np.uint8)
-    )
-    return patients, recent | capped | booked, removed
-
-
-def _booked(events: pd.DataFrame, patients: pd.Index, day: pd.Timestamp) -> np.ndarray:
-    """Patients whose latest booking is still open on ``day``."""
-    bookings = events[events["type"].eq("booked")].sort_values("at", kind="stable")
-    latest = bookings.groupby("patient_id").tail(1).set_index("patient_id").reindex(patients)
-    closing = events[events["type"].isin(VISIT_EVENT_TYPES[1:])]
-    closed_at = closing.groupby("patient_id")["at"].max().reindex(patients)
-    has_booking = latest["at"].notna()
-    closed = closed_at.notna() & (closed_at >= latest["at"])
-    pending = latest["appointment_at"].isna() | (latest["appointment_at"] >= day)
-    return (has_booking & ~closed & pending).to_numpy(bool)
+        closed = summary["closed_at"].notna() & (summary["closed_at"] >= summary["booked_at"])
+        pending = summary["appointment_at"].isna() | (summary["appointment_at"] >= day)
+        booked = (summary["booked_at"].notna() & ~closed & pending).to_numpy(bool)
+    return patients, recent | capped | booked, summary["opted"].to_numpy(np.uint8)
 
 
 def adjusted_index(
@@ -125,8 +152,36 @@ def adjusted_index(
     return dataclasses.replace(index, channel_bits=bits, clinics=clinics)
 
 
+@dataclasses.dataclass
+class ClinicOutcomes:
+    """One clinic's outcomes as the policy needs them: a summary and every send's time."""
+
+    summary: pd.DataFrame
+    send_pid: np.ndarray
+    send_at: np.ndarray
+    version: int = 0
+    pending: list[pd.DataFrame] = dataclasses.field(default_factory=list)
+
+    def fold(self) -> None:
+        """Fold the batches added since the last request into the summary."""
+        if not self.pending:
+            return
+        frame = pd.concat(self.pending, ignore_index=True)
+        self.pending = []
+        sends = frame[frame["type"].eq("sent")]
+        self.summary = combine(self.summary, summarise(frame))
+        self.send_pid = np.concatenate([self.send_pid, sends["patient_id"].to_numpy(object)])
+        self.send_at = np.concatenate(
+            [self.send_at, sends["at"].to_numpy(dtype="datetime64[ns]")]
+        )
+
+
 class OutcomeOverlay:
-    """Per-clinic policy events in memory, and the adjusted indexes they give (cached).
+    """Per-clinic outcome summaries in memory, and the adjusted indexes they give (cached).
+
+    Adding a batch only queues it (the write path stays cheap); the next request folds the
+    queued batches into the clinic's summary (work in proportion to the patients concerned,
+    not to every event stored) and recomputes the clinic's adjusted bits once.
 
     Args:
         settings: the ``policy`` section.
@@ -134,8 +189,7 @@ class OutcomeOverlay:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._events: dict[str, list[pd.DataFrame]] = {}
-        self._version: dict[str, int] = {}
+        self._clinics: dict[str, ClinicOutcomes] = {}
         self._cache: dict[tuple, tuple[SnapshotIndex, SnapshotIndex]] = {}
         self._lock = threading.Lock()
 
@@ -148,33 +202,36 @@ class OutcomeOverlay:
             [(clinic_id, relevant)] if clinic_id is not None
             else list(relevant.groupby("clinic_id", sort=False))
         )
-        with self._lock:
-            for clinic, frame in groups:
-                self._events.setdefault(str(clinic), []).append(frame[list(COLUMNS)].copy())
-                self._version[str(clinic)] = self._version.get(str(clinic), 0) + 1
-
-    def events(self, clinic_id: str) -> pd.DataFrame:
-        """The clinic's policy events so far (columns ``COLUMNS``)."""
-        with self._lock:
-            parts = self._events.get(clinic_id, [])
-            if len(parts) > 1:
-                parts[:] = [pd.concat(parts, ignore_index=True)]
-            return parts[0] if parts else pd.DataFrame(columns=list(COLUMNS))
+        for clinic, frame in groups:
+            with self._lock:
+                outcomes = self._clinics.get(str(clinic))
+                if outcomes is None:
+                    outcomes = ClinicOutcomes(
+                        summarise(frame[list(COLUMNS)].iloc[:0]), np.array([], dtype=object),
+                        np.array([], dtype="datetime64[ns]"),
+                    )
+                    self._clinics[str(clinic)] = outcomes
+                outcomes.pending.append(frame[list(COLUMNS)].copy())
+                outcomes.version += 1
 
     def index_for(
         self, index: SnapshotIndex, clinic_id: str, on: dt.date, snapshot_as_of: dt.date
     ) -> SnapshotIndex:
         """``index`` with the clinic's outcomes applied on policy day ``on``."""
-        version = self._version.get(clinic_id, 0)
-        if version == 0:
+        outcomes = self._clinics.get(clinic_id)
+        if outcomes is None:
             return index
-        key = (id(index), clinic_id, on, version)
+        key = (id(index), clinic_id, on, outcomes.version)
         cached = self._cache.get(key)
         if cached is not None and cached[0] is index:
             return cached[1]
-        events = self.events(clinic_id)
+        with self._lock:
+            outcomes.fold()
         counts = _snapshot_counts(index, clinic_id, self.settings)
-        patients, blocked, removed = patient_bits(events, on, snapshot_as_of, self.settings, counts)
+        patients, blocked, removed = patient_bits(
+            outcomes.summary, outcomes.send_pid, outcomes.send_at, on, snapshot_as_of,
+            self.settings, counts,
+        )
         adjusted = adjusted_index(index, clinic_id, patients, blocked, removed)
         if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
