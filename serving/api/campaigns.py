@@ -49,6 +49,7 @@ class Outcomes:
         self.store = store or OutcomeStore.from_settings(settings)
         self.overlay = OutcomeOverlay(settings)
         self.overlay.add(self.store.events_frame(types=POLICY_EVENT_TYPES))
+        self.overlay.fold_all()
         self._write = threading.Lock()
 
     def close(self) -> None:

@@ -214,6 +214,12 @@ class OutcomeOverlay:
                 outcomes.pending.append(frame[list(COLUMNS)].copy())
                 outcomes.version += 1
 
+    def fold_all(self) -> None:
+        """Fold every queued batch now (at service start, so no request pays for the history)."""
+        with self._lock:
+            for outcomes in self._clinics.values():
+                outcomes.fold()
+
     def index_for(
         self, index: SnapshotIndex, clinic_id: str, on: dt.date, snapshot_as_of: dt.date
     ) -> SnapshotIndex:
