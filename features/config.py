@@ -263,6 +263,24 @@ class ServingConfig(BaseModel):
     )
 
 
+class OutcomesConfig(BaseModel):
+    """Where campaign outcomes are kept and how posted times are read (``features.outcomes``)."""
+
+    store_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the outcome store (PostgreSQL in production); "
+        "unset: SQLite file outcomes.db in models_dir.",
+    )
+    clinic_timezone: str | None = Field(
+        None,
+        description="IANA zone of the clinic's local time: posted times with an offset are "
+        "converted to it; unset: the server's local zone.",
+    )
+    max_future_minutes: float = Field(
+        5.0, description="Refuse an event whose time is later than the service clock plus this."
+    )
+
+
 class MonitoringConfig(BaseModel):
     """Drift monitoring thresholds (owned by ``serving.monitoring.drift``)."""
 
@@ -337,6 +355,7 @@ class Settings(BaseSettings):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    outcomes: OutcomesConfig = Field(default_factory=OutcomesConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
 

@@ -252,7 +252,11 @@ def _assemble(
             contacts.loc[missing_c, "contact_id"] = "row-" + (contacts.index[missing_c] + 1).astype(
                 str
             )
+    members = kept.get("campaign_members")
     return Tables(
+        campaign_members=None if members is None else conform(
+            members.reset_index(drop=True), "campaign_members"
+        ),
         visits=conform(visits.reset_index(drop=True), "visits"),
         patients=conform(patients.reset_index(drop=True), "patients"),
         contacts=None if contacts is None else conform(contacts.reset_index(drop=True), "contacts"),

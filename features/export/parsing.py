@@ -13,13 +13,15 @@ import numpy as np
 import pandas as pd
 
 from features.export.tables import TABLE_DTYPES
-from features.vocabulary import CHANNELS, VISIT_STATUSES
+from features.vocabulary import ARMS, CHANNELS, VISIT_STATUSES
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "t", "y"})
 FALSE_WORDS = frozenset({"false", "0", "no", "f", "n"})
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("visits", "status"): VISIT_STATUSES,
     ("contacts", "channel"): CHANNELS,
+    ("campaign_members", "arm"): ARMS,
+    ("campaign_members", "channel"): CHANNELS,
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-TABLE_NAMES: tuple[str, ...] = ("patients", "visits", "contacts")
+TABLE_NAMES: tuple[str, ...] = ("patients", "visits", "contacts", "campaign_members")
 DUCKDB_SUFFIXES: tuple[str, ...] = (".duckdb", ".ddb", ".db")
 
 

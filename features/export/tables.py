@@ -8,7 +8,8 @@ Every layer above works on :class:`Tables`. The loader (``features.export.loadin
 * ``patients`` always exists: without a patients table it is derived from the visits, one row
   per patient in clinic ``default``, every optional column missing. ``has_patients_table``
   says which.
-* ``contacts`` is ``None`` when the export has no contacts table (no channel model then).
+* ``contacts`` is ``None`` when the export has no contacts table (no channel model then);
+  ``campaign_members`` likewise when the export has no campaign members.
 * Timestamps are naive ``datetime64[ns]`` in the clinic's local time; ids are ``object`` str.
 * Nothing here carries information past ``export_date`` except ``scheduled`` visits.
 """
@@ -80,6 +81,7 @@ TABLE_DTYPES: dict[str, dict[str, str]] = {
     "patients": PATIENT_DTYPES,
     "visits": VISIT_DTYPES,
     "contacts": CONTACT_DTYPES,
+    "campaign_members": CAMPAIGN_MEMBER_DTYPES,
 }
 
 
@@ -93,6 +95,8 @@ class Tables:
         contacts: one row per outreach attempt (``CONTACT_DTYPES``), or None when absent.
         export_date: the moment the export was taken; only scheduled visits lie after it.
         has_patients_table: False when ``patients`` was derived from the visits.
+        campaign_members: one row per (campaign, patient) with its randomised arm
+            (``CAMPAIGN_MEMBER_DTYPES``), or None when the export has no such table.
         provided_columns: per table, the columns the source really had (the rest are filled
             with missing values), so callers can tell "unknown" from "absent".
         campaign_members: one row per patient listed by a campaign, with its randomised arm

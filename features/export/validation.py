@@ -21,8 +21,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "patients": ("patient_id",),
     "visits": ("patient_id", "visit_at"),
     "contacts": ("patient_id", "channel", "sent_at"),
+    "campaign_members": ("campaign_id", "patient_id", "assigned_at", "arm"),
 }
 KEYS: dict[str, str] = {"patients": "patient_id", "visits": "visit_id", "contacts": "contact_id"}
+# Tables keyed by several columns: a patient is a member of a campaign at most once.
+COMPOSITE_KEYS: dict[str, tuple[str, ...]] = {"campaign_members": ("campaign_id", "patient_id")}
 # Values of these columns identify people or are free text: never echoed in messages.
 PRIVATE_COLUMNS = frozenset({"patient_id", "visit_id", "contact_id", "birth_date", "sex"})
 RULE_NAMES: dict[str, str] = {
@@ -108,11 +111,17 @@ def table_checks(
         elif str(frame[col].dtype) in RULE_NAMES:
             rule = RULE_NAMES[str(frame[col].dtype)]
             checks[col].append(_check(lambda s, c=col: ~bad[c], rule))
-    key = KEYS[table]
+    key = KEYS.get(table)
     if key in frame.columns:
         checks[key].append(
             _check(lambda s: ~(s.notna() & s.duplicated(keep="first")), "unique key")
         )
+    composite = COMPOSITE_KEYS.get(table, ())
+    if composite and all(c in frame.columns for c in composite):
+        keyed = frame[list(composite)]
+        repeated = keyed.duplicated(keep="first") & keyed.notna().all(axis=1)
+        rule = "unique (" + ", ".join(composite) + ")"
+        checks[composite[-1]].append(_check(lambda s: ~repeated, rule))
     if table != "patients" and known_patients is not None:
         checks["patient_id"].append(
             _check(
@@ -136,6 +145,8 @@ def table_checks(
         for col in ("sent_at", "responded_at"):
             if col in frame.columns:
                 checks[col].append(_check(lambda s: ~(s >= export_cutoff), after))
+    if table == "campaign_members" and "assigned_at" in frame.columns:
+        checks["assigned_at"].append(_check(lambda s: ~(s >= export_cutoff), after))
     return checks
 
 

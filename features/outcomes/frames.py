@@ -59,14 +59,24 @@ def _conform(frame: pd.DataFrame, dtypes: dict[str, str], table: str) -> pd.Data
 
 
 def stored_frames(settings: Settings, clinic_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Members and events the service recorded for ``clinic_id`` (the outcome store's seam).
+    """Members and events the service recorded for ``clinic_id`` in the outcome store.
 
-    The outcome store is built beside this module; until it is merged nothing is stored, so
-    this returns empty frames in the contract dtypes.
+    Empty frames in the contract dtypes when no store is configured or exists yet (a clinic
+    that only exports its campaigns).
     """
-    del settings, clinic_id
-    return (pd.DataFrame({c: pd.Series(dtype=t) for c, t in CAMPAIGN_MEMBER_DTYPES.items()}),
-            pd.DataFrame({c: pd.Series(dtype=t) for c, t in OUTCOME_EVENT_DTYPES.items()}))
+    from features.outcomes.merge import store_exists
+    from features.outcomes.store import OutcomeStore
+
+    if not store_exists(settings):
+        return (pd.DataFrame({c: pd.Series(dtype=t) for c, t in CAMPAIGN_MEMBER_DTYPES.items()}),
+                pd.DataFrame({c: pd.Series(dtype=t) for c, t in OUTCOME_EVENT_DTYPES.items()}))
+    store = OutcomeStore.from_settings(settings)
+    try:
+        members = store.members_frame(clinic_id).drop(columns="clinic_id")
+        events = store.events_frame(clinic_id).drop(columns="clinic_id")
+    finally:
+        store.close()
+    return members, events
 
 
 def latest_campaign(members: pd.DataFrame) -> str:

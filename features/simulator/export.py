@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from features.export.tables import CAMPAIGN_MEMBER_DTYPES, Tables, conform
+from features.export.tables import Tables, conform
 from features.simulator.engine import RawRun
 from features.simulator.params import DECEASED
 from features.vocabulary import (
@@ -103,37 +103,38 @@ def build_tables(raw: RawRun, clinic_id: str) -> Tables:
         visits.loc[visits["status"] != SCHEDULED, "visit_at"].max(),
         visits["booked_at"].max(), contacts["sent_at"].max(), contacts["responded_at"].max(),
     )
+    members = campaign_members(raw, pid, cut)
     return Tables(
         visits=conform(visits, "visits"),
         patients=conform(patients, "patients"),
         contacts=conform(contacts, "contacts"),
+        campaign_members=conform(members, "campaign_members"),
         export_date=pd.Timestamp(export),
         has_patients_table=True,
         provided_columns={
             "visits": tuple(visits.columns), "patients": tuple(patients.columns),
-            "contacts": tuple(contacts.columns),
+            "contacts": tuple(contacts.columns), "campaign_members": tuple(members.columns),
         },
-        campaign_members=campaign_members_table(raw),
     )
 
 
-def campaign_members_table(raw: RawRun) -> pd.DataFrame:
-    """Who each campaign listed and their randomised arm (``CAMPAIGN_MEMBER_DTYPES``).
+def campaign_members(raw: RawRun, pid: np.ndarray, cut: int) -> pd.DataFrame:
+    """Members of the campaigns launched before the export, with their randomised arm.
 
-    ``assigned_at`` is the launch day (midnight); ``channel`` is left empty: the simulated
-    clinic picks a channel per attempt, recorded in the contacts.
+    ``assigned_at`` is the launch day; the channel is left out (the simulator chooses it per
+    attempt, and holdout members get none).
     """
     m = raw.members
-    launch = raw.campaigns[m["campaign"]]
-    order = np.lexsort((m["patient"], launch))
-    frame = pd.DataFrame({
-        "campaign_id": campaign_names(raw)[m["campaign"][order]],
-        "patient_id": patient_ids(raw)[m["patient"][order]],
-        "assigned_at": raw.calendar.timestamps(launch[order], np.zeros(len(order), np.int64)),
-        "arm": np.where(m["holdout"][order], HOLDOUT, TREATMENT).astype(object),
-        "channel": np.full(len(order), None, dtype=object),
+    launch_day = raw.campaigns[m["campaign"]]
+    known = launch_day < cut
+    order = np.lexsort((m["patient"][known], launch_day[known]))
+    assigned = raw.calendar.start + pd.to_timedelta(launch_day[known][order], unit="D")
+    return pd.DataFrame({
+        "campaign_id": campaign_names(raw)[m["campaign"][known][order]],
+        "patient_id": pid[m["patient"][known][order]],
+        "assigned_at": assigned,
+        "arm": np.where(m["holdout"][known][order], HOLDOUT, TREATMENT).astype(object),
     })
-    return frame.astype(CAMPAIGN_MEMBER_DTYPES)
 
 
 def campaign_names(raw: RawRun) -> np.ndarray:
@@ -154,13 +155,15 @@ def _arrow_column(series: pd.Series, date_only: bool) -> pa.Array:
 
 
 def write_csvs(tables: Tables, out_dir: Path) -> None:
-    """Write the three tables as contract CSVs: ISO dates, true/false, empty = unknown.
+    """Write the tables (and campaign members, when any) as contract CSVs: ISO dates, true/false, empty = unknown.
 
     Uses Arrow's C++ CSV writer (a million-patient export is ~15M rows); values are only
     quoted when some value needs it (e.g. a comma in a clinic id).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = {"patients": tables.patients, "visits": tables.visits, "contacts": tables.contacts}
+    if tables.campaign_members is not None:
+        frames["campaign_members"] = tables.campaign_members
     date_only = {"birth_date", "created_at"}
     for name, frame in frames.items():
         table = pa.table({c: _arrow_column(frame[c], c in date_only) for c in frame.columns})

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 Message = MutableMapping[str, Any]
-REWRITTEN_PATHS = frozenset({"/rank", "/score"})
+REWRITTEN_PATHS = frozenset({"/rank", "/score", "/campaigns", "/outcomes"})
 
 
 def _location(error: dict[str, Any]) -> str:

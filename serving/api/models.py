@@ -78,6 +78,11 @@ class RankRequest(BaseModel):
     max_reasons: int = Field(
         3, ge=1, le=10, description="At most this many reasons per patient (1-10)."
     )
+    on: dt.date | None = Field(
+        None,
+        description="Policy day: the day the campaign will send; posted outcomes (sends, "
+        "opt-outs, bookings) are judged at it (absent: today on the service's clock).",
+    )
 
     @field_validator("max_days_since_visit")
     @classmethod

@@ -9,6 +9,8 @@ Endpoints (bearer token required except on health and docs paths):
 
 * ``POST /rank``  - a clinic's best eligible patients under a campaign's filters;
 * ``POST /score`` - named patients of a clinic, with the policy's verdict;
+* ``POST /campaigns`` - start a campaign: the /rank list split into treatment and holdout;
+* ``POST /outcomes`` - what happened to contacts and bookings (the policy sees it at once);
 * ``GET /model``  - served version, training window, metrics vs baselines, reload status;
 * ``GET /drift``  - the latest drift summary (404 until monitoring has written one).
 
@@ -28,8 +30,14 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
 from features.config import Settings
-from serving.api import handlers
+from serving.api import campaigns, handlers
 from serving.api.auth import BearerAuthMiddleware, clinics_in_scope
+from serving.api.campaign_models import (
+    CampaignRequest,
+    CampaignResponse,
+    OutcomesRequest,
+    OutcomesResponse,
+)
 from serving.api.errors import ValidationErrorMiddleware, quiet_validation_logs
 from serving.api.models import (
     ErrorBody,
@@ -45,7 +53,7 @@ from serving.api.state import Served, ServingState
 logger = logging.getLogger(__name__)
 
 GIL_SWITCH_SECONDS = 0.0005
-UNTRACED_ROUTES = ["/rank", "/score"]
+UNTRACED_ROUTES = ["/rank", "/score", "/outcomes"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {
@@ -91,6 +99,7 @@ class Reactivate:
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         self.settings = Settings.from_environment()
         self.state = ServingState(self.settings)
+        self.outcomes = campaigns.Outcomes(self.settings)
         self.state.start()
 
     def __is_ready__(self) -> bool:
@@ -108,10 +117,53 @@ class Reactivate:
         try:
             handlers.authorize(clinics_in_scope(ctx.request.scope), request.clinic_id)
             served = handlers.require(self.state.current)
+            served = campaigns.with_outcomes(served, self.outcomes, request.clinic_id, request.on)
             selection = handlers.select(served, request)
             if request.explain:
                 await explain_pending(served, selection.rows)
             return handlers.rank_response(served, request, selection, self.settings)
+        except handlers.ApiError as error:
+            return _error(ctx, error)
+
+    @bentoml.api(route="/campaigns", input_spec=CampaignRequest)
+    async def start_campaign(self, ctx: bentoml.Context, **body: Any) -> CampaignResponse:
+        """Start a campaign: draw the /rank list, hold a random share out, record both arms."""
+        request = CampaignRequest.model_construct(**body)
+        try:
+            handlers.authorize(clinics_in_scope(ctx.request.scope), request.clinic_id)
+            served = handlers.require(self.state.current)
+            served = campaigns.with_outcomes(served, self.outcomes, request.clinic_id, request.on)
+            started = await asyncio.to_thread(
+                campaigns.start_campaign, served, self.outcomes, request, self.settings
+            )
+            if request.explain:
+                await explain_pending(served, started.treatment.rows)
+            treatment = handlers.build_records(
+                served, started.treatment, self.settings, request.explain, request.max_reasons
+            )
+            return CampaignResponse(
+                clinic_id=request.clinic_id,
+                campaign_id=request.campaign_id,
+                started_at=started.started_at.to_pydatetime(),
+                seed=started.seed,
+                model_version=served.version,
+                snapshot_as_of=served.as_of,
+                treatment=treatment,
+                holdout_count=started.holdout_count,
+            )
+        except handlers.ApiError as error:
+            return _error(ctx, error)
+
+    @bentoml.api(route="/outcomes", input_spec=OutcomesRequest)
+    async def outcomes_batch(self, ctx: bentoml.Context, **body: Any) -> OutcomesResponse:
+        """Store a batch of outcome events (idempotent by event_id); refused ones are listed."""
+        request = OutcomesRequest.model_construct(**body)
+        try:
+            handlers.authorize(clinics_in_scope(ctx.request.scope), request.clinic_id)
+            served = handlers.require(self.state.current)
+            return await asyncio.to_thread(
+                campaigns.post_outcomes, served, self.outcomes, request, self.settings
+            )
         except handlers.ApiError as error:
             return _error(ctx, error)
 

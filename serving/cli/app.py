@@ -12,6 +12,7 @@ from serving.cli import (
     data_commands,
     feature_commands,
     monitoring_commands,
+    outcome_commands,
     results_commands,
     serve_commands,
     training_commands,
@@ -26,7 +27,7 @@ app = typer.Typer(
 )
 
 for _module in (data_commands, feature_commands, training_commands, serve_commands,
-                monitoring_commands, results_commands):
+                monitoring_commands, results_commands, outcome_commands):
     _module.register(app)
 
 

@@ -75,6 +75,9 @@ def _run_training(
         console.print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(2) from err
     tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
+    from features.outcomes.merge import merge_from_settings
+
+    tables = merge_from_settings(tables, settings)  # posted contacts and campaign members
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -256,7 +259,10 @@ def score_cmd(
                 bundle, str(version))
             frame = read_snapshot(path)
     else:
+        from features.outcomes.merge import merge_from_settings
+
         tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
+        tables = merge_from_settings(tables, settings)  # posted contacts and campaign members
         day = _as_of(as_of, tables)
         with console.status(f"scoring as of {day.date()} with model v{version}"):
             frame = finish_snapshot(score(tables, day, bundle, settings), day, version)

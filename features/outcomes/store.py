@@ -1,0 +1,282 @@
+"""The durable, append-only outcome store: campaigns, their members, and outcome events.
+
+SQLite under the models directory by default (``<models_dir>/outcomes.db``, WAL journal and
+``synchronous=FULL``, so a batch is on disk before the caller hears it was stored and a
+``kill -9`` leaves either the whole batch or nothing); PostgreSQL or any SQLAlchemy database
+through ``outcomes.store_url``.
+
+Rows are only ever inserted. One call is one transaction. Events follow the idempotency-key
+rule: an ``event_id`` already stored for the clinic with the same content hash is a
+*duplicate* (counted, not stored again), with another hash a *conflict* (refused).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from features.config import Settings
+from features.export.tables import CAMPAIGN_MEMBER_DTYPES, OUTCOME_EVENT_DTYPES
+from features.outcomes.database import from_micros, make_engine, to_micros
+from features.outcomes.schema import campaign_members, campaigns, metadata, outcome_events
+from features.store_paths import outcomes_db
+
+_IN_CHUNK = 900  # below SQLite's default limit of bound parameters
+_TIME_COLUMNS = {"assigned_at": "assigned_at_us", "at": "at_us", "appointment_at": "appointment_at_us"}
+
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "clinic_id", "event_id", "content_hash", "patient_id", "campaign_id", "channel", "type",
+    "at_us", "revenue", "cost", "appointment_at_us",
+)
+
+
+class CampaignExists(ValueError):
+    """The clinic already has a campaign with that id."""
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one ``add_events`` call did.
+
+    Attributes:
+        accepted: events newly stored.
+        duplicates: events whose ``event_id`` was stored before with the same content (or
+            repeated within the batch).
+        conflicts: positions (in the frame given) of events whose ``event_id`` is already
+            stored with different content; none of them was stored.
+        stored: positions of the events stored by this call.
+    """
+
+    accepted: int
+    duplicates: int
+    conflicts: list[int] = field(default_factory=list)
+    stored: list[int] = field(default_factory=list)
+
+
+def store_url(settings: Settings) -> str:
+    """The configured store URL, else the SQLite file in ``models_dir``."""
+    if settings.outcomes.store_url:
+        return settings.outcomes.store_url
+    return f"sqlite:///{outcomes_db(settings.models_dir).resolve()}"
+
+
+class OutcomeStore:
+    """Append-only access to the outcome tables (created when missing).
+
+    Args:
+        url: SQLAlchemy URL of the database.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert_sql = (
+            f"INSERT INTO outcome_events ({', '.join(EVENT_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})"
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OutcomeStore:
+        """The store the settings name (see :func:`store_url`)."""
+        return cls(store_url(settings))
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    # --- campaigns -------------------------------------------------------------------------
+
+    def create_campaign(
+        self,
+        clinic_id: str,
+        campaign_id: str,
+        *,
+        name: str | None,
+        started_at: pd.Timestamp,
+        holdout_share: float,
+        seed: int,
+        request: dict,
+        members: pd.DataFrame,
+    ) -> None:
+        """Record a campaign and all its members in one transaction.
+
+        Args:
+            members: columns ``patient_id``, ``arm``, ``channel``; all get ``started_at`` as
+                ``assigned_at``.
+
+        Raises:
+            CampaignExists: the clinic already has ``campaign_id`` (nothing is written).
+        """
+        started = to_micros(pd.Series([started_at]))[0]
+        rows = [
+            {"clinic_id": clinic_id, "campaign_id": campaign_id, "patient_id": str(pid),
+             "assigned_at_us": started, "arm": str(arm), "channel": None if ch is None else str(ch)}
+            for pid, arm, ch in zip(members["patient_id"], members["arm"], members["channel"],
+                                    strict=True)
+        ]
+        try:
+            with self.engine.begin() as con:
+                con.execute(campaigns.insert().values(
+                    clinic_id=clinic_id, campaign_id=campaign_id, name=name,
+                    started_at_us=started, holdout_share=float(holdout_share), seed=int(seed),
+                    request=json.dumps(request, sort_keys=True, default=str),
+                ))
+                if rows:
+                    con.execute(campaign_members.insert(), rows)
+        except sa.exc.IntegrityError:
+            if self.campaign(clinic_id, campaign_id) is not None:
+                raise CampaignExists(campaign_id) from None
+            raise
+
+    def campaign(self, clinic_id: str, campaign_id: str) -> dict | None:
+        """The campaign's record (``started_at`` as a Timestamp, ``request`` parsed), or None."""
+        query = sa.select(campaigns).where(
+            campaigns.c.clinic_id == clinic_id, campaigns.c.campaign_id == campaign_id
+        )
+        with self.engine.connect() as con:
+            row = con.execute(query).mappings().first()
+        if row is None:
+            return None
+        record = dict(row)
+        record["started_at"] = from_micros(pd.Series([record.pop("started_at_us")])).iloc[0]
+        record["request"] = json.loads(record["request"])
+        return record
+
+    def campaign_ids(self, clinic_id: str) -> set[str]:
+        """Ids of the clinic's campaigns."""
+        query = sa.select(campaigns.c.campaign_id).where(campaigns.c.clinic_id == clinic_id)
+        with self.engine.connect() as con:
+            return {r[0] for r in con.execute(query)}
+
+    # --- events ----------------------------------------------------------------------------
+
+    def add_events(self, clinic_id: str, events: pd.DataFrame) -> BatchOutcome:
+        """Store checked events of one clinic in one transaction.
+
+        Args:
+            events: normalised events (``features.outcomes.events.normalise``): the columns of
+                ``OUTCOME_EVENT_DTYPES`` plus ``content_hash``.
+        """
+        if not len(events):
+            return BatchOutcome(0, 0)
+        ids = events["event_id"].astype(str).tolist()
+        hashes = events["content_hash"].astype(str).tolist()
+        with self.engine.begin() as con:
+            stored = self._stored_hashes(con, clinic_id, ids)
+            seen: dict[str, str] = {}
+            fresh: list[int] = []
+            duplicates, conflicts = 0, []
+            for position, (event_id, digest) in enumerate(zip(ids, hashes, strict=True)):
+                known = stored.get(event_id, seen.get(event_id))
+                if known is None:
+                    seen[event_id] = digest
+                    fresh.append(position)
+                elif known == digest:
+                    duplicates += 1
+                else:
+                    conflicts.append(position)
+            if fresh:
+                # Straight to the driver's executemany: SQLAlchemy's per-row parameter
+                # processing would cost more than the insert itself on 10,000 rows.
+                con.exec_driver_sql(self._insert_sql, _event_rows(clinic_id, events.iloc[fresh]))
+        return BatchOutcome(len(fresh), duplicates, conflicts, fresh)
+
+    @staticmethod
+    def _stored_hashes(con: sa.Connection, clinic_id: str, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(ids))
+        for chunk in _chunks(unique, _IN_CHUNK):
+            query = sa.select(outcome_events.c.event_id, outcome_events.c.content_hash).where(
+                outcome_events.c.clinic_id == clinic_id, outcome_events.c.event_id.in_(chunk)
+            )
+            found.update({r[0]: r[1] for r in con.execute(query)})
+        return found
+
+    # --- frames ----------------------------------------------------------------------------
+
+    def members_frame(self, clinic_id: str | None = None, campaign_id: str | None = None) -> pd.DataFrame:
+        """Campaign members: ``clinic_id`` + the columns of ``CAMPAIGN_MEMBER_DTYPES``."""
+        table = campaign_members
+        query = sa.select(table)
+        if clinic_id is not None:
+            query = query.where(table.c.clinic_id == clinic_id)
+        if campaign_id is not None:
+            query = query.where(table.c.campaign_id == campaign_id)
+        return _frame(self.engine, query, CAMPAIGN_MEMBER_DTYPES)
+
+    def events_frame(
+        self, clinic_id: str | None = None, types: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Outcome events in storage order: ``clinic_id`` + the columns of ``OUTCOME_EVENT_DTYPES``."""
+        table = outcome_events
+        query = sa.select(*[c for c in table.c if c.name not in ("seq", "content_hash")])
+        if clinic_id is not None:
+            query = query.where(table.c.clinic_id == clinic_id)
+        if types is not None:
+            query = query.where(table.c.type.in_(list(types)))
+        return _frame(self.engine, query.order_by(table.c.seq), OUTCOME_EVENT_DTYPES)
+
+    def count_events(self, clinic_id: str | None = None) -> int:
+        """How many events are stored (for one clinic or all)."""
+        query = sa.select(sa.func.count()).select_from(outcome_events)
+        if clinic_id is not None:
+            query = query.where(outcome_events.c.clinic_id == clinic_id)
+        with self.engine.connect() as con:
+            return int(con.execute(query).scalar_one())
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _optional_float(values: pd.Series) -> list[float | None]:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    return [None if np.isnan(v) else float(v) for v in numbers]
+
+
+def _optional_text(values: pd.Series) -> list[str | None]:
+    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+
+
+def _event_rows(clinic_id: str, events: pd.DataFrame) -> list[tuple]:
+    """Driver parameter tuples in ``EVENT_COLUMNS`` order."""
+    columns = {
+        "event_id": events["event_id"].astype(str).tolist(),
+        "content_hash": events["content_hash"].astype(str).tolist(),
+        "patient_id": events["patient_id"].astype(str).tolist(),
+        "campaign_id": _optional_text(events["campaign_id"]),
+        "channel": _optional_text(events["channel"]),
+        "type": events["type"].astype(str).tolist(),
+        "at_us": to_micros(events["at"]),
+        "revenue": _optional_float(events["revenue"]),
+        "cost": _optional_float(events["cost"]),
+        "appointment_at_us": to_micros(events["appointment_at"]),
+    }
+    clinic = [clinic_id] * len(events)
+    return list(zip(clinic, *(columns[c] for c in EVENT_COLUMNS[1:]), strict=True))
+
+
+def _frame(engine: sa.Engine, query: sa.Select, dtypes: dict[str, str]) -> pd.DataFrame:
+    """Run ``query`` and give the contract columns (times back from microseconds)."""
+    with engine.connect() as con:
+        result = con.execute(query)
+        raw = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    out: dict[str, pd.Series] = {"clinic_id": raw["clinic_id"].astype(object)}
+    for column, dtype in dtypes.items():
+        source = _TIME_COLUMNS.get(column, column)
+        if source != column:
+            out[column] = from_micros(raw[source])
+        elif dtype == "float64":
+            out[column] = pd.to_numeric(raw[column], errors="coerce").astype("float64")
+        else:
+            out[column] = raw[column].astype(object).where(raw[column].notna(), None)
+    return pd.DataFrame(out)

@@ -1,0 +1,86 @@
+"""Request and response bodies of ``POST /campaigns`` and ``POST /outcomes``.
+
+Like :mod:`serving.api.models`, every field is described (it shows at ``/docs.json``) and
+request models hide input values in validation errors. Events are taken as plain objects and
+checked one by one (``features.outcomes.events``), so one bad event is refused with its index
+instead of failing the whole batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from serving.api.models import _REQUEST_CONFIG, PatientRecord, RankRequest
+
+MAX_EVENTS = 10_000
+
+
+class CampaignRequest(RankRequest):
+    """Start a campaign: the /rank fields pick its members, a seeded draw holds some out."""
+
+    campaign_id: str = Field(
+        min_length=1, max_length=200,
+        description="The campaign's id, unique per clinic (409 when it exists).",
+    )
+    name: str | None = Field(None, max_length=500, description="A name for people.")
+    holdout_share: float = Field(
+        0.1, ge=0.0, le=0.5,
+        description="Share of the members held out at random (not contacted), 0-0.5.",
+    )
+    seed: int | None = Field(
+        None, ge=0, le=2**63 - 1,
+        description="Seed of the holdout draw (absent: drawn and recorded); the same seed "
+        "on the same list gives the same arms.",
+    )
+
+
+class CampaignResponse(BaseModel):
+    """A started campaign: whom to contact now. Holdout members are never named."""
+
+    clinic_id: str = Field(description="The clinic the campaign belongs to.")
+    campaign_id: str = Field(description="The campaign's id.")
+    started_at: dt.datetime = Field(
+        description="When the members were assigned (clinic local time)."
+    )
+    seed: int = Field(description="Seed of the holdout draw (recorded with the campaign).")
+    model_version: str = Field(description="Registry version of the model behind the list.")
+    snapshot_as_of: dt.date = Field(description="As-of date of the scored snapshot.")
+    treatment: list[PatientRecord] = Field(
+        description="The treatment arm as /rank records, best first (ranks within the arm)."
+    )
+    holdout_count: int = Field(description="Members held out (recorded, not listed).")
+
+
+class OutcomesRequest(BaseModel):
+    """A batch of outcome events of one clinic."""
+
+    model_config = _REQUEST_CONFIG
+
+    clinic_id: str = Field(
+        min_length=1, max_length=200, description="The clinic posting; must be in the token's scope."
+    )
+    events: list[dict[str, Any]] = Field(
+        min_length=1, max_length=MAX_EVENTS,
+        description="1-10,000 outcome events: event_id, patient_id, type, at, and when they "
+        "apply campaign_id, channel, revenue, cost, appointment_at (docs/data-contract.md).",
+    )
+
+
+class Rejection(BaseModel):
+    """One refused event."""
+
+    index: int = Field(description="Position of the event in the posted list (0-based).")
+    field: str = Field(description="The event field at fault.")
+    reason: str = Field(description="The rule it broke; `conflict`: event_id known with other content.")
+
+
+class OutcomesResponse(BaseModel):
+    """What became of a batch: stored once, already stored, or refused."""
+
+    accepted: int = Field(description="Events stored by this call.")
+    duplicates: int = Field(description="Events already stored with the same content.")
+    rejected: int = Field(description="Events refused (nothing of them stored).")
+    rejections: list[Rejection] = Field(description="Each refused event, in posted order.")

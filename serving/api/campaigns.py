@@ -1,0 +1,164 @@
+"""The work behind ``POST /campaigns`` and ``POST /outcomes``, and the outcome-aware /rank view.
+
+Plain functions of the served state, the outcome store and a request, like
+:mod:`serving.api.handlers`: the service authenticates, calls these (store writes on a worker
+thread) and turns :class:`~serving.api.handlers.ApiError` into a status code.
+
+A campaign draws the list ``/rank`` would give for its filters (``limit`` counts both arms),
+splits it at random with a seeded ``numpy`` generator, and records every member with its arm
+*before* the answer leaves; only the treatment arm is listed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+
+import numpy as np
+import pandas as pd
+
+from features.config import Settings
+from features.outcomes.events import clinic_now
+from features.outcomes.ingest import ingest
+from features.outcomes.store import CampaignExists, OutcomeStore
+from features.vocabulary import HOLDOUT, TREATMENT
+from serving.api import handlers
+from serving.api.campaign_models import CampaignRequest, OutcomesRequest, OutcomesResponse
+from serving.api.state import Served
+from serving.targeting import ranking
+from serving.targeting.outcome_policy import POLICY_EVENT_TYPES, OutcomeOverlay
+from serving.targeting.ranking import Selection
+
+RANK_FIELDS: tuple[str, ...] = tuple(
+    f for f in CampaignRequest.model_fields if f not in ("campaign_id", "name", "holdout_share",
+                                                         "seed", "clinic_id")
+)
+
+
+class Outcomes:
+    """The service's outcome store and the in-memory policy overlay built from it.
+
+    Args:
+        settings: ``outcomes`` (where the store is) and ``policy`` sections.
+        store: an open store (default: the one the settings name).
+    """
+
+    def __init__(self, settings: Settings, store: OutcomeStore | None = None) -> None:
+        self.settings = settings
+        self.store = store or OutcomeStore.from_settings(settings)
+        self.overlay = OutcomeOverlay(settings)
+        self.overlay.add(self.store.events_frame(types=POLICY_EVENT_TYPES))
+        self.overlay.fold_all()
+        self._write = threading.Lock()
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class StartedCampaign:
+    """A recorded campaign and the treatment rows to list."""
+
+    started_at: pd.Timestamp
+    seed: int
+    treatment: Selection
+    holdout_count: int
+
+
+def policy_day(settings: Settings, on: dt.date | None) -> dt.date:
+    """The request's ``on`` day, else today on the service's clock (clinic local)."""
+    return on if on is not None else clinic_now(settings).date()
+
+
+def with_outcomes(
+    served: Served, outcomes: Outcomes, clinic_id: str, on: dt.date | None
+) -> Served:
+    """``served`` whose index honours the clinic's posted outcomes on the policy day."""
+    day = policy_day(outcomes.settings, on)
+    index = outcomes.overlay.index_for(served.index, clinic_id, day, served.as_of)
+    return served if index is served.index else dataclasses.replace(served, index=index)
+
+
+def draw_holdout(members: int, share: float, seed: int) -> np.ndarray:
+    """Which of ``members`` (in list order) are held out: exactly ``round(share * members)``.
+
+    A seeded permutation, so the same seed and list give the same arms.
+    """
+    held = np.zeros(members, dtype=bool)
+    held[np.random.default_rng(seed).permutation(members)[: round(share * members)]] = True
+    return held
+
+
+def fresh_seed() -> int:
+    """A seed for a campaign that named none (recorded, so the draw stays reproducible)."""
+    return int(np.random.SeedSequence().entropy % (2**63 - 1))
+
+
+def start_campaign(
+    served: Served, outcomes: Outcomes, request: CampaignRequest, settings: Settings
+) -> StartedCampaign:
+    """Draw the list, split it into arms and record the campaign with all its members.
+
+    Raises:
+        ApiError: 404 unknown clinic, 409 when the clinic already has the campaign id.
+    """
+    store = outcomes.store
+    if request.campaign_id in store.campaign_ids(request.clinic_id):
+        raise handlers.ApiError(409, "this clinic already has a campaign with that id",
+                                "campaign_id")
+    selection = handlers.select(served, request)
+    seed = fresh_seed() if request.seed is None else int(request.seed)
+    held = draw_holdout(len(selection.rows), request.holdout_share, seed)
+    records = ranking.patient_records(
+        served.index, selection, handlers._costs(settings), settings.policy.cost_weight
+    )
+    members = pd.DataFrame({
+        "patient_id": [r["patient_id"] for r in records],
+        "arm": np.where(held, HOLDOUT, TREATMENT),
+        "channel": [r["best_channel"] for r in records],
+    })
+    started = clinic_now(settings).floor("s")
+    fields = request.model_dump(mode="json", include=set(RANK_FIELDS))
+    try:
+        with outcomes._write:
+            store.create_campaign(
+                request.clinic_id, request.campaign_id, name=request.name, started_at=started,
+                holdout_share=request.holdout_share, seed=seed, request=fields, members=members,
+            )
+    except CampaignExists:
+        raise handlers.ApiError(409, "this clinic already has a campaign with that id",
+                                "campaign_id") from None
+    keep = ~held
+    treatment = Selection(
+        rows=selection.rows[keep],
+        ranks=np.arange(1, int(keep.sum()) + 1),
+        total_eligible=selection.total_eligible,
+        channels=selection.channels,
+    )
+    return StartedCampaign(started, seed, treatment, int(held.sum()))
+
+
+def known_patients(served: Served, clinic_id: str) -> pd.Index:
+    """Patient ids of the clinic in the served snapshot (404 when it has none)."""
+    entry = served.index.clinics.get(clinic_id)
+    if entry is None:
+        raise handlers._clinic_error(clinic_id)
+    return entry.position.index
+
+
+def post_outcomes(
+    served: Served, outcomes: Outcomes, request: OutcomesRequest, settings: Settings
+) -> OutcomesResponse:
+    """Check and store a batch, then let the policy overlay see what was stored."""
+    patients = known_patients(served, request.clinic_id)
+    with outcomes._write:
+        result = ingest(outcomes.store, request.clinic_id, request.events, patients, settings)
+        outcomes.overlay.add(result.stored, request.clinic_id)
+    return OutcomesResponse(
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        rejected=len(result.rejected),
+        rejections=result.rejected,
+    )
