@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import peak_rss_gb, write_result  # noqa: E402
 from bench.serving_bench import BODIES, Connection, percentiles, start_server  # noqa: E402
 from features.config import Settings  # noqa: E402
+from features.vocabulary import CHANNELS  # noqa: E402
 
 AS_OF = "2026-06-30"
 CLINIC = "group"
@@ -69,7 +70,7 @@ def synthetic_events(count: int, patients: int, start: int, now: pd.Timestamp) -
     kinds = rng.choice(list(EVENT_MIX), count, p=list(EVENT_MIX.values()))
     at = now - pd.to_timedelta(rng.integers(60, 400 * 86400, count), unit="s")
     channel = np.where(np.isin(kinds, ["booked", "attended", "cancelled"]), None,
-                       rng.choice(["sms", "email", "phone", "mail"], count))
+                       rng.choice(list(CHANNELS), count))
     appointment = pd.Series(at + pd.to_timedelta(rng.integers(1, 30, count), unit="D"))
     frame = pd.DataFrame({
         "event_id": [f"bench-{start + i}" for i in range(count)],
