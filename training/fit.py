@@ -100,6 +100,8 @@ def train(
     step("bundle")
     window = split.to_dict() | {
         "rows": {k: int(len(v)) for k, v in part.items()},
+        "rows_available": int(rows.attrs.get("rows_available", len(rows))),
+        "max_training_rows": int(settings.training.max_training_rows),
         "contacts": int(len(contacts)),
         "return_trees": int(model.booster.num_trees()),
         "channel_trees": int(channel.booster.num_trees()) if channel else 0,

@@ -119,6 +119,16 @@ def train_cmd(
     with console.status("logging to MLflow"):
         reg = log_and_register(result, settings, promote=promote)
     w = result.bundle.window
+    import resource
+
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    used = sum(w["rows"].values())
+    out.print(
+        f"used {used:,} of {w.get('rows_available', used):,} snapshot rows (cap "
+        f"{w.get('max_training_rows', 0):,}; sampled per as-of date by label and segment); "
+        f"peak memory {peak_gb:.2f} GB",
+        highlight=False,
+    )
     out.print(
         f"trained on {w['rows']['train']:,} snapshot rows ({w['train'][0]} .. "
         f"{w['train'][-1]}), validated on {w['rows']['validation']:,} rows as of "
