@@ -220,7 +220,9 @@ def score_cmd(
     with console.status("checking drift against the model's reference sample"):
         drift = drift_after_scoring(path, bundle, settings, snapshot=frame)
     flag = "[red]DRIFT FLAGGED[/red]: " + " ".join(drift["reasons"]) if drift["flagged"] else "no drift flagged"
-    out.print(f"{flag}; drift report {drift['html_path']}", highlight=False)
+    where = f"drift report {drift['html_path']}" if drift["html_path"] else (
+        f"drift summary {drift['json_path']}")
+    out.print(f"{flag}; {where}", highlight=False)
 
 
 def models_cmd(

@@ -32,7 +32,7 @@ def test_the_same_seed_gives_the_same_rows_and_another_seed_other_rows(small_sim
     b, _ = _rows(small_sim, as_of, cap=len(full) // 3, seed=1)
     c, _ = _rows(small_sim, as_of, cap=len(full) // 3, seed=2)
     pd.testing.assert_frame_equal(a, b)
-    assert set(zip(a["as_of"], a["patient_id"])) != set(zip(c["as_of"], c["patient_id"]))
+    assert set(zip(a["as_of"], a["patient_id"], strict=True)) != set(zip(c["as_of"], c["patient_id"], strict=True))
 
 
 def test_each_date_keeps_its_return_rate_and_segment_mix(small_sim, as_of):
