@@ -112,8 +112,11 @@ def run_step(name: str, folder: Path, models: Path, **extra: object) -> dict:
     cmd = [sys.executable, __file__, "--step", name, "--folder", str(folder), "--models",
            str(models), "--extra", json.dumps(extra)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    text = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    result = json.loads(text.stdout.strip().splitlines()[-1])
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        print(done.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"step {name} failed (exit {done.returncode})")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"   {result}", flush=True)
     return result
 
