@@ -195,7 +195,9 @@ def _text_bool(trimmed: pa.ChunkedArray) -> pd.Series:
 
 
 def _objects(values: pa.ChunkedArray) -> np.ndarray:
-    return values.to_numpy(zero_copy_only=False)
+    """Python strings, one object per distinct value (ids repeat on every visit, services and
+    statuses on millions of rows: deduplicating is what keeps pandas' memory close to Arrow's)."""
+    return values.to_pandas(deduplicate_objects=True).to_numpy()
 
 
 def parse_text_column(
