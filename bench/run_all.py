@@ -12,11 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-ORDER = ("simulator", "features", "scoring", "serving", "drift")
+ORDER = ("simulator", "features", "scoring", "serving", "drift", "nightly")
 # Per-benchmark arguments for the 1,000,000-patient scale run.
 ARGS: dict[str, tuple[str, ...]] = {
     "simulator": ("--patients", "1000000"),
     "features": ("--cache", "bench/.cache"),
+    "nightly": ("--cache", "bench/.cache", "--auc-patients", "200000"),
 }
 
 

@@ -151,6 +151,13 @@ class TrainingConfig(BaseModel):
     max_snapshots: int = Field(
         12, description="Keep at most this many (the latest) training as-of dates."
     )
+    max_training_rows: int = Field(
+        1_500_000,
+        ge=0,
+        description="At most this many (patient, as-of) rows over all snapshot dates (0: no "
+        "cap). A large clinic is sampled per date, stratified by label and segment, seeded; "
+        "1.5M rows keep a 1,000,000-patient training under 10 GB.",
+    )
     calibration_windows: int = Field(
         2,
         description="As-of dates (after the training ones) used for early stopping and calibration.",

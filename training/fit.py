@@ -124,6 +124,8 @@ def train(
         "rows": {k: int(len(v)) for k, v in part.items()} | {"validation": int(len(validation))},
         "model_choice": choice,
         "not_validated": evaluation["validation"]["not_validated"],
+        "rows_available": int(rows.attrs.get("rows_available", len(rows))),
+        "max_training_rows": int(settings.training.max_training_rows),
         "contacts": int(len(contacts)),
         "return_trees": int(model.booster.num_trees()),
         "channel_trees": int(channel.booster.num_trees()) if channel else 0,

@@ -11,6 +11,14 @@ do not overlap; :func:`short_split` then uses overlapping snapshot dates, cross-
 calibration and, at the very shortest, validates on held-out patients. The split says in
 plain words what its backtest could and could not check (``AsOfSplit.validated`` /
 ``not_validated``); training, the bundle, MLflow and the evaluation carry those words.
+
+Why a row cap: rows grow with patients x snapshot dates (a 1,000,000-patient clinic has
+about 10M), and holding all of them needed ~36 GB. ``training.max_training_rows`` bounds
+them: each date gets an equal share of the cap, and within a date the rows are sampled with
+the same fraction from every (label, segment) stratum, with ``settings.seed`` — so every
+as-of date is represented, the return rate and segment mix of each date are kept, and the
+same seed gives the same rows. Features are computed one date at a time and only the sampled
+rows are kept, floats stored as float32 (what the LightGBM matrix holds anyway).
 """
 
 from __future__ import annotations
@@ -210,16 +218,54 @@ def build_training_rows(
         visit on a day in T+1 … T+H); only the population of :func:`population`.
     """
     prepared = prepared if prepared is not None else prepare(tables)
-    frames = []
-    for as_of in as_ofs:
+    cap = settings.training.max_training_rows
+    quota = cap // len(as_ofs) if cap and as_ofs else None
+    frames, available = [], 0
+    for k, as_of in enumerate(as_ofs):
         feats = build_prepared(prepared, as_of, settings)
-        feats = add_context(feats.loc[population(feats, settings)], tables, as_of,
-                            settings.horizon_days)
+        feats = feats.loc[population(feats, settings)]
         labels = return_labels(tables.visits, feats.index, as_of, settings.horizon_days)
-        block = feats.reset_index()
+        available += len(feats)
+        keep = stratified_rows(labels.to_numpy(), feats["segment"].to_numpy(), quota,
+                               settings.seed + k)
+        feats = add_context(feats.iloc[keep], tables, as_of, settings.horizon_days)
+        block = _compact(feats.reset_index())
         block.insert(0, "as_of", as_timestamp(as_of))
-        block["label"] = labels.to_numpy()
+        block["label"] = labels.to_numpy()[keep]
         frames.append(block)
     if not frames:
         raise InsufficientHistory("no as-of dates to build training rows for")
-    return pd.concat(frames, ignore_index=True)
+    rows = pd.concat(frames, ignore_index=True)
+    rows.attrs["rows_available"] = available
+    return rows
+
+
+def stratified_rows(
+    labels: np.ndarray, strata: np.ndarray, quota: int | None, seed: int
+) -> np.ndarray:
+    """Sorted positions of at most ``quota`` rows, the same fraction from every stratum.
+
+    A stratum is one (label, segment) pair; each keeps ``round(fraction x size)`` rows drawn
+    with ``seed`` (at least one from a non-empty stratum, so rare strata are not lost).
+    ``quota=None`` or a quota at least the row count keeps every row.
+    """
+    n = len(labels)
+    if quota is None or quota >= n:
+        return np.arange(n)
+    fraction = quota / n
+    key = pd.Series(strata).astype(object).fillna("missing").astype(str) + "|" + pd.Series(
+        labels).astype(str)
+    codes, _ = pd.factorize(key)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    picked = []
+    for code in range(codes.max() + 1):
+        members = order[codes[order] == code]
+        picked.append(members[: max(1, int(round(fraction * len(members))))])
+    return np.sort(np.concatenate(picked))
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns as float32: half the memory, and LightGBM's matrix is float32 anyway."""
+    floats = frame.select_dtypes("float64").columns
+    return frame.astype(dict.fromkeys(floats, "float32"))

@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.config import Settings
-from features.export.parsing import ParsedTable, parse_table
-from features.export.sources import TABLE_NAMES, read_source
+from features.export.parsing import ParsedTable, parse_table, raw_rows
+from features.export.sources import TABLE_NAMES, as_arrow, read_source
 from features.export.tables import Tables, conform
 from features.export.validation import (
     ContractError,
@@ -91,7 +94,7 @@ def load(
 
 
 def load_frames(
-    raw_tables: dict[str, pd.DataFrame],
+    raw_tables: dict[str, pd.DataFrame | pa.Table],
     settings: Settings | None = None,
     export_date: str | pd.Timestamp | None = None,
     lenient: bool | None = None,
@@ -103,13 +106,18 @@ def load_frames(
     ``export_moment`` is the exact moment of an export whose frames are only a part of it (one
     clinic of a group, as the Spark engine loads them): the default rule (the latest event)
     would otherwise be taken over that part alone.
+
+    Args:
+        raw_tables: ``{table: frame}`` as pandas frames or Arrow tables (row numbers in
+            messages are their positions).
     """
     settings = settings or Settings()
+    raw_tables = {name: as_arrow(raw) for name, raw in raw_tables.items()}
     lenient = settings.load.lenient if lenient is None else lenient
     max_rows = settings.load.max_rows_in_error
     report = LoadReport()
     fatal = [
-        v for name, raw in raw_tables.items() for v in missing_required_columns(name, raw.columns)
+        v for name, raw in raw_tables.items() for v in missing_required_columns(name, pd.Index(raw.column_names))
     ]
     if fatal:
         raise ContractError(fatal, max_rows)
@@ -119,7 +127,7 @@ def load_frames(
     }
     for name, raw in raw_tables.items():
         report.ignored_columns[name] = [
-            c for c in raw.columns if c not in parsed[name].frame.columns
+            c for c in raw.column_names if c not in parsed[name].frame.columns
         ]
     export_ts = (pd.Timestamp(export_moment) if export_moment is not None and export_date is None
                  else _export_moment(parsed, export_date))
@@ -132,7 +140,7 @@ def load_frames(
 
     kept: dict[str, pd.DataFrame] = {}
     reject_frames: list[pd.DataFrame] = []
-    known: pd.Index | None = None
+    known: pd.Index | pa.Array | None = None
     for name in TABLE_NAMES:
         if name not in parsed:
             continue
@@ -144,22 +152,31 @@ def load_frames(
             stale = _stale_scheduled(table.frame, export_ts)
             for row in stale:
                 bad_rows.setdefault(row, []).append(STALE_RULE)
-        keep = ~table.frame.index.isin(list(bad_rows))
-        kept[name] = table.frame.loc[keep]
+        keep = np.ones(len(table.frame), bool)
+        keep[list(bad_rows)] = False
+        kept[name] = table.frame.loc[keep] if bad_rows else table.frame
         reject_frames.append(_rejects(name, table, bad_rows))
         report.read[name] = len(table.frame)
         report.accepted[name] = int(keep.sum())
         report.rejected[name] = len(bad_rows)
         if name == "patients":
             # Strict mode reports each broken patient row once, not again on its visits.
-            pool = kept["patients"] if lenient else table.frame
-            known = pd.Index(pool["patient_id"].dropna().unique())
+            pool = keep if lenient else np.ones(len(keep), bool)
+            known = _known_ids(table, pool)
     if report.violations and not lenient:
         raise ContractError(report.violations, max_rows)
     report.rejects = (
         pd.concat(reject_frames, ignore_index=True) if reject_frames else pd.DataFrame()
     )
     return LoadResult(tables=_assemble(kept, export_ts, raw_tables), report=report)
+
+
+def _known_ids(patients: ParsedTable, rows: np.ndarray) -> pd.Index | pa.Array:
+    """Distinct patient ids of the given patient rows (Arrow when the ids came as text)."""
+    text = patients.text.get("patient_id")
+    if text is not None:
+        return pc.unique(pc.drop_null(text.filter(pa.array(rows))))
+    return pd.Index(patients.frame.loc[rows, "patient_id"].dropna().unique())
 
 
 def _export_moment(
@@ -208,7 +225,7 @@ def _rejects(name: str, table: ParsedTable, bad_rows: dict[int, list[str]]) -> p
     if not bad_rows:
         return pd.DataFrame(columns=["table", "row", "reason"])
     idx = sorted(bad_rows)
-    raw = table.raw.loc[idx].astype(object)
+    raw = raw_rows(table.raw, idx)
     head = pd.DataFrame(
         {
             "table": name,
@@ -221,7 +238,7 @@ def _rejects(name: str, table: ParsedTable, bad_rows: dict[int, list[str]]) -> p
 
 
 def _assemble(
-    kept: dict[str, pd.DataFrame], export_ts: pd.Timestamp, raw: dict[str, pd.DataFrame]
+    kept: dict[str, pd.DataFrame], export_ts: pd.Timestamp, raw: dict[str, pa.Table]
 ) -> Tables:
     visits = kept["visits"].copy()
     if "status" not in visits.columns:
@@ -262,5 +279,5 @@ def _assemble(
         contacts=None if contacts is None else conform(contacts.reset_index(drop=True), "contacts"),
         export_date=export_ts,
         has_patients_table=has_patients,
-        provided_columns={name: tuple(frame.columns) for name, frame in raw.items()},
+        provided_columns={name: tuple(frame.column_names) for name, frame in raw.items()},
     )

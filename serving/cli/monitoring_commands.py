@@ -40,7 +40,8 @@ def _print_summary(summary: dict) -> None:
         out.print("[red]DRIFT FLAGGED[/red]: " + " ".join(summary["reasons"]), highlight=False)
     else:
         out.print("[green]no drift flagged[/green]")
-    out.print(f"report: {summary['html_path']}\nsummary: {summary['json_path']}", highlight=False)
+    report = summary["html_path"] or "not written (no drift flagged; --html to ask for it)"
+    out.print(f"report: {report}\nsummary: {summary['json_path']}", highlight=False)
 
 
 CURRENT_OPTION = typer.Option(
@@ -56,6 +57,9 @@ DRIFT_OUT_OPTION = typer.Option(
     None, "--out", file_okay=False, help="Folder for the two files (default: beside the snapshot)."
 )
 FAIL_OPTION = typer.Option(False, "--fail-on-drift", help="Exit with code 1 when drift is flagged.")
+HTML_OPTION = typer.Option(
+    False, "--html", help="Write Evidently's HTML report even when no drift is flagged."
+)
 REPORT_OUT_OPTION = typer.Option(Path("report.html"), "--out", dir_okay=False,
                                  help="HTML file to write.")
 SNAPSHOT_OPTION = typer.Option(None, "--snapshot", exists=True, dir_okay=False,
@@ -71,10 +75,14 @@ def drift_cmd(
     reference: Path = REFERENCE_OPTION,
     out_dir: Path = DRIFT_OUT_OPTION,
     fail_on_drift: bool = FAIL_OPTION,
+    html: bool = HTML_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
 ) -> None:
-    """Compare a scored snapshot's features, scores and channels with a reference (Evidently)."""
+    """Compare a scored snapshot's features, scores and channels with a reference.
+
+    The JSON summary is always written; the HTML report with ``--html`` or when flagged.
+    """
     from serving.monitoring.drift import drift_against_bundle, run_drift, summary_paths
     from training.bundle import ModelBundle
     from training.registry import NoChampion, load_champion
@@ -87,7 +95,8 @@ def drift_cmd(
                                                                           json_path.stem)
     with console.status("checking drift"):
         if reference is not None and _is_snapshot_file(reference):
-            summary = run_drift(frame, read_snapshot(reference), settings, target, stem=stem)
+            summary = run_drift(frame, read_snapshot(reference), settings, target, stem=stem,
+                                html=html)
         else:
             if reference is not None:
                 bundle = ModelBundle.load(reference)
@@ -97,7 +106,7 @@ def drift_cmd(
                 except NoChampion as err:
                     console.print(f"[red]error:[/red] {err}", highlight=False)
                     raise typer.Exit(2) from err
-            summary = drift_against_bundle(frame, bundle, settings, target, stem=stem)
+            summary = drift_against_bundle(frame, bundle, settings, target, stem=stem, html=html)
     _print_summary(summary)
     if fail_on_drift and summary["flagged"]:
         raise typer.Exit(1)

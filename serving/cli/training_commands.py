@@ -174,6 +174,16 @@ def train_cmd(
     with console.status("logging to MLflow"):
         reg = log_and_register(result, settings, promote=promote)
     w = result.bundle.window
+    import resource
+
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    used = sum(w["rows"].values())
+    out.print(
+        f"used {used:,} of {w.get('rows_available', used):,} snapshot rows (cap "
+        f"{w.get('max_training_rows', 0):,}; sampled per as-of date by label and segment); "
+        f"peak memory {peak_gb:.2f} GB",
+        highlight=False,
+    )
     out.print(
         f"trained on {w['rows']['train']:,} snapshot rows ({w['train'][0]} .. "
         f"{w['train'][-1]}), validated on {w['rows']['validation']:,} rows as of "
@@ -279,7 +289,9 @@ def score_cmd(
     with console.status("checking drift against the model's reference sample"):
         drift = drift_after_scoring(path, bundle, settings, snapshot=frame)
     flag = "[red]DRIFT FLAGGED[/red]: " + " ".join(drift["reasons"]) if drift["flagged"] else "no drift flagged"
-    out.print(f"{flag}; drift report {drift['html_path']}", highlight=False)
+    where = f"drift report {drift['html_path']}" if drift["html_path"] else (
+        f"drift summary {drift['json_path']}")
+    out.print(f"{flag}; {where}", highlight=False)
 
 
 def models_cmd(

@@ -1,4 +1,10 @@
-"""Run a drift check and write its two files: Evidently's HTML report and a JSON summary."""
+"""Run a drift check and write its files: the JSON summary always, Evidently's HTML on demand.
+
+The statistics come from ``serving.monitoring.drift.fast`` (Evidently's formulas in numpy,
+milliseconds) whenever the reference is large enough for Evidently's distance tests; Evidently
+itself runs only to draw the HTML report — when asked (``html=True``, ``--html``) or when the
+run is flagged, so a flagged night always leaves a report to look at.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from serving.monitoring.drift.checks import (
     plan_columns,
     score_entry,
 )
+from serving.monitoring.drift.fast import fast_results
 
 CHANNEL_COLUMN = "best_channel"
 
@@ -34,8 +41,9 @@ def run_drift(
     out_dir: Path | str,
     *,
     stem: str = "drift",
+    html: bool = False,
 ) -> dict[str, Any]:
-    """Compare ``current`` with ``reference``, write ``{stem}.html`` and ``{stem}.json``.
+    """Compare ``current`` with ``reference``, write ``{stem}.json`` (and ``{stem}.html``).
 
     Args:
         current: a scored snapshot (model feature columns, ``return_probability``,
@@ -46,12 +54,15 @@ def run_drift(
             the sample of large snapshots.
         out_dir: folder for the two files (created if missing).
         stem: file name without suffix.
+        html: write Evidently's HTML report even when nothing is flagged (a flagged run
+            always gets one).
 
     Returns:
         The summary written to JSON: ``flagged``, ``reasons`` (plain sentences), ``columns``
         (per column: ``column``, ``meaning``, ``kind``, ``test``, ``statistic``, ``p_value``,
         ``threshold``, ``drifted``), ``drifted_share``, ``drifted_columns``, ``score``,
-        ``channel_mix``, row counts, thresholds and the two file paths.
+        ``channel_mix``, row counts, thresholds and the file paths (``html_path`` is None when no
+        report was written).
     """
     cfg = settings.monitoring
     out = Path(out_dir)
@@ -61,10 +72,12 @@ def run_drift(
     plan = plan_columns(cur, ref)
     score_on = SCORE_COLUMN in cur.columns and SCORE_COLUMN in ref.columns
 
-    snapshot = evidently_run(cur, ref, plan, score_on, settings)
+    results = fast_results(cur, ref, plan, score_on, settings)
+    snapshot = None
+    if results is None or html:
+        snapshot = evidently_run(cur, ref, plan, score_on, settings)
+        results = results if results is not None else parse_results(snapshot.dict())
     html_path, json_path = out / f"{stem}.html", out / f"{stem}.json"
-    write_atomically(html_path, lambda p: snapshot.save_html(str(p)))
-    results = parse_results(snapshot.dict())
 
     columns = [column_entry(name, plan, results) for name in plan.tested]
     columns += [missing_entry(name, plan, cur, ref) for name in plan.one_sided]
@@ -78,6 +91,9 @@ def run_drift(
     )
     channel = channel_mix(cur, ref, cfg.channel_shift_threshold)
     reasons = _reasons(share, drifted, plan, score, channel, settings)
+    if html or reasons:
+        snapshot = snapshot or evidently_run(cur, ref, plan, score_on, settings)
+        write_atomically(html_path, lambda p: snapshot.save_html(str(p)))
     summary: dict[str, Any] = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "flagged": bool(reasons),
@@ -98,7 +114,7 @@ def run_drift(
         "columns": columns,
         "score": score,
         "channel_mix": channel,
-        "html_path": str(html_path),
+        "html_path": str(html_path) if (html or reasons) else None,
         "json_path": str(json_path),
     }
     summary = _json_safe(summary)

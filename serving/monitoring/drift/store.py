@@ -1,12 +1,19 @@
 """Where drift files live and how a snapshot is checked against a model bundle.
 
 Files sit beside their snapshot: ``snapshots/scored_<as_of>.parquet`` gets
-``drift_<as_of>.html`` and ``drift_<as_of>.json`` (``features.store_paths.drift_paths``).
+``drift_<as_of>.json`` (and ``drift_<as_of>.html`` when asked or flagged;
+``features.store_paths.drift_paths``).
+
+The reference a snapshot is compared with (the bundle's sample plus the best channel its
+channel model gives each row) is computed once per bundle and cached as Parquet under
+``<models_dir>/drift_reference/``, keyed by the bundle's creation time and sample size.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +43,27 @@ def bundle_reference(bundle: ModelBundle, settings: Settings) -> pd.DataFrame:
     return ref.assign(best_channel=best_channels(ref, probs, settings))
 
 
+def cached_reference(
+    key: str, build: Callable[[], pd.DataFrame], folder: Path | str
+) -> pd.DataFrame:
+    """The frame cached as ``{folder}/{key}.parquet``, built (and written) on first use."""
+    path = Path(folder) / f"{key}.parquet"
+    if path.exists():
+        return pd.read_parquet(path)
+    frame = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp)
+    tmp.replace(path)
+    return frame
+
+
+def reference_key(bundle: ModelBundle) -> str:
+    """A name for the bundle's reference profile (creation time and sample size)."""
+    text = f"{bundle.created_at}|{len(bundle.reference)}|{bundle.channel_model is not None}"
+    return "reference_" + hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
 def drift_against_bundle(
     current: pd.DataFrame,
     bundle: ModelBundle,
@@ -43,6 +71,7 @@ def drift_against_bundle(
     out_dir: Path | str,
     *,
     stem: str = "drift",
+    html: bool = False,
 ) -> dict[str, Any]:
     """Drift of a scored snapshot against the data the model was validated on.
 
@@ -53,7 +82,12 @@ def drift_against_bundle(
     from training.training_snapshots import population
 
     cur = current.loc[population(current, settings)]
-    return run_drift(cur, bundle_reference(bundle, settings), settings, out_dir, stem=stem)
+    ref = cached_reference(
+        reference_key(bundle),
+        lambda: bundle_reference(bundle, settings),
+        Path(settings.models_dir) / "drift_reference",
+    )
+    return run_drift(cur, ref, settings, out_dir, stem=stem, html=html)
 
 
 def drift_after_scoring(
@@ -61,6 +95,7 @@ def drift_after_scoring(
     bundle: ModelBundle,
     settings: Settings,
     snapshot: pd.DataFrame | None = None,
+    html: bool = False,
 ) -> dict[str, Any]:
     """Check a freshly written snapshot against the bundle; files go beside the snapshot.
 
@@ -70,7 +105,9 @@ def drift_after_scoring(
 
     frame = snapshot if snapshot is not None else read_snapshot(snapshot_path)
     json_path = summary_paths(snapshot_path)[1]
-    return drift_against_bundle(frame, bundle, settings, json_path.parent, stem=json_path.stem)
+    return drift_against_bundle(
+        frame, bundle, settings, json_path.parent, stem=json_path.stem, html=html
+    )
 
 
 def summary_paths(snapshot_path: Path | str) -> tuple[Path, Path]:

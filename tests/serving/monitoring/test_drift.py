@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features.config import Settings
-from serving.monitoring.drift import channel_mix, run_drift, summary_paths
+from serving.monitoring.drift import channel_mix, plan_columns, run_drift, summary_paths
 from tests.serving.monitoring import clinics
 
 
@@ -39,7 +39,8 @@ def same_kind_runs(settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     out = tmp_path_factory.mktemp("drift-same")
     frames = {seed: clinics.scored(clinics.clinic_tables(seed), settings) for seed in (0, 1, 2)}
     return [
-        run_drift(frames[cur], frames[ref], settings, out, stem=f"drift_{cur}_vs_{ref}")
+        run_drift(frames[cur], frames[ref], settings, out, stem=f"drift_{cur}_vs_{ref}",
+                  html=(cur, ref) == (1, 0))
         for cur, ref in ((1, 0), (2, 0), (2, 1))
     ]
 
@@ -182,3 +183,50 @@ def test_drift_command_without_a_champion_exits_with_a_clear_error(tmp_path: Pat
                                       "--models-dir", str(tmp_path / "empty")])
     assert result.exit_code == 2
     assert "reactivate train" in result.output
+
+
+def test_an_unflagged_run_without_html_writes_only_the_summary(
+    same_kind_runs: list[dict],
+) -> None:
+    for run in same_kind_runs[1:]:
+        assert run["flagged"] is False and run["html_path"] is None
+        json_path = Path(run["json_path"])
+        assert json_path.exists()
+        assert not json_path.with_suffix(".html").exists()
+
+
+def test_a_flagged_run_writes_the_html_report_unasked(settings: Settings, tmp_path: Path) -> None:
+    summary = run_drift(_frame(2000, 1, score_shift=0.25), _frame(2000, 2), settings, tmp_path)
+    assert summary["flagged"] and Path(summary["html_path"]).exists()
+
+
+def test_fast_statistics_equal_evidentlys_own(settings: Settings) -> None:
+    from serving.monitoring.drift.checks import evidently_run, parse_results
+    from serving.monitoring.drift.fast import fast_results
+
+    cur, ref = _frame(3000, 1, age_shift=12), _frame(2500, 2)
+    plan = plan_columns(cur, ref)
+    theirs = parse_results(evidently_run(cur, ref, plan, True, settings).dict())
+    ours = fast_results(cur, ref, plan, True, settings)
+    assert set(ours) == set(theirs)
+    for column, result in theirs.items():
+        assert ours[column]["value"] == pytest.approx(result["value"], rel=1e-9, abs=1e-12)
+        assert ours[column]["method"].lower() == str(result["method"]).lower()
+        assert (ours[column]["status"] == "FAIL") == (str(result["status"]).endswith("FAIL"))
+
+
+def test_the_cached_reference_profile_is_built_once_and_reused(tmp_path: Path) -> None:
+    from serving.monitoring.drift.store import cached_reference
+
+    calls = []
+
+    def build() -> pd.DataFrame:
+        calls.append(1)
+        return _frame(50, 3)
+
+    first = cached_reference("reference_x", build, tmp_path)
+    second = cached_reference("reference_x", build, tmp_path)
+    assert len(calls) == 1 and (tmp_path / "reference_x.parquet").exists()
+    pd.testing.assert_frame_equal(first, second)
+    cached_reference("reference_y", build, tmp_path)
+    assert len(calls) == 2

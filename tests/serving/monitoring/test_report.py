@@ -189,7 +189,12 @@ def test_drift_summary_beside_the_snapshot_is_json_the_service_can_return(
     summary = latest_summary(trained_clinic.settings)
     assert summary == json.loads(json.dumps(trained_clinic.drift))
     assert Path(summary["json_path"]).parent == trained_clinic.snapshot_path.parent
-    assert Path(summary["html_path"]).name == "drift_2026-06-30.html"
+    # The HTML report is written only when drift is flagged (or asked for with --html).
+    if summary["flagged"]:
+        assert Path(summary["html_path"]).name == "drift_2026-06-30.html"
+    else:
+        assert summary["html_path"] is None
+        assert not (trained_clinic.snapshot_path.parent / "drift_2026-06-30.html").exists()
 
 
 def test_gains_count_the_returners_reached_best_first() -> None:
