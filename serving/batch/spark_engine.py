@@ -264,6 +264,10 @@ def run_job(spark: Any, source: str, spec: JobSpec, settings: Settings, out: Pat
         model = unpack_bundle(shared.value) if shared.value is not None else None
         return to_spark_frame(run_clinic(unstack(pdf), spec, settings, model)[names])
 
+    # One shuffle partition per clinic (up to the setting): empty partitions still cost a
+    # task each, and a clinic is the unit of work anyway.
+    spark.conf.set("spark.sql.shuffle.partitions",
+                   str(max(1, min(len(sizes), settings.spark.shuffle_partitions))))
     result = long.groupBy(CLINIC).applyInPandas(task, schema=schema)
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from serving.cli.common import (
     CONFIG_OPTION,
+    EXPORT_DATE_OPTION,
     MODELS_DIR_OPTION,
     build_settings,
     console,
@@ -40,6 +41,7 @@ def results_cmd(
     snapshot: Path = SNAPSHOT_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
+    export_date: str = EXPORT_DATE_OPTION,
 ) -> None:
     """What a campaign did: contacted, booked, kept, revenue, cost, and what it really caused."""
     from features.outcomes.frames import load_campaign_frames
@@ -47,7 +49,7 @@ def results_cmd(
     from training.campaign_results import campaign_results
 
     settings = build_settings(config, models_dir)
-    tables = load_or_exit(source, settings).tables
+    tables = load_or_exit(source, settings, export_date=export_date).tables
     clinics = tables.clinic_ids
     if clinic is None and len(clinics) != 1:
         console.print(f"[red]error:[/red] the export holds {len(clinics)} clinics: name one "
