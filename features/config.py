@@ -333,7 +333,7 @@ class SparkConfig(BaseModel):
         64, description="spark.sql.shuffle.partitions: clinic groups are spread over these."
     )
     max_patients_per_task: int = Field(
-        1_500_000,
+        750_000,
         description="Largest clinic one task takes (one clinic must fit in one executor's "
         "memory; docs/spark.md has the memory per 100,000 patients).",
     )
