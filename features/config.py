@@ -179,10 +179,15 @@ class TrainingConfig(BaseModel):
     promotion_metric: str = Field(
         "auc", description="Metric a challenger must beat the champion on (same validation rows)."
     )
-    uplift_learner: Literal["structured", "t_learner", "dr_learner"] = Field(
-        "t_learner",
-        description="Uplift learner of the bundle (the T-learner measured best of the three on "
-        "the demo, still below return-probability ranking: docs/training.md).",
+    uplift_learner: Literal["pull_forward", "structured", "t_learner", "dr_learner"] = Field(
+        "pull_forward",
+        description="Uplift learner of the bundle: 'pull_forward' (k_c x max(P(book within L) "
+        "- P(book within W), 0), measured best on the simulator's truth and on held-out "
+        "campaigns: docs/training.md), or the T-, DR- and structured learners it beat.",
+    )
+    uplift_long_days: int = Field(
+        180, description="L of the pull-forward learner: 'would book eventually' horizon in "
+        "days (at least horizon_days).",
     )
     uplift_max_rounds: int = Field(200, description="Upper bound on boosting rounds per uplift part.")
     default_ordering: Literal["auto", "probability", "incremental_value"] = Field(
