@@ -17,11 +17,12 @@ import pandas as pd
 from features.config import Settings
 from features.export.tables import Tables
 from features.pipeline.events import Prepared
+from features.vocabulary import CHANNELS
 from training.return_model import ReturnModel
 from training.uplift.design import CONTROL
-from training.uplift.learners import LEARNERS, learner_from_dict
+from training.uplift.learners import LEARNERS, StructuredUplift, learner_from_dict
 from training.uplift.pull_forward import PullForwardUplift
-from training.uplift.rows import member_rows, pull_rows
+from training.uplift.rows import control_rows, member_rows, pull_rows
 
 MIN_HOLDOUT, MIN_TREATED, MIN_CONTACTS, MIN_BOOKED_CONTACTS = 100, 300, 500, 30
 MIN_SNAPSHOT_ROWS = 1000
