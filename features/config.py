@@ -112,17 +112,6 @@ class TrainingConfig(BaseModel):
     """
 
     snapshot_every_days: int = Field(30, description="Days between training as-of dates.")
-    nudge_uplift: float = Field(
-        0.01, description="A patient 'needs a nudge' when a message adds at least this much "
-        "booking probability (uplift of the chosen channel).",
-    )
-    on_their_own_probability: float = Field(
-        0.5, description="A patient with a smaller uplift is 'likely to come back on their "
-        "own' from this return probability up.",
-    )
-    left_alone_uplift: float = Field(
-        -0.005, description="A patient is 'better left alone' when the uplift is below this.",
-    )
     include_booked: bool = Field(
         False, description="Keep patients with a booked appointment in training rows."
     )
@@ -234,6 +223,17 @@ class PolicyConfig(BaseModel):
     )
     max_contacts: int = Field(5, description="At most this many contacts ...")
     max_contacts_window_days: int = Field(180, description="... within this many days.")
+    nudge_uplift: float = Field(
+        0.01, description="A patient 'needs a nudge' when a message adds at least this much "
+        "booking probability (uplift of the chosen channel).",
+    )
+    on_their_own_probability: float = Field(
+        0.5, description="A patient with a smaller uplift is 'likely to come back on their "
+        "own' from this return probability up.",
+    )
+    left_alone_uplift: float = Field(
+        -0.005, description="A patient is 'better left alone' when the uplift is below this.",
+    )
     include_booked: bool = Field(
         False, description="List patients who already have an appointment booked."
     )

@@ -10,8 +10,10 @@ little. So
     uplift_c(x) = k_c x g(x),   g(x) = max(P(book within L | x) - P(book within W | x), 0)
 
 ("engaged, but not booking soon"), with a patient who already holds a booked appointment at
-g = 0 (nothing to pull forward). Both probabilities are LightGBM models on the return model's
-training rows - plentiful, every patient, every month - labelled by the one booking rule
+g = 0 (nothing to pull forward). A booking within W is a booking within L, so the difference
+is exactly P(first booking on days W+1 .. L | x): one LightGBM model of that label on the
+return model's training rows estimates it (non-negative by construction, and half the
+scoring cost of two models) - plentiful, every patient, every month - labelled by the one booking rule
 (``features.vocabulary.booking_moment`` through ``training.uplift.rows.booked_between``).
 A patient's own readiness to answer on c (the channel model's P(booking | contacted on c),
 over its mean) tilts it: ``uplift_c = k_c x g(x) x r_c(x) / mean r_c``. Only the scale
@@ -35,7 +37,7 @@ BOOKED_FEATURE = "has_booked_appointment"
 
 
 class PullForwardUplift:
-    """``k_c x max(P(book within L) - P(book within W), 0)``; see the module docstring.
+    """``k_c x P(book within L, not within W) x channel tilt``; see the module docstring.
 
     Args:
         features: return-model input names (the matrix layout).
@@ -60,22 +62,20 @@ class PullForwardUplift:
 
     def fit(self, X: np.ndarray, y_window: np.ndarray, y_long: np.ndarray  # noqa: N803
             ) -> PullForwardUplift:
-        """Fit both booking models on snapshot rows in time order (time-split early stopping)."""
+        """Fit g on snapshot rows in time order: label "booked within L, not within W"."""
         cats = categorical_columns(self.features, self.levels)
-        params = lgb_uplift_params(self.seed, self.threads, leaves=15, min_leaf=100, rate=0.1)
-        rounds = min(self.rounds, 100)  # scoring speed: both boosters stay small
-        self.window_ = fit_booster(params, X, y_window, self.features, cats, rounds)
-        self.long_ = fit_booster(params, X, y_long, self.features, cats, rounds)
+        params = lgb_uplift_params(self.seed, self.threads, leaves=15, min_leaf=100, rate=0.15)
+        label = ((np.asarray(y_long) > 0) & ~(np.asarray(y_window) > 0)).astype(float)
+        rounds = min(self.rounds, 60)  # scoring speed: one small booster
+        self.pull_ = fit_booster(params, X, label, self.features, cats, rounds)
         self.k_ = np.ones(len(CHANNELS))
         self.response_mean_ = None
         self.k_pooled_, self.k_se_ = 1.0, np.full(len(CHANNELS), np.nan)
         return self
 
     def pull(self, X: np.ndarray, num_threads: int = 0) -> np.ndarray:  # noqa: N803
-        """g(x): P(book within L) - P(book within W), floored at 0; 0 with a booking held."""
-        p_long = self.long_.predict(X, num_threads=num_threads)
-        p_window = self.window_.predict(X, num_threads=num_threads)
-        g = np.maximum(p_long - p_window, 0.0)
+        """g(x) = P(first booking on days W+1 .. L); 0 for a patient holding a booking."""
+        g = self.pull_.predict(X, num_threads=num_threads)
         if BOOKED_FEATURE in self.features:
             booked = X[:, self.features.index(BOOKED_FEATURE)]
             g = np.where(booked > 0.5, 0.0, g)
@@ -156,7 +156,7 @@ class PullForwardUplift:
         return {"kind": self.kind, "features": self.features, "levels": self.levels,
                 "seed": self.seed, "threads": self.threads, "rounds": self.rounds,
                 "window_days": self.window_days, "long_days": self.long_days,
-                "window": self.window_.model_to_string(), "long": self.long_.model_to_string(),
+                "pull": self.pull_.model_to_string(),
                 "k": self.k_.tolist(), "k_pooled": self.k_pooled_,
                 "response_mean": None if self.response_mean_ is None
                 else [float(v) for v in self.response_mean_],
@@ -167,8 +167,7 @@ class PullForwardUplift:
         """Rebuild from :meth:`to_dict`."""
         obj = cls(state["features"], state["levels"], state["seed"], state["threads"],
                   state["rounds"], state["window_days"], state["long_days"])
-        obj.window_ = lgb.Booster(model_str=state["window"])
-        obj.long_ = lgb.Booster(model_str=state["long"])
+        obj.pull_ = lgb.Booster(model_str=state["pull"])
         obj.k_ = np.asarray(state["k"], dtype=float)
         obj.k_pooled_ = float(state["k_pooled"])
         mean = state.get("response_mean")
