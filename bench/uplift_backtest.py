@@ -61,7 +61,7 @@ def main() -> None:
     history = pd.concat([part["train"], part["calibration"]], ignore_index=True)
     out: dict[str, object] = {"patients": args.patients, "seed": args.seed,
                               "validation_as_of": str(val.date()), "learners": {}}
-    for kind in ("structured", "t_learner", "dr_learner"):
+    for kind in ("pull_forward", "t_learner", "dr_learner", "structured"):
         s = settings.model_copy(update={"training": settings.training.model_copy(
             update={"uplift_learner": kind})})
         t0 = time.perf_counter()

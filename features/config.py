@@ -193,10 +193,15 @@ class TrainingConfig(BaseModel):
     promotion_metric: str = Field(
         "auc", description="Metric a challenger must beat the champion on (same validation rows)."
     )
-    uplift_learner: Literal["structured", "t_learner", "dr_learner"] = Field(
-        "t_learner",
-        description="Uplift learner of the bundle (the T-learner measured best of the three on "
-        "the demo, still below return-probability ranking: docs/training.md).",
+    uplift_learner: Literal["pull_forward", "structured", "t_learner", "dr_learner"] = Field(
+        "pull_forward",
+        description="Uplift learner of the bundle: 'pull_forward' (k_c x max(P(book within L) "
+        "- P(book within W), 0), measured best on the simulator's truth and on held-out "
+        "campaigns: docs/training.md), or the T-, DR- and structured learners it beat.",
+    )
+    uplift_long_days: int = Field(
+        180, description="L of the pull-forward learner: 'would book eventually' horizon in "
+        "days (at least horizon_days).",
     )
     uplift_max_rounds: int = Field(200, description="Upper bound on boosting rounds per uplift part.")
     default_ordering: Literal["auto", "probability", "incremental_value"] = Field(
@@ -247,6 +252,17 @@ class PolicyConfig(BaseModel):
     )
     max_contacts: int = Field(5, description="At most this many contacts ...")
     max_contacts_window_days: int = Field(180, description="... within this many days.")
+    nudge_uplift: float = Field(
+        0.01, description="A patient 'needs a nudge' when a message adds at least this much "
+        "booking probability (uplift of the chosen channel).",
+    )
+    on_their_own_probability: float = Field(
+        0.5, description="A patient with a smaller uplift is 'likely to come back on their "
+        "own' from this return probability up.",
+    )
+    left_alone_uplift: float = Field(
+        -0.005, description="A patient is 'better left alone' when the uplift is below this.",
+    )
     include_booked: bool = Field(
         False, description="List patients who already have an appointment booked."
     )

@@ -13,7 +13,10 @@ Rules:
 * **Never contacted.** A ``do_not_contact`` or ``deceased`` patient may be contacted on no
   channel at all (unknown flags do not block).
 * **Choice.** Among the permitted channels, the highest utility
-  ``p - policy.cost_weight x policy.channel_costs[channel]``. An unknown probability (NaN)
+  ``p - policy.cost_weight x policy.channel_costs[channel]``; when the bundle has an uplift
+  model, the highest incremental value ``uplift_c x expected revenue - cost_c`` instead
+  (:func:`incremental_values`): the channel that adds the most, not the one whose patients
+  book anyway. An unknown probability (NaN)
   ranks below every known one; ties go to the earlier channel of ``CHANNELS``. No permitted
   channel: no choice (code -1, label ``none``).
 """
@@ -81,8 +84,25 @@ def channel_costs(settings: Settings) -> np.ndarray:
     return np.array([settings.policy.channel_costs.get(c, 0.0) for c in CHANNELS], dtype=float)
 
 
+def incremental_values(
+    uplift: np.ndarray, revenue: np.ndarray, permitted: np.ndarray, settings: Settings
+) -> np.ndarray:
+    """(n, len(CHANNELS)) ``uplift_c x revenue - cost_c``; NaN where c is not permitted.
+
+    Args:
+        uplift: (n, len(CHANNELS)) extra booking probability of a contact on each channel.
+        revenue: (n,) expected revenue of a visit (unknown counts as 0).
+        permitted: (n, len(CHANNELS)) booleans.
+        settings: ``policy.channel_costs``.
+    """
+    value = np.asarray(uplift, dtype=float) * np.nan_to_num(
+        np.asarray(revenue, dtype=float))[:, None] - channel_costs(settings)[None, :]
+    return np.where(np.asarray(permitted, dtype=bool), value, np.nan)
+
+
 def choose_channels(
-    probabilities: np.ndarray, permitted: np.ndarray, settings: Settings
+    probabilities: np.ndarray, permitted: np.ndarray, settings: Settings,
+    values: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each patient's channel: the highest utility among the permitted ones.
 
@@ -90,6 +110,8 @@ def choose_channels(
         probabilities: (n, len(CHANNELS)) booking probabilities if contacted, NaN if unknown.
         permitted: (n, len(CHANNELS)) booleans, the channels the patient may be contacted on.
         settings: ``policy.channel_costs`` and ``policy.cost_weight``.
+        values: (n, len(CHANNELS)) incremental values (:func:`incremental_values`); when
+            given they are the utility (costs are already in them).
 
     Returns:
         int64 positions in ``CHANNELS``; -1 where no channel is permitted.
@@ -98,7 +120,10 @@ def choose_channels(
     permitted = np.asarray(permitted, dtype=bool)
     if not len(permitted):
         return np.zeros(0, dtype=np.int64)
-    utility = probabilities - settings.policy.cost_weight * channel_costs(settings)
+    if values is not None:
+        utility = np.asarray(values, dtype=float)
+    else:
+        utility = probabilities - settings.policy.cost_weight * channel_costs(settings)
     known = permitted & ~np.isnan(utility)
     best_known = np.argmax(np.where(known, utility, -np.inf), axis=1)
     first_permitted = np.argmax(permitted, axis=1)  # all unknown: the earliest permitted one
@@ -113,8 +138,12 @@ def channel_labels(codes: np.ndarray) -> np.ndarray:
 
 
 def best_channels(
-    frame: pd.DataFrame, probabilities: np.ndarray, settings: Settings
+    frame: pd.DataFrame, probabilities: np.ndarray, settings: Settings,
+    values: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The best channel name per row of a scored frame, over its reachable channels."""
+    """The best channel name per row of a scored frame, over its reachable channels.
+
+    ``values``: incremental values per channel (with an uplift model): they decide.
+    """
     return channel_labels(choose_channels(probabilities, reachable_channels(frame, settings),
-                                          settings))
+                                          settings, values))

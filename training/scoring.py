@@ -75,8 +75,11 @@ def score_features(
         **{f"p_{c}": probs[:, j] for j, c in enumerate(CHANNELS)},
         "expected_value": p_return * revenue,
     }
-    uplift = uplift_columns(frame, x, bundle, settings)  # see training.uplift.columns
+    uplift = uplift_columns(frame, x, bundle, settings,  # see training.uplift.columns
+                            probs if bundle.channel_model is not None else None)
     columns.update({k: uplift[k] for k in UPLIFT_COLUMNS})
+    if np.isfinite(uplift["incremental_value"]).any():  # one channel choice: by added value
+        columns["best_channel"] = uplift["uplift_channel"]
     names = snapshot_column_names(stamped=False,
                                   window_days=settings.policy.max_contacts_window_days)
     for name in names:

@@ -58,8 +58,9 @@ _HEAD: tuple[SnapshotColumn, ...] = (
                    "champion", ("api",), "stamp"),
     _score("return_probability", "float64", "Calibrated probability of a completed visit "
            "within the horizon", "api", "drift", "report"),
-    _score("best_channel", "object", "Channel with the highest booking probability minus "
-           "cost among those the patient may be contacted on (`training.channel_choice`); "
+    _score("best_channel", "object", "Channel with the highest incremental value (with an "
+           "uplift model), else the highest booking probability minus cost, among those the "
+           "patient may be contacted on (`training.channel_choice`); "
            f"`{NO_ALLOWED_CHANNEL}` for a patient who may not be contacted, "
            f"`{NO_CHANNEL_MODEL}` without a channel model", "drift", "report"),
     *(_score(f"p_{c}", "float64", f"Booking probability if contacted by {c} (permitted or "

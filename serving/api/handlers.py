@@ -68,6 +68,13 @@ def build_records(
     return [PatientRecord.model_validate(r) for r in records]
 
 
+def ordering(served: Served, request: RankRequest) -> tuple[str, str]:
+    """The ordering ``POST /rank`` uses and why: the request's, else the bundle's default."""
+    summary = served.bundle.uplift_summary()
+    return ranking.resolve_ordering(served.index, request.rank_by, summary["ordering"],
+                                    summary["ordering_reason"])
+
+
 def select(served: Served, request: RankRequest) -> Selection:
     """The rows ``POST /rank`` lists: eligible, filtered, best first, at most ``limit``."""
     filters = ranking.RankFilters(
@@ -81,7 +88,7 @@ def select(served: Served, request: RankRequest) -> Selection:
     )
     try:
         return ranking.rank_patients(
-            served.index, request.clinic_id, filters, request.limit, request.rank_by
+            served.index, request.clinic_id, filters, request.limit, ordering(served, request)[0]
         )
     except ranking.UnknownClinicError:
         raise _clinic_error(request.clinic_id) from None
@@ -91,8 +98,11 @@ def rank_response(
     served: Served, request: RankRequest, selection: Selection, settings: Settings
 ) -> RankResponse:
     """The ``POST /rank`` answer for rows already selected."""
+    used, why = ordering(served, request)
     return RankResponse(
         clinic_id=request.clinic_id,
+        ordering=used,
+        ordering_reason=why,
         model_version=served.version,
         snapshot_as_of=served.as_of,
         total_eligible=selection.total_eligible,
@@ -135,7 +145,14 @@ def model_info(state: ServingState) -> ModelInfo:
     served = require(state.current)
     bundle = served.bundle
     status = state.status
+    summary = bundle.uplift_summary()
+    default, why = ranking.resolve_ordering(served.index, None, summary["ordering"],
+                                            summary["ordering_reason"])
     return ModelInfo(
+        uplift_available=bool(summary["uplift_available"]) and served.index.has_uplift,
+        uplift_reason=summary["reason"],
+        default_ordering=default,
+        ordering_reason=why,
         version=served.version,
         alias=ALIAS,
         registered_model=state.settings.training.registered_model_name,

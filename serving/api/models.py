@@ -18,7 +18,7 @@ from features.vocabulary import CHANNELS, SEGMENTS
 # The vocabulary's tuples as literal types: the OpenAPI enums follow ``features.vocabulary``.
 Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 Segment = Literal[SEGMENTS]  # type: ignore[valid-type]
-RankBy = Literal["probability", "expected_value"]
+RankBy = Literal["probability", "expected_value", "uplift", "incremental_value"]
 ReasonValue = str | float | int | bool | None
 
 MAX_LIMIT = 5000
@@ -69,8 +69,11 @@ class RankRequest(BaseModel):
     limit: int = Field(
         100, ge=1, le=MAX_LIMIT, description="How many patients to return, best first (1-5000)."
     )
-    rank_by: RankBy = Field(
-        "probability", description="Order by return probability or by expected value of the visit."
+    rank_by: RankBy | None = Field(
+        None,
+        description="Order by return probability, expected value of the visit, uplift (extra "
+        "booking probability a message adds) or incremental value (uplift x revenue - channel "
+        "cost). Absent: the model's default ordering (see GET /model, default_ordering).",
     )
     explain: bool = Field(
         True, description="Attach plain-language reasons (SHAP contributions) to each patient."
@@ -153,6 +156,19 @@ class PatientRecord(BaseModel):
         description="Days since the last completed visit at the snapshot date."
     )
     last_service: str | None = Field(description="Service of the last completed visit.")
+    uplift: float | None = Field(
+        None, description="Extra booking probability a message on best_channel adds within "
+        "the attribution window (null without an uplift estimate)."
+    )
+    incremental_value: float | None = Field(
+        None, description="Uplift x expected revenue of the visit - the channel's cost (null "
+        "without an uplift estimate)."
+    )
+    patient_kind: str | None = Field(
+        None, description="Which kind of patient: 'needs a nudge', 'likely to come back on "
+        "their own', 'unlikely to respond' or 'better left alone' (null without an uplift "
+        "estimate)."
+    )
     reasons: list[Reason] = Field(
         description="Strongest reasons first (empty when explain is false)."
     )
@@ -162,6 +178,8 @@ class RankResponse(BaseModel):
     """A ranked outreach list."""
 
     clinic_id: str = Field(description="The clinic the list is for.")
+    ordering: RankBy = Field(description="The ordering this list was ranked by.")
+    ordering_reason: str = Field(description="Why this ordering was used, in words.")
     model_version: str = Field(
         description="Registry version of the model that scored the snapshot."
     )
@@ -239,6 +257,16 @@ class ModelInfo(BaseModel):
     reload: ReloadStatus = Field(
         description="Reload status: a refused artifact keeps the last good one."
     )
+    uplift_available: bool = Field(
+        False, description="Whether the served model and snapshot estimate the bookings a "
+        "message adds (uplift); without it lists are ranked by return probability."
+    )
+    uplift_reason: str = Field("", description="Where the uplift estimate comes from, or why "
+                               "there is none.")
+    default_ordering: RankBy = Field(
+        "probability", description="The ordering /rank uses when rank_by is absent."
+    )
+    ordering_reason: str = Field("", description="Why that is the default ordering.")
 
 
 class ErrorBody(BaseModel):

@@ -2,8 +2,8 @@
 
 Built once per loaded snapshot (seconds for a million patients) so that a request costs a
 few numpy masks over one clinic's contiguous arrays. For each clinic and each ordering
-(``probability``, ``expected_value``) the arrays are stored already sorted best first, so
-the top-N of a filtered request is the first N positions of a boolean mask.
+(``probability``, ``expected_value``, ``uplift``, ``incremental_value``) the arrays are
+stored already sorted best first, so the top-N of a filtered request is the first N positions of a boolean mask.
 
 The contact policy is folded in at build time: ``channel_bits`` holds, per patient, one bit
 per channel of ``CHANNELS`` that the policy permits (``training.channel_choice``), and is zero
@@ -26,7 +26,10 @@ from training.channel_choice import channel_permissions
 ORDERINGS: dict[str, str] = {
     "probability": "return_probability",
     "expected_value": "expected_value",
+    "uplift": "uplift",
+    "incremental_value": "incremental_value",
 }
+UPLIFT_ORDERINGS: frozenset[str] = frozenset({"uplift", "incremental_value"})
 CODED_COLUMNS: dict[str, str] = {
     "segment": "segment",
     "service": "last_service",
@@ -34,7 +37,8 @@ CODED_COLUMNS: dict[str, str] = {
     "provider": "last_provider_id",
 }
 REQUIRED_COLUMNS: tuple[str, ...] = ("patient_id", "clinic_id", "return_probability")
-NUMERIC_OUTPUTS: tuple[str, ...] = ("return_probability", "expected_value", "days_since_last_visit")
+NUMERIC_OUTPUTS: tuple[str, ...] = ("return_probability", "expected_value", "days_since_last_visit",
+                                     "uplift", "incremental_value")
 LABEL_OUTPUTS: tuple[str, ...] = ("patient_id", "segment", "last_service")
 
 
@@ -78,6 +82,9 @@ class SnapshotIndex:
         frame: the snapshot as loaded (positional rows; never modified).
         categories: per coded column, its category labels (codes index into them).
         probabilities: (n, len(CHANNELS)) channel conversion probabilities, NaN if unknown.
+        uplift: (n, len(CHANNELS)) extra booking probability per channel, NaN if unknown.
+        revenue: per row, expected revenue of a visit (``expected_value`` over
+            ``return_probability``; the snapshot keeps the product only).
         channel_bits: per snapshot row, the policy-permitted channels as bits.
         blocks: per snapshot row, the patient-level policy rules that block it.
         permissions: per snapshot row, the permitted channels.
@@ -88,11 +95,18 @@ class SnapshotIndex:
     frame: pd.DataFrame
     categories: dict[str, pd.Index]
     probabilities: np.ndarray
+    uplift: np.ndarray
+    revenue: np.ndarray
     channel_bits: np.ndarray
     blocks: pd.DataFrame
     permissions: pd.DataFrame
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     clinics: dict[str, ClinicIndex] = field(default_factory=dict)
+
+    @property
+    def has_uplift(self) -> bool:
+        """True when the snapshot carries an uplift estimate for some patient."""
+        return bool(np.isfinite(self.uplift).any())
 
     @property
     def rows(self) -> int:
@@ -148,12 +162,18 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
     permitted = permissions.to_numpy(dtype=bool) & ~blocks.to_numpy(dtype=bool).any(axis=1)[:, None]
     bits = channel_bit_masks(permitted)
     probabilities = np.column_stack([_numeric(frame, f"p_{c}") for c in CHANNELS])
+    uplift = np.column_stack([_numeric(frame, f"uplift_{c}") for c in CHANNELS])
+    p_return = _numeric(frame, "return_probability")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        revenue = np.where(p_return > 0, _numeric(frame, "expected_value") / p_return, np.nan)
     days = _numeric(frame, "days_since_last_visit")
     coded = {name: _codes(frame, column) for name, column in CODED_COLUMNS.items()}
     index = SnapshotIndex(
         frame=frame,
         categories={name: labels for name, (_, labels) in coded.items()},
         probabilities=probabilities,
+        uplift=uplift,
+        revenue=revenue,
         channel_bits=bits,
         blocks=blocks,
         permissions=permissions,

@@ -16,8 +16,15 @@ import pandas as pd
 from features.config import Settings
 from features.vocabulary import CHANNELS
 from serving.targeting import policy
-from serving.targeting.index import ClinicIndex, OrderedArrays, SnapshotIndex, channel_bits_of
-from training.channel_choice import choose_channels
+from serving.targeting.index import (
+    UPLIFT_ORDERINGS,
+    ClinicIndex,
+    OrderedArrays,
+    SnapshotIndex,
+    channel_bits_of,
+)
+from serving.targeting.kinds import patient_kinds
+from training.channel_choice import choose_channels, incremental_values
 
 
 class UnknownClinicError(LookupError):
@@ -90,6 +97,30 @@ def filter_mask(index: SnapshotIndex, arrays: OrderedArrays, filters: RankFilter
     if filters.max_days_since_visit is not None:
         mask &= arrays.days <= filters.max_days_since_visit
     return mask
+
+
+def resolve_ordering(index: SnapshotIndex, requested: str | None, default: str,
+                     default_reason: str) -> tuple[str, str]:
+    """The ordering a request is served with, and why, in words.
+
+    Args:
+        index: the served snapshot (does it carry an uplift estimate?).
+        requested: the request's ``rank_by`` (None: the bundle's default).
+        default: the bundle's default ordering (``training.default_ordering`` resolved by
+            the backtest on the clinic's own held-out campaigns).
+        default_reason: the bundle's words for that choice.
+
+    Returns:
+        ``(ordering, reason)``; an uplift ordering without an uplift estimate falls back to
+        ``probability``, and the reason says so (never silently).
+    """
+    ordering = default if requested is None else requested
+    reason = default_reason if requested is None else "asked for by the request (rank_by)"
+    if ordering in UPLIFT_ORDERINGS and not index.has_uplift:
+        return "probability", ("ranked by return probability: the snapshot has no uplift "
+                               "estimate (no randomised holdouts or too little contact "
+                               "history)")
+    return ordering, reason
 
 
 def rank_patients(
@@ -166,16 +197,29 @@ def patient_records(index: SnapshotIndex, selection: Selection, settings: Settin
         One dict per row with keys ``rank``, ``patient_id``, ``return_probability``,
         ``best_channel`` (chosen among the policy-permitted campaign channels),
         ``channel_probabilities`` (permitted campaign channels only), ``expected_value``,
-        ``segment``, ``days_since_last_visit``, ``last_service`` and an empty ``reasons``.
+        ``segment``, ``days_since_last_visit``, ``last_service``, ``uplift`` and
+        ``incremental_value`` of the chosen channel (None without an estimate),
+        ``patient_kind`` (``serving.targeting.kinds``) and an empty ``reasons``. With an
+        uplift estimate the channel is the one with the highest incremental value.
     """
     rows = selection.rows
     bits = index.channel_bits[rows]
     permitted = ((bits[:, None] >> np.arange(len(CHANNELS))) & 1).astype(bool)
     permitted &= policy.campaign_channels(selection.channels)
     probabilities = index.probabilities[rows]
-    choice = choose_channels(probabilities, permitted, settings)
+    uplift = index.uplift[rows]
+    values = incremental_values(uplift, index.revenue[rows], permitted, settings) \
+        if index.has_uplift else None
+    if values is not None:  # no estimate for a row: fall back to the probability rule
+        values = np.where(np.isnan(values).all(axis=1, keepdims=True) & permitted,
+                          probabilities, values)
+    choice = choose_channels(probabilities, permitted, settings, values)
     if (choice < 0).any():
         raise RuntimeError("a selected patient has no permitted channel")  # policy invariant
+    picked = np.arange(len(rows))
+    chosen_uplift = uplift[picked, choice]
+    chosen_value = values[picked, choice] if values is not None else np.full(len(rows), np.nan)
+    chosen_value = np.where(np.isnan(chosen_uplift), np.nan, chosen_value)
     out = {name: values[rows] for name, values in index.outputs.items()}
     channel_names = np.array(CHANNELS)
     columns = {
@@ -195,6 +239,10 @@ def patient_records(index: SnapshotIndex, selection: Selection, settings: Settin
         "segment": out["segment"].tolist(),
         "days_since_last_visit": _optional(out["days_since_last_visit"]),
         "last_service": out["last_service"].tolist(),
+        "uplift": _optional(chosen_uplift),
+        "incremental_value": _optional(chosen_value),
+        "patient_kind": patient_kinds(chosen_uplift, out["return_probability"],
+                                      settings).tolist(),
     }
     return [
         {**dict(zip(columns, values, strict=True)), "reasons": []}

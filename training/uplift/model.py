@@ -21,9 +21,11 @@ from features.vocabulary import CHANNELS
 from training.return_model import ReturnModel
 from training.uplift.design import CONTROL
 from training.uplift.learners import LEARNERS, StructuredUplift, learner_from_dict
-from training.uplift.rows import control_rows, member_rows
+from training.uplift.pull_forward import PullForwardUplift
+from training.uplift.rows import control_rows, member_rows, pull_rows
 
 MIN_HOLDOUT, MIN_TREATED, MIN_CONTACTS, MIN_BOOKED_CONTACTS = 100, 300, 500, 30
+MIN_SNAPSHOT_ROWS = 1000
 PROBABILITY, INCREMENTAL = "probability", "incremental_value"
 
 
@@ -38,10 +40,17 @@ class UpliftModel:
     ordering_reason: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
 
-    def predict_matrix(self, x: np.ndarray, num_threads: int = 0) -> np.ndarray | None:
-        """``(n, channels)`` effects for a return-model matrix, or None when unavailable."""
+    def predict_matrix(self, x: np.ndarray, num_threads: int = 0,
+                       response: np.ndarray | None = None) -> np.ndarray | None:
+        """``(n, channels)`` effects for a return-model matrix, or None when unavailable.
+
+        ``response``: the channel model's probabilities of the same rows (the pull-forward
+        learner's channel tilt; the other learners ignore it).
+        """
         if not self.available or self.learner is None:
             return None
+        if isinstance(self.learner, PullForwardUplift):
+            return self.learner.predict(x, num_threads=num_threads, response=response)
         return self.learner.predict(x, num_threads=num_threads)
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,7 +62,7 @@ class UpliftModel:
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> UpliftModel:
         """Rebuild from :meth:`to_dict`."""
-        learner = learner_from_dict(state["learner"]) if state.get("learner") else None
+        learner = _learner_from_dict(state["learner"]) if state.get("learner") else None
         return cls(learner, bool(state["available"]), state["reason"], state["ordering"],
                    state.get("ordering_reason", ""), state.get("metrics", {}))
 
@@ -67,6 +76,7 @@ def unavailable(reason: str) -> UpliftModel:
 def fit_uplift(
     tables: Tables, prepared: Prepared, snapshot_rows: pd.DataFrame,
     contact_rows: pd.DataFrame, until: pd.Timestamp, model: ReturnModel, settings: Settings,
+    channel: Any = None,
 ) -> tuple[UpliftModel, pd.DataFrame]:
     """Fit the learner named by ``training.uplift_learner`` on data known by ``until``.
 
@@ -75,6 +85,7 @@ def fit_uplift(
         contact_rows: channel-model contact rows (``training.contact_rows``).
         until: every outcome window used ends by the end of this day.
         model: the return model (its inputs are the uplift inputs).
+        channel: the channel model (the pull-forward learner's channel tilt), or None.
 
     Returns:
         The model (possibly the fallback) and the member rows it was calibrated on.
@@ -84,10 +95,30 @@ def fit_uplift(
     if why:
         return unavailable(why), members
     kind = settings.training.uplift_learner
-    learner = LEARNERS[kind](model.features, model.levels, settings.seed,
-                             settings.training.num_threads, settings.training.uplift_max_rounds)
     x_m = model_matrix(members, model)
     t_m, y_m = members["treatment"].to_numpy(), members["y"].to_numpy().astype(float)
+    if kind == PullForwardUplift.kind:
+        window = settings.features.attribution_days
+        long_days = max(settings.training.uplift_long_days, settings.horizon_days)
+        rows, y_window, y_long = pull_rows(snapshot_rows, tables, until, window, long_days)
+        if len(rows) < MIN_SNAPSHOT_ROWS or y_long.sum() < MIN_BOOKED_CONTACTS:
+            return unavailable(f"only {len(rows):,} patient-months whose {long_days}-day "
+                               f"booking window is known (at least {MIN_SNAPSHOT_ROWS:,} are "
+                               "needed)"), members
+        learner = PullForwardUplift(model.features, model.levels, settings.seed,
+                                    settings.training.num_threads,
+                                    settings.training.uplift_max_rounds, window, long_days)
+        response = channel.predict_matrix(x_m, model.features).to_numpy() \
+            if channel is not None else None
+        learner.fit(model_matrix(rows, model), y_window, y_long)
+        learner.calibrate(x_m, t_m, y_m, response)
+        n_hold = int((t_m == CONTROL).sum())
+        reason = (f"pull-forward estimate from {len(rows):,} patient-months, its scale from "
+                  f"{len(members):,} members of {members['campaign_id'].nunique()} campaigns "
+                  f"({n_hold:,} held out)")
+        return UpliftModel(learner, True, reason), members
+    learner = LEARNERS[kind](model.features, model.levels, settings.seed,
+                             settings.training.num_threads, settings.training.uplift_max_rounds)
     if isinstance(learner, StructuredUplift):
         control = control_rows(snapshot_rows, tables, until, settings)
         t_c = contact_rows["channel"].map({c: i for i, c in enumerate(CHANNELS)}).to_numpy()
@@ -102,6 +133,12 @@ def fit_uplift(
     reason = (f"learned from {len(members):,} members of {members['campaign_id'].nunique()} "
               f"campaigns ({n_hold:,} held out) and {len(contact_rows):,} contacts")
     return UpliftModel(learner, True, reason), members
+
+
+def _learner_from_dict(state: dict[str, Any]) -> Any:
+    if state["kind"] == PullForwardUplift.kind:
+        return PullForwardUplift.from_dict(state)
+    return learner_from_dict(state)
 
 
 def model_matrix(frame: pd.DataFrame, model: ReturnModel) -> np.ndarray:

@@ -130,3 +130,27 @@ def _as_bookings(contacts: pd.DataFrame) -> Tables:
                            "visit_at": contacts["sent_at"].to_numpy()})
     return Tables(visits=visits, patients=pd.DataFrame(), contacts=None,
                   export_date=pd.Timestamp(contacts["sent_at"].max()))
+
+
+def pull_rows(rows: pd.DataFrame, tables: Tables, until: pd.Timestamp, window_days: int,
+              long_days: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Snapshot rows labelled for the pull-forward learner, oldest first.
+
+    Args:
+        rows: the return model's snapshot rows (``as_of``, ``patient_id``, features).
+        tables: the export (its visits give the booking moments).
+        until: both label windows must end by the end of this day.
+        window_days: W (the attribution window); long_days: L.
+
+    Returns:
+        The rows kept (those whose long window ends by ``until``), ``y_window`` and
+        ``y_long``: 0/1 a booking on days T+1 .. T+W and T+1 .. T+L.
+    """
+    start = (rows["as_of"] + pd.Timedelta(days=1)).to_numpy("datetime64[ns]")
+    keep = start + np.timedelta64(long_days, "D") <= np.datetime64(cutoff(until))
+    out = rows.loc[keep].sort_values("as_of", kind="stable", ignore_index=True)
+    start = (out["as_of"] + pd.Timedelta(days=1)).to_numpy("datetime64[ns]")
+    ids = out["patient_id"].to_numpy(dtype=object)
+    y_window = booked_between(tables, ids, start, window_days).astype(float)
+    y_long = booked_between(tables, ids, start, long_days).astype(float)
+    return out, y_window, y_long

@@ -16,6 +16,7 @@ from features.config import Settings
 from features.export.tables import Tables
 from features.pipeline.events import Prepared
 from features.vocabulary import CHANNELS
+from training.channel_choice import reachable_channels
 from training.uplift.evaluation import held_out_campaigns, oracle_table
 from training.uplift.model import (
     INCREMENTAL,
@@ -38,9 +39,8 @@ def uplift_step(
         The uplift model (ordering resolved) and ``{"available", "reason", "learner",
         "held_out_campaigns", "oracle", "ordering", "ordering_reason"}``.
     """
-    from training.channel_choice import reachable_channels
-
-    uplift, _ = fit_uplift(tables, prepared, snapshot_rows, contacts, until, model, settings)
+    uplift, _ = fit_uplift(tables, prepared, snapshot_rows, contacts, until, model, settings,
+                           channel)
     report: dict[str, Any] = {"available": uplift.available, "reason": uplift.reason,
                               "learner": settings.training.uplift_learner,
                               "held_out_campaigns": None, "oracle": None}
@@ -51,7 +51,8 @@ def uplift_step(
         if len(later):
             x = model_matrix(later, model)
             report["held_out_campaigns"] = held_out_campaigns(
-                later, uplift.predict_matrix(x), model.predict(later), reachable_channels(later, settings))
+                later, uplift.predict_matrix(x, response=_response(channel, x, model)),
+                model.predict(later), reachable_channels(later, settings))
         if truth is not None:
             report["oracle"] = _oracle(validation, p_val, model, channel, uplift, truth,
                                        settings)
@@ -63,8 +64,6 @@ def uplift_step(
 
 def _oracle(validation: pd.DataFrame, p_val: np.ndarray, model: Any, channel: Any,
             uplift: UpliftModel, truth: Any, settings: Settings) -> dict[str, Any] | None:
-    from training.channel_choice import reachable_channels
-
     allowed = reachable_channels(validation, settings)
     dnc = validation["do_not_contact"].astype("boolean").fillna(False).to_numpy(bool)
     eligible = allowed.any(axis=1) & ~dnc
@@ -72,9 +71,15 @@ def _oracle(validation: pd.DataFrame, p_val: np.ndarray, model: Any, channel: An
     x = model_matrix(rows, model)
     p_ch = channel.predict(rows)[[f"p_{c}" for c in CHANNELS]].to_numpy() \
         if channel is not None else None
-    return oracle_table(rows[["as_of", "patient_id"]], uplift.predict_matrix(x), p_ch,
-                        p_val[eligible], rows["days_since_last_visit"].to_numpy(float),
+    tau = uplift.predict_matrix(x, response=p_ch)
+    return oracle_table(rows[["as_of", "patient_id"]], tau, p_ch, p_val[eligible],
+                        rows["days_since_last_visit"].to_numpy(float),
                         allowed[eligible], truth.channels)
+
+
+def _response(channel: Any, x: np.ndarray, model: Any) -> np.ndarray | None:
+    """Channel-model probabilities of a return-model matrix (None without a channel model)."""
+    return channel.predict_matrix(x, model.features).to_numpy() if channel is not None else None
 
 
 def _ordering(uplift: UpliftModel, report: dict[str, Any], settings: Settings) -> tuple[str, str]:

@@ -12,9 +12,10 @@ from serving.api.models import Channel, RankRequest, ScoreRequest, Segment
 
 def test_rank_defaults_match_the_issue() -> None:
     request = RankRequest(clinic_id="north")
+    # rank_by absent: the bundle's default ordering decides (issue 12)
     assert (request.limit, request.rank_by, request.explain, request.max_reasons) == (
         100,
-        "probability",
+        None,
         True,
         3,
     )

@@ -78,7 +78,7 @@ def test_the_real_server_answers_over_http_refuses_a_broken_snapshot_and_logs_no
         wait_ready(url, process)
         ranked = httpx.post(
             f"{url}/rank",
-            json={"clinic_id": "south", "limit": 5},
+            json={"clinic_id": "south", "limit": 5, "rank_by": "probability"},
             headers=auth(world.south_token),
             timeout=30,
         )
@@ -123,7 +123,7 @@ def test_the_real_server_answers_over_http_refuses_a_broken_snapshot_and_logs_no
         assert model["reload"]["last_error"] and model["snapshot_as_of"] == str(world.as_of.date())
         again = httpx.post(
             f"{url}/rank",
-            json={"clinic_id": "south", "limit": 5},
+            json={"clinic_id": "south", "limit": 5, "rank_by": "probability"},
             headers=auth(world.south_token),
             timeout=30,
         )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from features.vocabulary import CHANNELS
+from serving.targeting.kinds import KINDS
 from tests.serving.conftest import auth
 
 
@@ -14,10 +15,11 @@ def rank(client, token, **body):
 
 
 def test_rank_lists_the_best_contactable_patients_with_reasons(client, world) -> None:
-    response = rank(client, world.north_token, clinic_id="north", limit=25)
+    response = rank(client, world.north_token, clinic_id="north", limit=25, rank_by="probability")
     assert response.status_code == 200, response.text
     body = response.json()
     patients = body["patients"]
+    assert body["ordering"] == "probability" and body["ordering_reason"]
     assert body["model_version"] == "1" and body["snapshot_as_of"] == str(world.as_of.date())
     assert len(patients) == 25 and body["total_eligible"] >= 25
     assert [p["rank"] for p in patients] == list(range(1, 26))
@@ -94,10 +96,24 @@ def test_filters_and_campaign_channels_shape_the_list(client, world) -> None:
         assert patient["days_since_last_visit"] >= 100
 
 
+def test_rank_without_rank_by_uses_the_models_default_ordering_and_says_why(client, world) -> None:
+    info = client.get("/model", headers=auth(world.north_token)).json()
+    body = rank(client, world.north_token, clinic_id="north", limit=10).json()
+    assert body["ordering"] == info["default_ordering"]
+    assert body["ordering_reason"] == info["ordering_reason"] != ""
+    kinds = {p["patient_kind"] for p in body["patients"]}
+    if info["uplift_available"]:
+        assert kinds <= set(KINDS) and None not in kinds
+        assert all(p["uplift"] is not None for p in body["patients"])
+    else:
+        assert kinds == {None} and body["ordering"] == "probability"
+
+
 def test_score_returns_records_blocked_patients_and_unknown_ids(client, world) -> None:
     snap = world.snapshot[world.snapshot.clinic_id == "north"]
     blocked = snap[snap["do_not_contact"].fillna(False)].patient_id.iloc[0]
-    ranked = rank(client, world.north_token, clinic_id="north", limit=3).json()["patients"]
+    ranked = rank(client, world.north_token, clinic_id="north", limit=3,
+                  rank_by="probability").json()["patients"]
     ids = [ranked[2]["patient_id"], blocked, "nobody-here"]
     response = client.post(
         "/score", json={"clinic_id": "north", "patient_ids": ids}, headers=auth(world.north_token)
