@@ -186,7 +186,7 @@ def short_split(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -
             f"at least {need} days from the first visit to the as-of date are needed "
             f"({cfg.short_min_history_days} days of history before the latest date whose "
             f"{horizon}-day outcome is known); 180 or more give a usable model. "
-            f"{_visit_span(tables)}"
+            f"{_visit_span(tables)} A trained model can still score this export."
         )
     return AsOfSplit(grid[-cfg.max_snapshots:], [], [grid[-1]], end, horizon, HELD_OUT_PATIENTS)
 

@@ -29,6 +29,7 @@ from features.export.validation import (
 )
 from features.vocabulary import COMPLETED, SCHEDULED, as_timestamp, cutoff
 
+REJECT_COLUMNS = ("table", "data_row", "spreadsheet_row", "reason")
 STALE_RULE = "stale scheduled visit (scheduled before the export date): not used"
 
 
@@ -39,8 +40,9 @@ class LoadReport:
     Attributes:
         read, accepted, rejected: row counts per table.
         violations: every broken rule found (also in lenient mode).
-        rejects: one row per rejected source row: ``table``, ``row`` (1-based), ``reason``,
-            then the row's raw values.
+        rejects: one row per rejected source row: ``table``, ``data_row`` (1-based, the
+            first row after the header is 1), ``spreadsheet_row`` (``data_row + 1``: the
+            header is a spreadsheet's row 1), ``reason``, then the row's raw values.
         ignored_columns: columns of the source that are not in the contract.
         export_date: the export moment used for the "after the export" rule.
     """
@@ -58,7 +60,7 @@ class LoadReport:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame = (
-            self.rejects if len(self.rejects) else pd.DataFrame(columns=["table", "row", "reason"])
+            self.rejects if len(self.rejects) else pd.DataFrame(columns=list(REJECT_COLUMNS))
         )
         frame.to_csv(path, index=False)
         return path
@@ -254,13 +256,14 @@ def _rows_by_reason(violations: list[Violation]) -> dict[int, list[str]]:
 
 def _rejects(name: str, table: ParsedTable, bad_rows: dict[int, list[str]]) -> pd.DataFrame:
     if not bad_rows:
-        return pd.DataFrame(columns=["table", "row", "reason"])
+        return pd.DataFrame(columns=list(REJECT_COLUMNS))
     idx = sorted(bad_rows)
     raw = raw_rows(table.raw, idx)
     head = pd.DataFrame(
         {
             "table": name,
-            "row": [i + 1 for i in idx],
+            "data_row": [i + 1 for i in idx],
+            "spreadsheet_row": [i + 2 for i in idx],
             "reason": ["; ".join(bad_rows[i]) for i in idx],
         },
         index=raw.index,

@@ -134,7 +134,7 @@ def training_refusal(tables, settings) -> str | None:  # noqa: ANN001 - Tables, 
     try:
         split_as_ofs(tables, pd.Timestamp(tables.export_date).normalize(), settings)
     except InsufficientHistory as err:
-        return f"{err} Scoring with a trained model works."
+        return str(err)
     return None
 
 
