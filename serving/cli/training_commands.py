@@ -80,6 +80,10 @@ def _run_training(
     from features.outcomes.merge import merge_from_settings
 
     tables = merge_from_settings(tables, settings)  # posted contacts and campaign members
+    from features.export.readiness import limitations
+
+    for note in limitations(tables):
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
