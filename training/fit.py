@@ -35,7 +35,7 @@ from training.training_snapshots import (
     AsOfSplit,
     build_training_rows,
     check_learnable,
-    split_as_ofs,
+    trainable_split,
 )
 from training.uplift.training_step import uplift_step
 
@@ -83,7 +83,7 @@ def train(
 
     step("snapshots")
     T = as_timestamp(as_of)
-    split = split_as_ofs(tables, T, settings)
+    split = trainable_split(tables, T, settings)
     dates = split.dates
     if not all(label_known_by(d, settings.horizon_days, T) for d in dates):
         raise AssertionError("a label window crosses the training as-of date")

@@ -138,6 +138,19 @@ def labelled_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Setting
     return [d for d in dates if label_known_by(d, horizon, end)]
 
 
+def trainable_split(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> AsOfSplit:
+    """:func:`split_as_ofs`, after the checks that need no features: a completed visit to
+    learn from (``features.export.readiness.scoring_problem``) and enough patients.
+
+    Raises:
+        InsufficientHistory: saying what the export lacks and what training needs.
+    """
+    problem = scoring_problem(tables, as_of) or _too_few_patients(tables, settings)
+    if problem:
+        raise InsufficientHistory(problem)
+    return split_as_ofs(tables, as_of, settings)
+
+
 def split_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> AsOfSplit:
     """Train / calibration / validation as-of dates for a run at ``as_of`` (see module doc).
 
@@ -147,9 +160,6 @@ def split_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) 
     Raises:
         InsufficientHistory: when not even the short-history split has a date.
     """
-    problem = scoring_problem(tables, as_of) or _too_few_patients(tables, settings)
-    if problem:
-        raise InsufficientHistory(problem)
     cfg, horizon = settings.training, settings.horizon_days
     dates = labelled_as_ofs(tables, as_of, settings)
     validation = dates[-cfg.validation_windows:] if dates else []

@@ -129,10 +129,10 @@ def training_refusal(tables, settings) -> str | None:  # noqa: ANN001 - Tables, 
     Only the date checks run here (cheap); the patient counts need features and are checked
     by ``train`` itself.
     """
-    from training.training_snapshots import InsufficientHistory, split_as_ofs
+    from training.training_snapshots import InsufficientHistory, trainable_split
 
     try:
-        split_as_ofs(tables, pd.Timestamp(tables.export_date).normalize(), settings)
+        trainable_split(tables, pd.Timestamp(tables.export_date).normalize(), settings)
     except InsufficientHistory as err:
         return str(err)
     return None
