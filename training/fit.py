@@ -30,7 +30,13 @@ from training.evaluation import channel_ranking, channel_table, quality_bars, re
 from training.group_evaluation import by_group
 from training.labels import label_known_by
 from training.return_model import fit_return_model
-from training.training_snapshots import SEPARATE, AsOfSplit, build_training_rows, split_as_ofs
+from training.training_snapshots import (
+    SEPARATE,
+    AsOfSplit,
+    build_training_rows,
+    check_learnable,
+    trainable_split,
+)
 from training.uplift.training_step import uplift_step
 
 StepCallback = Callable[[str], None]
@@ -77,12 +83,13 @@ def train(
 
     step("snapshots")
     T = as_timestamp(as_of)
-    split = split_as_ofs(tables, T, settings)
+    split = trainable_split(tables, T, settings)
     dates = split.dates
     if not all(label_known_by(d, settings.horizon_days, T) for d in dates):
         raise AssertionError("a label window crosses the training as-of date")
     prepared = prepare(tables)
     rows = build_training_rows(tables, dates, settings, prepared)
+    check_learnable(rows, split, settings)
     part = {name: rows.loc[rows["as_of"].isin(getattr(split, name))].reset_index(drop=True)
             for name in ("train", "calibration", "validation")}
 

@@ -30,16 +30,21 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
+from features.export.readiness import scoring_problem
 from features.export.tables import Tables
 from features.pipeline.assemble import build_prepared
 from features.pipeline.events import Prepared, prepare
-from features.vocabulary import as_timestamp
+from features.vocabulary import COMPLETED, as_timestamp
 from training.context import add_context
 from training.labels import label_known_by, return_labels
 
 
 class InsufficientHistory(ValueError):
-    """The export is too short for a training run at the requested as-of date."""
+    """The export cannot train a model at the requested as-of date.
+
+    Too short a history, no completed visit, or too few patients of either outcome; the
+    message says what is needed. Such an export may still be scored with a trained model.
+    """
 
 
 SEPARATE = "separate windows"
@@ -133,6 +138,19 @@ def labelled_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Setting
     return [d for d in dates if label_known_by(d, horizon, end)]
 
 
+def trainable_split(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> AsOfSplit:
+    """:func:`split_as_ofs`, after the checks that need no features: a completed visit to
+    learn from (``features.export.readiness.scoring_problem``) and enough patients.
+
+    Raises:
+        InsufficientHistory: saying what the export lacks and what training needs.
+    """
+    problem = scoring_problem(tables, as_of) or _too_few_patients(tables, settings)
+    if problem:
+        raise InsufficientHistory(problem)
+    return split_as_ofs(tables, as_of, settings)
+
+
 def split_as_ofs(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -> AsOfSplit:
     """Train / calibration / validation as-of dates for a run at ``as_of`` (see module doc).
 
@@ -174,12 +192,70 @@ def short_split(tables: Tables, as_of: str | pd.Timestamp, settings: Settings) -
     if not grid:
         need = cfg.short_min_history_days + horizon
         raise InsufficientHistory(
-            f"not enough history before {end.date()} to train with a {horizon}-day horizon: "
+            f"visits: not enough history before {end.date()} to train with a {horizon}-day horizon: "
             f"at least {need} days from the first visit to the as-of date are needed "
             f"({cfg.short_min_history_days} days of history before the latest date whose "
-            f"{horizon}-day outcome is known); 180 or more give a usable model"
+            f"{horizon}-day outcome is known); 180 or more give a usable model. "
+            f"{_visit_span(tables)} A trained model can still score this export."
         )
     return AsOfSplit(grid[-cfg.max_snapshots:], [], [grid[-1]], end, horizon, HELD_OUT_PATIENTS)
+
+
+def _visit_span(tables: Tables) -> str:
+    """What history the visits table holds, in one sentence."""
+    days = tables.visits["visit_at"].dropna().dt.normalize()
+    first, last = days.min().date(), days.max().date()
+    if first == last:
+        return f"The visits table has every visit on one day ({first})."
+    return f"The visits table runs from {first} to {last} ({(last - first).days} days)."
+
+
+def check_learnable(rows: pd.DataFrame, split: AsOfSplit, settings: Settings) -> None:
+    """Refuse snapshot rows a model cannot learn from or be judged on, saying what is needed.
+
+    A model learns who returns from patients who did and who did not, and the backtest
+    needs both among the validation rows (the AUC compares them). Cross-fitting splits the
+    patients into ``training.cross_fit_folds`` folds, so each outcome needs at least that
+    many distinct patients, or a fold would hold none of it.
+
+    Raises:
+        InsufficientHistory: naming the dates, the counts found and the counts needed.
+    """
+    need = max(2, settings.training.cross_fit_folds)
+    horizon = settings.horizon_days
+    for part, dates in (("training and validation", split.dates),
+                        ("validation", split.validation)):
+        block = rows.loc[rows["as_of"].isin(dates)]
+        returned = block.loc[block["label"] == 1, "patient_id"].nunique()
+        stayed = block.loc[block["label"] == 0, "patient_id"].nunique()
+        if min(returned, stayed) >= need:
+            continue
+        span = f"{min(dates).date()}" + (f" .. {max(dates).date()}" if len(dates) > 1 else "")
+        raise InsufficientHistory(
+            f"visits: too few patients to train on: the {part} snapshots as of {span} hold "
+            f"{_patients(returned)} who returned within {horizon} days and {_patients(stayed)} "
+            f"who did not; training needs at least {need} of each, so it needs more patients "
+            "or a longer history. A trained model can still score this export."
+        )
+
+
+def _too_few_patients(tables: Tables, settings: Settings) -> str | None:
+    """The cheap form of :func:`check_learnable`, before any feature is built."""
+    need = max(2, settings.training.cross_fit_folds)
+    visits = tables.visits
+    n = visits.loc[visits["status"].eq(COMPLETED), "patient_id"].nunique()
+    if n >= 2 * need:
+        return None
+    return (
+        f"visits: too few patients to train on: {_patients(n)} with a completed visit; "
+        f"training needs at least {2 * need} ({need} who returned within "
+        f"{settings.horizon_days} days and {need} who did not). A trained model can still "
+        "score this export."
+    )
+
+
+def _patients(n: int) -> str:
+    return f"{n:,} patient{'s' if n != 1 else ''}"
 
 
 def time_split_dates(split: AsOfSplit) -> list[pd.Timestamp]:

@@ -29,6 +29,7 @@ from features.export.validation import (
 )
 from features.vocabulary import COMPLETED, SCHEDULED, as_timestamp, cutoff
 
+REJECT_COLUMNS = ("table", "data_row", "spreadsheet_row", "reason")
 STALE_RULE = "stale scheduled visit (scheduled before the export date): not used"
 
 
@@ -39,8 +40,9 @@ class LoadReport:
     Attributes:
         read, accepted, rejected: row counts per table.
         violations: every broken rule found (also in lenient mode).
-        rejects: one row per rejected source row: ``table``, ``row`` (1-based), ``reason``,
-            then the row's raw values.
+        rejects: one row per rejected source row: ``table``, ``data_row`` (1-based, the
+            first row after the header is 1), ``spreadsheet_row`` (``data_row + 1``: the
+            header is a spreadsheet's row 1), ``reason``, then the row's raw values.
         ignored_columns: columns of the source that are not in the contract.
         export_date: the export moment used for the "after the export" rule.
     """
@@ -58,7 +60,7 @@ class LoadReport:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame = (
-            self.rejects if len(self.rejects) else pd.DataFrame(columns=["table", "row", "reason"])
+            self.rejects if len(self.rejects) else pd.DataFrame(columns=list(REJECT_COLUMNS))
         )
         frame.to_csv(path, index=False)
         return path
@@ -119,6 +121,7 @@ def load_frames(
     fatal = [
         v for name, raw in raw_tables.items() for v in missing_required_columns(name, pd.Index(raw.column_names))
     ]
+    fatal += empty_tables(raw_tables)
     if fatal:
         raise ContractError(fatal, max_rows)
 
@@ -165,10 +168,36 @@ def load_frames(
             known = _known_ids(table, pool)
     if report.violations and not lenient:
         raise ContractError(report.violations, max_rows)
+    if not len(kept["visits"]):
+        raise ContractError([*report.violations, Violation(
+            "visits", "", "at least one usable visit", (), (),
+            f"all {report.read['visits']:,} data rows were left out (see the rules above)")],
+            max_rows)
     report.rejects = (
         pd.concat(reject_frames, ignore_index=True) if reject_frames else pd.DataFrame()
     )
     return LoadResult(tables=_assemble(kept, export_ts, raw_tables), report=report)
+
+
+def empty_tables(raw_tables: dict[str, pa.Table]) -> list[Violation]:
+    """Violations for tables that have a header but no data rows, where that is fatal.
+
+    Visits are the one table every answer needs; an empty patients table would make every
+    visit one of an unknown patient. An empty contacts or campaign members table is a valid
+    answer (no outreach yet), so it passes.
+    """
+    out = []
+    if "visits" in raw_tables and raw_tables["visits"].num_rows == 0:
+        out.append(Violation(
+            "visits", "", "at least one data row", (), (),
+            "the table has a header line but no data rows: at least one visit "
+            "(patient_id, visit_at) is needed"))
+    if "patients" in raw_tables and raw_tables["patients"].num_rows == 0:
+        out.append(Violation(
+            "patients", "", "at least one data row", (), (),
+            "the table has a header line but no data rows, so every visit would be of an "
+            "unknown patient: fill it, or leave it out to derive the patients from the visits"))
+    return out
 
 
 def _known_ids(patients: ParsedTable, rows: np.ndarray) -> pd.Index | pa.Array:
@@ -201,7 +230,11 @@ def _export_moment(
                 candidates.append(parsed["contacts"].frame[col].max())
     valid = [c for c in candidates if pd.notna(c)]
     if not valid:
-        raise ContractError([Violation("visits", "visit_at", "at least one dated visit", (), ())])
+        raise ContractError([Violation(
+            "visits", "visit_at", "at least one dated visit", (), (),
+            "no data row has a usable visit_at other than a scheduled visit (and no booking "
+            "or contact is dated), so the export date cannot be told: give past visits, or "
+            "--export-date")])
     return max(valid)
 
 
@@ -223,13 +256,14 @@ def _rows_by_reason(violations: list[Violation]) -> dict[int, list[str]]:
 
 def _rejects(name: str, table: ParsedTable, bad_rows: dict[int, list[str]]) -> pd.DataFrame:
     if not bad_rows:
-        return pd.DataFrame(columns=["table", "row", "reason"])
+        return pd.DataFrame(columns=list(REJECT_COLUMNS))
     idx = sorted(bad_rows)
     raw = raw_rows(table.raw, idx)
     head = pd.DataFrame(
         {
             "table": name,
-            "row": [i + 1 for i in idx],
+            "data_row": [i + 1 for i in idx],
+            "spreadsheet_row": [i + 2 for i in idx],
             "reason": ["; ".join(bad_rows[i]) for i in idx],
         },
         index=raw.index,

@@ -20,8 +20,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from features.export.validation import REQUIRED
+
 TABLE_NAMES: tuple[str, ...] = ("patients", "visits", "contacts", "campaign_members")
 DUCKDB_SUFFIXES: tuple[str, ...] = (".duckdb", ".ddb", ".db")
+ROW_OF: dict[str, str] = {
+    "patients": "patient", "visits": "appointment", "contacts": "outreach attempt",
+    "campaign_members": "campaign member",
+}
 
 
 class SourceError(ValueError):
@@ -94,9 +100,21 @@ def _normalise_columns(frame: pd.DataFrame | pa.Table) -> pa.Table:
     return table.rename_columns([str(c).strip().lower() for c in table.column_names])
 
 
-def _read_csv_as_text(path: Path) -> pa.Table:
-    """Every column as text; only an empty cell is missing ("NA" is a value, as in pandas)."""
+def _read_csv_as_text(path: Path, name: str) -> pa.Table:
+    """Every column as text; only an empty cell is missing ("NA" is a value, as in pandas).
+
+    Raises:
+        SourceError: the file is empty (0 bytes, or blank lines only): it has not even the
+            header line that names the columns.
+    """
     header = _header(path)
+    if not any(c.strip() for c in header):
+        size = path.stat().st_size
+        raise SourceError(
+            f"{path}: the {name} table is empty ({size} byte{'s' if size != 1 else ''}, no "
+            f"header line): it needs a first line naming its columns (at least "
+            f"{', '.join(REQUIRED[name])}) and then one line per {ROW_OF[name]}"
+        )
     convert = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in header},
         null_values=[""],
@@ -117,7 +135,7 @@ def _header(path: Path) -> list[str]:
     import csv
 
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        return next(csv.reader(handle), [])
+        return next((line for line in csv.reader(handle) if line), [])
 
 
 def _read_folder(folder: Path) -> dict[str, pa.Table]:
@@ -132,7 +150,7 @@ def _read_folder(folder: Path) -> dict[str, pa.Table]:
         if path.suffix == ".csv":
             # Everything as text: parsing and its errors belong to the validator, and an
             # empty cell means "unknown" (contract), never the string "nan".
-            tables[name] = _read_csv_as_text(path)
+            tables[name] = _read_csv_as_text(path, name)
         else:
             tables[name] = pq.read_table(path)
     return tables

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from features.config import Settings
 from features.export.loading import LoadResult, load
+from features.export.readiness import scoring_problem
 from features.export.sources import SourceError, describe
 from features.export.validation import ContractError
 
@@ -61,16 +64,28 @@ def load_or_exit(
     export_date: str | None = None,
     lenient: bool = False,
     rejects: Path | None = None,
+    scorable: bool = False,
+    counts: bool = True,
 ) -> LoadResult:
-    """Load a source for a command; print a clear error and exit 2 on a broken export."""
+    """Load a source for a command; print a clear error and exit 2 on a broken export.
+
+    Args:
+        scorable: also exit 2 when the export breaks no rule but has no patient to score
+            (``features.export.readiness.scoring_problem``), as ``validate``, ``train``,
+            ``evaluate`` and ``score`` need.
+        counts: in lenient mode, print the rows read, accepted and rejected per table
+            (``validate`` shows them in its summary instead).
+    """
+    lenient = lenient or settings.load.lenient
     try:
-        result = load(
-            source, settings, export_date=export_date, lenient=lenient or settings.load.lenient
-        )
+        result = load(source, settings, export_date=export_date, lenient=lenient)
     except (ContractError, SourceError) as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False, markup=True, soft_wrap=True)
-        raise typer.Exit(2) from err
+        fail(err)
     report = result.report
+    if lenient and counts:
+        console.print("loaded (lenient): " + "; ".join(
+            f"{name} {report.read[name]:,} read, {report.accepted[name]:,} accepted, "
+            f"{report.rejected[name]:,} rejected" for name in report.read), highlight=False)
     if rejects is None and sum(report.rejected.values()):
         rejects = (
             Path(f"{describe(source).rstrip('/')}.rejects.csv")
@@ -80,7 +95,16 @@ def load_or_exit(
     if rejects is not None and sum(report.rejected.values()):
         report.write_rejects(rejects)
         console.print(f"rejected rows with reasons written to {rejects}")
+    problem = scoring_problem(result.tables) if scorable else None
+    if problem:
+        fail(problem)
     return result
+
+
+def fail(err: Exception | str) -> NoReturn:
+    """Print a refusal as one error message (never a traceback) and exit 2."""
+    console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def run_spark_or_exit(job, *args: object) -> tuple[Path, object]:  # noqa: ANN001 - callable

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from features.export.readiness import limitations
 from serving.cli.common import (
     CONFIG_OPTION,
     EXPORT_DATE_OPTION,
@@ -88,10 +89,16 @@ def validate(
     export_date: str = EXPORT_DATE_OPTION,
     config: Path = CONFIG_OPTION,
 ) -> None:
-    """Check an export against the data contract and summarise it. Exit 0 only if usable."""
+    """Check an export against the data contract and summarise it. Exit 0 only if it can be scored.
+
+    Exit 2 when a rule is broken (strict), when no row is usable, or when no patient can be
+    scored (no completed visit). An export that can be scored but not yet trained on (too
+    short a history) passes with a note saying what training needs.
+    """
     settings = build_settings(config)
     result = load_or_exit(
-        source, settings, export_date=export_date, lenient=lenient, rejects=rejects
+        source, settings, export_date=export_date, lenient=lenient, rejects=rejects,
+        scorable=True, counts=False,
     )
     out.print(summary_table(result))
     report = result.report
@@ -108,7 +115,27 @@ def validate(
     for name, cols in report.ignored_columns.items():
         if cols:
             out.print(f"{name}: ignored columns not in the contract: {', '.join(cols)}")
+    for note in limitations(result.tables):
+        out.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    cannot_train = training_refusal(result.tables, settings)
+    if cannot_train:
+        out.print(f"[yellow]cannot train yet:[/yellow] {cannot_train}", highlight=False)
     out.print("[green]valid[/green]" if not problems else "[yellow]usable (lenient)[/yellow]")
+
+
+def training_refusal(tables, settings) -> str | None:  # noqa: ANN001 - Tables, Settings
+    """Why ``train`` would refuse this export at its export date (history only), or None.
+
+    Only the date checks run here (cheap); the patient counts need features and are checked
+    by ``train`` itself.
+    """
+    from training.training_snapshots import InsufficientHistory, trainable_split
+
+    try:
+        trainable_split(tables, pd.Timestamp(tables.export_date).normalize(), settings)
+    except InsufficientHistory as err:
+        return str(err)
+    return None
 
 
 def summary_table(result) -> Table:  # noqa: ANN001 - LoadResult, imported lazily by callers

@@ -24,6 +24,7 @@ from serving.cli.common import (
     build_settings,
     check_engine,
     console,
+    fail,
     load_or_exit,
     run_spark_or_exit,
 )
@@ -74,10 +75,15 @@ def _run_training(
     except FileNotFoundError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(2) from err
-    tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
+    tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient,
+                          scorable=True).tables
     from features.outcomes.merge import merge_from_settings
 
     tables = merge_from_settings(tables, settings)  # posted contacts and campaign members
+    from features.export.readiness import limitations
+
+    for note in limitations(tables):
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -94,8 +100,8 @@ def _run_training(
         try:
             result = train(tables, _as_of(as_of, tables), settings, truth=truth, on_step=on_step)
         except InsufficientHistory as err:
-            console.print(f"[red]error:[/red] {err}", highlight=False)
-            raise typer.Exit(2) from err
+            progress.stop()
+            fail(err)
     return result
 
 
@@ -246,6 +252,7 @@ def score_cmd(
     spark_master: str = SPARK_MASTER_OPTION,
 ) -> None:
     """Score every patient with the champion model and write the scored snapshot atomically."""
+    from features.export.readiness import scoring_problem
     from training.registry import NoChampion, load_champion
     from training.scored_snapshot import read_snapshot, snapshot_path, write_scored_snapshot
     from training.scoring import score
@@ -271,9 +278,13 @@ def score_cmd(
     else:
         from features.outcomes.merge import merge_from_settings
 
-        tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient).tables
+        tables = load_or_exit(source, settings, export_date=export_date, lenient=lenient,
+                              scorable=True).tables
         tables = merge_from_settings(tables, settings)  # posted contacts and campaign members
         day = _as_of(as_of, tables)
+        problem = scoring_problem(tables, day)
+        if problem:
+            fail(problem)
         with console.status(f"scoring as of {day.date()} with model v{version}"):
             frame = finish_snapshot(score(tables, day, bundle, settings), day, version)
             path = write_scored_snapshot(frame, out_path or snapshot_path(settings.models_dir, day))

@@ -132,3 +132,50 @@ def test_score_without_a_trained_model_says_what_to_do(app, demo, tmp_path):
     result = CliRunner().invoke(app, ["score", str(folder), "--models-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "run `reactivate train` first" in " ".join(result.output.split())
+
+
+@pytest.fixture(scope="module")
+def plain_champion(app, demo, tmp_path_factory):
+    """A champion trained on the demo clinic cut to one service and no contacts table."""
+    folder, config, _ = demo
+    plain = tmp_path_factory.mktemp("plain")
+    visits = pd.read_csv(folder / "visits.csv", dtype=str).assign(service="consultation")
+    visits.to_csv(plain / "visits.csv", index=False)
+    (plain / "patients.csv").write_text((folder / "patients.csv").read_text())
+    models = plain.parent / f"{plain.name}-models"
+    trained = CliRunner().invoke(app, ["train", str(plain), "--models-dir", str(models),
+                                       "--config", str(config)])
+    return trained, models
+
+
+def test_a_single_service_export_without_contacts_trains_and_says_what_it_lacks(plain_champion):
+    trained, _ = plain_champion
+    assert trained.exit_code == 0, trained.output
+    said = " ".join(trained.output.split())
+    assert "note: contacts: no table: no channel model and no uplift model" in said
+    assert "note: visits.service: 1 distinct value" in said
+    assert "champion" in said
+
+
+@pytest.mark.parametrize("patients, visits", [
+    (1, "patient_id,visit_at\np1,2024-01-05\np1,2024-04-05\np1,2024-08-05\n"),  # one patient
+    (3, "patient_id,visit_at\np1,2024-01-05\np2,2024-01-05\np3,2024-01-05\n"),  # one day
+], ids=["one patient", "every visit on one day"])
+def test_an_export_too_small_to_train_on_is_scored_by_an_existing_champion(
+    app, plain_champion, tmp_path, patients, visits
+):
+    _, models = plain_champion
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "visits.csv").write_text(visits)
+    refused = CliRunner().invoke(app, ["train", str(folder), "--models-dir",
+                                       str(tmp_path / "own-models")])
+    assert refused.exit_code == 2 and "A trained model can still score this export" in " ".join(
+        refused.output.split())
+    out = tmp_path / "scored.parquet"
+    scored = CliRunner().invoke(app, ["score", str(folder), "--models-dir", str(models),
+                                      "--out", str(out)])
+    assert scored.exit_code == 0, scored.output
+    frame = pd.read_parquet(out)
+    assert len(frame) == patients
+    assert frame["return_probability"].between(0, 1).all()

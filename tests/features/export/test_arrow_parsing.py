@@ -94,4 +94,4 @@ def test_lenient_load_of_awkward_values_accounts_for_every_row(tmp_path: Path) -
     for table in TABLES:
         assert r.accepted[table] + r.rejected[table] == r.read[table]
     assert len(r.rejects) == sum(r.rejected.values())
-    assert r.rejects["row"].min() >= 1
+    assert r.rejects["data_row"].min() >= 1

@@ -34,18 +34,18 @@ camp1,p2,2023-02-28T08:00:00,HOLDOUT,
     ("rows", "message"),
     [
         ("camp1,p1,2023-02-28,control,", "campaign_members.arm: rule 'one of treatment, holdout' "
-         "broken by 1 row (row 1); e.g. 'control'"),
+         "broken by 1 row (data row 1; spreadsheet row 2); e.g. 'control'"),
         ("camp1,p1,2023-02-28,treatment,fax", "campaign_members.channel: rule 'one of sms, "
-         "email, phone, mail' broken by 1 row (row 1)"),
+         "email, phone, mail' broken by 1 row (data row 1; spreadsheet row 2)"),
         ("camp1,p9,2023-02-28,treatment,", "campaign_members.patient_id: rule 'known patient "
-         "(exists in patients)' broken by 1 row (row 1)"),
+         "(exists in patients)' broken by 1 row (data row 1; spreadsheet row 2)"),
         ("camp1,p1,2023-02-28,treatment,\ncamp1,p1,2023-03-01,holdout,",
          "campaign_members.patient_id: rule 'unique (campaign_id, patient_id)' broken by 1 row "
-         "(row 2)"),
+         "(data row 2; spreadsheet row 3)"),
         ("camp1,p1,2031-01-01,treatment,", "campaign_members.assigned_at: rule 'not after the "
          "export date"),
         (",p1,2023-02-28,treatment,", "campaign_members.campaign_id: rule 'required value "
-         "present' broken by 1 row (row 1)"),
+         "present' broken by 1 row (data row 1; spreadsheet row 2)"),
     ],
 )
 def test_a_broken_member_row_is_named_by_table_column_rule_and_row(

@@ -49,7 +49,10 @@ def test_missing_required_value_names_table_column_rule_and_row(tmp_path: Path) 
         tmp_path / "x", visits="patient_id,visit_at\np1,2024-01-05\n,2024-02-01\n"
     )
     msg = _error(folder)
-    assert "visits.patient_id: rule 'required value present' broken by 1 row (row 2)" in msg
+    assert (
+        "visits.patient_id: rule 'required value present' broken by 1 row "
+        "(data row 2; spreadsheet row 3)" in msg
+    )
 
 
 def test_missing_required_column_is_an_error_even_when_lenient(tmp_path: Path) -> None:
@@ -63,7 +66,10 @@ def test_unparseable_date_is_named_with_its_value(tmp_path: Path) -> None:
         tmp_path / "x", visits="patient_id,visit_at\np1,2024-01-05\np1,05/13/2024\np2,soon\n"
     )
     msg = _error(folder)
-    assert "visits.visit_at: rule 'ISO 8601 date or timestamp' broken by 2 rows (rows 2, 3)" in msg
+    assert (
+        "visits.visit_at: rule 'ISO 8601 date or timestamp' broken by 2 rows "
+        "(data rows 2, 3; spreadsheet rows 3, 4)" in msg
+    )
     assert "'05/13/2024'" in msg and "'soon'" in msg
 
 
@@ -75,11 +81,13 @@ def test_unknown_status_and_channel_values_are_errors(tmp_path: Path) -> None:
     )
     msg = _error(folder)
     assert (
-        "visits.status: rule 'one of completed, no_show, cancelled, scheduled' broken by 1 row (row 1)"
+        "visits.status: rule 'one of completed, no_show, cancelled, scheduled' broken by 1 row "
+        "(data row 1; spreadsheet row 2)"
         in msg
     )
     assert (
-        "contacts.channel: rule 'one of sms, email, phone, mail' broken by 1 row (row 1); e.g. 'fax'"
+        "contacts.channel: rule 'one of sms, email, phone, mail' broken by 1 row "
+        "(data row 1; spreadsheet row 2); e.g. 'fax'"
         in msg
     )
 
@@ -106,13 +114,14 @@ def test_duplicate_key_is_an_error(tmp_path: Path, table: str, text: str) -> Non
     tables = {"visits": VISITS_OK, table: text}
     msg = _error(write_export(tmp_path / "x", **tables))
     key = {"patients": "patient_id", "visits": "visit_id", "contacts": "contact_id"}[table]
-    assert f"{table}.{key}: rule 'unique key' broken by 1 row (row 2)" in msg
+    assert f"{table}.{key}: rule 'unique key' broken by 1 row (data row 2; spreadsheet row 3)" in msg
 
 
 def test_negative_revenue_is_an_error(tmp_path: Path) -> None:
     folder = write_export(tmp_path / "x", visits="patient_id,visit_at,revenue\np1,2024-01-05,-20\n")
-    assert "visits.revenue: rule 'revenue >= 0' broken by 1 row (row 1); e.g. '-20'" in _error(
-        folder
+    assert (
+        "visits.revenue: rule 'revenue >= 0' broken by 1 row (data row 1; spreadsheet row 2); "
+        "e.g. '-20'" in _error(folder)
     )
 
 
@@ -127,11 +136,13 @@ def test_visit_or_contact_of_unknown_patient_is_an_error_without_echoing_ids(
     )
     msg = _error(folder)
     assert (
-        "visits.patient_id: rule 'known patient (exists in patients)' broken by 1 row (row 2)"
+        "visits.patient_id: rule 'known patient (exists in patients)' broken by 1 row "
+        "(data row 2; spreadsheet row 3)"
         in msg
     )
     assert (
-        "contacts.patient_id: rule 'known patient (exists in patients)' broken by 1 row (row 1)"
+        "contacts.patient_id: rule 'known patient (exists in patients)' broken by 1 row "
+        "(data row 1; spreadsheet row 2)"
         in msg
     )
     assert "secret" not in msg
@@ -148,9 +159,10 @@ def test_events_after_the_export_date_are_errors_except_scheduled_visits(tmp_pat
         "visits.visit_at: rule 'not after the export date (2024-02-29); only scheduled visits may be'"
         in msg
     )
-    assert "broken by 1 row (row 2)" in msg
+    assert "broken by 1 row (data row 2; spreadsheet row 3)" in msg
     assert (
-        "contacts.sent_at: rule 'not after the export date (2024-02-29)' broken by 1 row (row 2)"
+        "contacts.sent_at: rule 'not after the export date (2024-02-29)' broken by 1 row "
+        "(data row 2; spreadsheet row 3)"
         in msg
     )
 
@@ -186,7 +198,8 @@ def test_lenient_load_accounts_for_every_row_and_writes_rejects(tmp_path: Path) 
     path = r.write_rejects(tmp_path / "rejects.csv")
     rejects = pd.read_csv(path)
     assert len(rejects) == sum(r.rejected.values())
-    assert {"table", "row", "reason", "patient_id"} <= set(rejects.columns)
+    assert {"table", "data_row", "spreadsheet_row", "reason", "patient_id"} <= set(rejects.columns)
+    assert (rejects["spreadsheet_row"] == rejects["data_row"] + 1).all()
     assert (
         rejects.loc[rejects["table"] == "contacts", "reason"].item()
         == "channel: one of sms, email, phone, mail"

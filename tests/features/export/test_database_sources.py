@@ -39,7 +39,8 @@ def test_duckdb_file_with_text_columns_is_validated_like_csv(tmp_path: Path) -> 
         con.execute("INSERT INTO visits VALUES ('p1', '2024-01-05', 10), ('p1', 'not a date', -1)")
     with pytest.raises(
         ValueError,
-        match=r"visits.visit_at: rule 'ISO 8601 date or timestamp' broken by 1 row \(row 2\)",
+        match=r"visits.visit_at: rule 'ISO 8601 date or timestamp' broken by 1 row "
+        r"\(data row 2; spreadsheet row 3\)",
     ):
         load(db)
 

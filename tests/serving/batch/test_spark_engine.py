@@ -127,4 +127,4 @@ def test_visits_of_unknown_patients_are_named_like_the_pandas_loader_does(spark,
                 tmp_path / "f.parquet")
     assert "rows 4, 9" in str(pandas_error.value)
     assert "visits.patient_id: rule 'known patient (exists in patients)' broken by 2 rows " \
-           "(rows 4, 9)" in str(spark_error.value)
+           "(data rows 4, 9; spreadsheet rows 5, 10)" in str(spark_error.value)
