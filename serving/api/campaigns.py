@@ -111,9 +111,7 @@ def start_campaign(
     selection = handlers.select(served, request)
     seed = fresh_seed() if request.seed is None else int(request.seed)
     held = draw_holdout(len(selection.rows), request.holdout_share, seed)
-    records = ranking.patient_records(
-        served.index, selection, handlers._costs(settings), settings.policy.cost_weight
-    )
+    records = ranking.patient_records(served.index, selection, settings)
     members = pd.DataFrame({
         "patient_id": [r["patient_id"] for r in records],
         "arm": np.where(held, HOLDOUT, TREATMENT),
