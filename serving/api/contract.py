@@ -14,7 +14,7 @@ How a new route opts in (``tests/serving/api/test_contract.py`` fails until it d
    :class:`serving.api.errors.ApiError` in the handler);
 3. it gets one :class:`Route` entry in :data:`ROUTES`: method, path, a stable
    ``operation_id``, the models, and any status beyond the ones :func:`declared_errors`
-   derives (400/413/415 for a body, 401 when protected, 403/404 when it names a clinic,
+   derives (400/413/415 for a body, 431 always, 401 when protected, 403/404 when it names a clinic,
    503 while nothing is loaded).
 
 The body rules (415, 413, malformed JSON) and the 400 error shape apply to every route
@@ -118,6 +118,7 @@ DERIVED = {
     404: "The clinic has no patients in the served snapshot",
     413: "The body is larger than the service accepts",
     415: "The body is not application/json",
+    431: "The request headers are larger than the service accepts",
     503: "No model and scored snapshot loaded yet",
 }
 
@@ -142,7 +143,7 @@ def path_parameters(route: Route) -> list[str]:
 
 def declared_errors(route: Route) -> dict[int, str]:
     """Every non-200 status the route can answer, derived from its shape plus its extras."""
-    codes: set[int] = set()
+    codes: set[int] = {431}
     if route.request is not None or route.query is not None or path_parameters(route):
         codes.add(400)
     if route.request is not None:

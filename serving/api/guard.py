@@ -12,6 +12,7 @@ opting in) and answers the client's mistakes itself, before BentoML parses anyth
 * a body that is not UTF-8 JSON, holds NaN or Infinity, numbers beyond float range, integers
   too long to read, strings with NUL characters or lone surrogates, or nesting deeper than
   :data:`MAX_DEPTH`: 400 with :class:`~serving.api.models.ErrorBody` (never the input);
+* request headers over :data:`MAX_HEADER_BYTES` in all (on any path): 431;
 * a client that hangs up before its body is complete (broken framing, a Content-Length
   larger than the body): nothing is answered and nothing is logged as an error; the
   route never sees a half body, so no ``ClientDisconnect`` trace reaches the log.
@@ -33,6 +34,7 @@ Message = MutableMapping[str, Any]
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON_TYPE = "application/json"
 MAX_DEPTH = 32
+MAX_HEADER_BYTES = 16_384
 
 
 class BodyProblem(ValueError):
@@ -101,6 +103,10 @@ def _header(scope: Message, name: bytes) -> str | None:
     return None
 
 
+def _header_bytes(scope: Message) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in scope.get("headers", []))
+
+
 def media_type_problem(content_type: str | None) -> str | None:
     """Why a Content-Type is refused (None: it is JSON in UTF-8)."""
     if content_type is None:
@@ -140,6 +146,10 @@ class RequestGuardMiddleware:
 
     async def __call__(self, scope: Message, receive: Callable, send: Callable) -> None:
         path = scope.get("path", "")
+        if scope["type"] == "http" and _header_bytes(scope) > MAX_HEADER_BYTES:
+            message = f"request headers must not exceed {MAX_HEADER_BYTES} bytes in all"
+            await send_error(send, 431, message, "headers")
+            return
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS or is_open_path(path):
             await self.app(scope, receive, send)
             return
