@@ -20,7 +20,6 @@ The endpoint methods stay thin: the work is in :mod:`serving.api.handlers` and b
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from typing import Any
 import bentoml
 import numpy as np
 from fastapi import FastAPI
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 from features.config import Settings
@@ -90,30 +89,9 @@ async def off_loop(
         return build(*args)
 
     def build_and_serialise() -> Response:
-        return Response(dump_in_chunks(build(*args)), media_type="application/json")
+        return Response(build(*args).model_dump_json(), media_type="application/json")
 
     return await asyncio.get_running_loop().run_in_executor(pool, build_and_serialise)
-
-
-def dump_in_chunks(model: BaseModel, chunk: int = INLINE_ROWS) -> bytes:
-    """``model`` as JSON, its long lists serialised ``chunk`` items at a time.
-
-    pydantic-core holds the GIL for a whole ``model_dump_json`` call (tens of ms for 5,000
-    records); in pieces, the event loop gets the GIL back between them.
-    """
-    long = {
-        name for name in type(model).model_fields
-        if isinstance(value := getattr(model, name), list) and len(value) > chunk
-    }
-    head = model.model_dump_json(exclude=long).encode()
-    parts = [head[:-1]]
-    for name in sorted(long):
-        items = getattr(model, name)
-        adapter = TypeAdapter(list[type(items[0])])
-        pieces = [adapter.dump_json(items[i : i + chunk])[1:-1] for i in range(0, len(items), chunk)]
-        parts.append(b"%s%s:[%s]" % (b"," if len(parts) > 1 or head != b"{}" else b"",
-                                     json.dumps(name).encode(), b",".join(pieces)))
-    return b"".join(parts) + b"}"
 
 
 def _error(ctx: bentoml.Context, error: handlers.ApiError) -> JSONResponse:
