@@ -284,6 +284,25 @@ class ServingConfig(BaseModel):
         50_000,
         description="Snapshot rows explained in the background after a load, best-ranked first (0: none).",
     )
+    max_body_bytes: int = Field(
+        1_000_000, ge=1_024, description="Largest request body accepted (413 above it)."
+    )
+    body_limits: dict[str, int] = Field(
+        default_factory=lambda: {"/outcomes": 16_000_000},
+        description="Per-path body limits overriding max_body_bytes (outcome batches are "
+        "larger: 10,000 events).",
+    )
+    docs_page: bool = Field(
+        True, description="Serve the offline API docs page at / (the OpenAPI document at "
+        "/docs.json is always served)."
+    )
+    page_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Threads building large pages (over 200 patients) off the event loop; "
+        "more concurrent large requests queue for them, so health checks stay fast.",
+    )
 
 
 class OutcomesConfig(BaseModel):

@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from serving.api.models import _REQUEST_CONFIG, PatientRecord, RankRequest
+from serving.api.models import ListRequest, PatientRecord, StrictRequest
 
 MAX_EVENTS = 10_000
 
 
-class CampaignRequest(RankRequest):
+class CampaignRequest(ListRequest):
     """Start a campaign: the /rank fields pick its members, a seeded draw holds some out."""
 
     campaign_id: str = Field(
@@ -54,10 +54,8 @@ class CampaignResponse(BaseModel):
     holdout_count: int = Field(description="Members held out (recorded, not listed).")
 
 
-class OutcomesRequest(BaseModel):
+class OutcomesRequest(StrictRequest):
     """A batch of outcome events of one clinic."""
-
-    model_config = _REQUEST_CONFIG
 
     clinic_id: str = Field(
         min_length=1, max_length=200, description="The clinic posting; must be in the token's scope."

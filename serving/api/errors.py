@@ -20,8 +20,19 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from serving.api.auth import is_open_path
+
 Message = MutableMapping[str, Any]
-REWRITTEN_PATHS = frozenset({"/rank", "/score", "/campaigns", "/outcomes"})
+
+
+class ApiError(Exception):
+    """An answer other than 200: status, message and the request field at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
 
 
 def _location(error: dict[str, Any]) -> str:
@@ -44,13 +55,13 @@ def flatten_validation_error(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class ValidationErrorMiddleware:
-    """ASGI middleware rewriting 400 validation bodies of the API routes (see module doc)."""
+    """ASGI middleware rewriting 400 validation bodies of every API route (see module doc)."""
 
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
 
     async def __call__(self, scope: Message, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http" or scope.get("path") not in REWRITTEN_PATHS:
+        if scope["type"] != "http" or is_open_path(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         start: Message | None = None

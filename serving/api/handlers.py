@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from features.config import Settings
+from serving.api import paging
+from serving.api.errors import ApiError
 from serving.api.models import (
     Blocked,
+    ListRequest,
     ModelInfo,
     PatientRecord,
     RankRequest,
@@ -23,18 +27,9 @@ from serving.api.models import (
 )
 from serving.api.state import Served, ServingState
 from serving.targeting import ranking
+from serving.targeting.index import SnapshotIndex
 from serving.targeting.ranking import Selection
 from training.registry import ALIAS
-
-
-class ApiError(Exception):
-    """An answer other than 200: status, message and the request field at fault."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
 
 
 def authorize(clinics: frozenset[str], clinic_id: str) -> None:
@@ -75,8 +70,59 @@ def ordering(served: Served, request: RankRequest) -> tuple[str, str]:
                                     summary["ordering_reason"])
 
 
-def select(served: Served, request: RankRequest) -> Selection:
-    """The rows ``POST /rank`` lists: eligible, filtered, best first, at most ``limit``."""
+# Request field -> coded snapshot column whose labels the field's values must match.
+LABEL_FILTERS: dict[str, str] = {
+    "services": "service",
+    "location_ids": "location",
+    "provider_ids": "provider",
+}
+KNOWN_SHOWN = 5
+
+
+def check_filter_values(index: SnapshotIndex, request: ListRequest) -> None:
+    """400 naming the filter values the clinic's snapshot does not hold, with a few it does.
+
+    Values are matched exactly as the export spells them. A value known only in another
+    clinic is unknown here too, and the known values shown are this clinic's own, so one
+    tenant learns nothing about another's services, locations or providers.
+
+    Raises:
+        ApiError: 400 for the first filter holding an unknown value; 404 for a clinic with
+            no patients.
+    """
+    try:
+        entry = ranking.clinic(index, request.clinic_id)
+    except ranking.UnknownClinicError:
+        raise _clinic_error(request.clinic_id) from None
+    for field, column in LABEL_FILTERS.items():
+        values = getattr(request, field)
+        if values is None:
+            continue
+        labels = index.categories[column]
+        codes = labels.get_indexer(pd.Index(values, dtype=object))
+        present = entry.present[column]
+        unknown = [v for v, c in zip(values, codes, strict=True) if c < 0 or not present[c]]
+        if unknown:
+            known = sorted(labels[present])
+            shown = ", ".join(repr(v) for v in known[:KNOWN_SHOWN])
+            more = f" (of {len(known)})" if len(known) > KNOWN_SHOWN else ""
+            names = ", ".join(repr(v[:60]) for v in unknown[:KNOWN_SHOWN])
+            raise ApiError(
+                400,
+                f"{field}: unknown value(s) {names} for this clinic; values are matched as "
+                f"the export spells them, known ones include {shown or 'none'}{more}",
+                field,
+            )
+
+
+def select(served: Served, request: ListRequest) -> Selection:
+    """The rows ``POST /rank`` lists: eligible, filtered, best first, at most ``limit``.
+
+    A request with a ``cursor`` continues after the page the cursor ended (see
+    :mod:`serving.api.paging`).
+    """
+    check_filter_values(served.index, request)
+    after = paging.decode_cursor(served, request, getattr(request, "cursor", None))
     filters = ranking.RankFilters(
         segments=request.segments,
         services=request.services,
@@ -88,7 +134,8 @@ def select(served: Served, request: RankRequest) -> Selection:
     )
     try:
         return ranking.rank_patients(
-            served.index, request.clinic_id, filters, request.limit, ordering(served, request)[0]
+            served.index, request.clinic_id, filters, request.limit,
+            ordering(served, request)[0], after
         )
     except ranking.UnknownClinicError:
         raise _clinic_error(request.clinic_id) from None
@@ -107,6 +154,9 @@ def rank_response(
         snapshot_as_of=served.as_of,
         total_eligible=selection.total_eligible,
         patients=build_records(served, selection, settings, request.explain, request.max_reasons),
+        next_cursor=None
+        if selection.resume_after is None
+        else paging.encode_cursor(served, request, selection.resume_after),
     )
 
 

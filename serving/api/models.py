@@ -2,8 +2,11 @@
 
 These models are the public contract campaign tools code against: field names are stable and
 every field carries a description (it shows in the OpenAPI document at ``/docs.json``).
-Request models hide input values in validation errors so that patient identifiers sent in a
-bad request never reach a log line or an error body.
+Every request model derives from :class:`StrictRequest`: unknown fields are refused, types
+are not coerced (``"limit": "10"`` or ``"explain": "yes"`` is a 400 naming the field), and input
+values are hidden in validation errors so that patient identifiers sent in a bad request never
+reach a log line or an error body. A new route's request model opts in by subclassing it
+(``tests/serving/api/test_contract.py`` fails for one that does not).
 """
 
 from __future__ import annotations
@@ -24,13 +27,26 @@ ReasonValue = str | float | int | bool | None
 MAX_LIMIT = 5000
 MAX_PATIENT_IDS = 5000
 
-_REQUEST_CONFIG = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
+_REQUEST_CONFIG = ConfigDict(
+    extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True, strict=True
+)
 
 
-class RankRequest(BaseModel):
-    """Whom should a clinic contact: filters of one campaign plus the list size."""
+class StrictRequest(BaseModel):
+    """Base of every request body: no unknown fields, no coercion, no input in errors."""
 
     model_config = _REQUEST_CONFIG
+
+
+class ListRequest(StrictRequest):
+    """Whom should a clinic contact: filters of one campaign plus the list size.
+
+    The fields ``POST /rank`` and ``POST /campaigns`` share (a campaign is a /rank list).
+
+    Filter lists are matched exactly as the export spells the values (``botox``, not
+    ``Botox``); an empty list is refused like any other malformed filter, because "none of
+    these" and "any" cannot be told apart.
+    """
 
     clinic_id: str = Field(
         min_length=1,
@@ -38,16 +54,25 @@ class RankRequest(BaseModel):
         description="The clinic (tenant) to rank; must be in the token's scope.",
     )
     segments: list[Segment] | None = Field(
-        None, description="Keep only patients in these inactivity segments (absent: all segments)."
+        None, min_length=1, description="Keep only patients in these inactivity segments (absent: all segments)."
     )
     services: list[str] | None = Field(
-        None, description="Keep only patients whose last service is one of these (absent: any)."
+        None,
+        min_length=1,
+        max_length=1000,
+        description="Keep only patients whose last service is one of these (absent: any)."
     )
     location_ids: list[str] | None = Field(
-        None, description="Keep only patients of these locations (absent: any location)."
+        None,
+        min_length=1,
+        max_length=1000,
+        description="Keep only patients of these locations (absent: any location)."
     )
     provider_ids: list[str] | None = Field(
-        None, description="Keep only patients whose last provider is one of these (absent: any)."
+        None,
+        min_length=1,
+        max_length=1000,
+        description="Keep only patients whose last provider is one of these (absent: any)."
     )
     min_days_since_visit: int | None = Field(
         None,
@@ -97,10 +122,21 @@ class RankRequest(BaseModel):
         return value
 
 
-class ScoreRequest(BaseModel):
-    """Score named patients of one clinic."""
+class RankRequest(ListRequest):
+    """Whom should a clinic contact, one page at a time."""
 
-    model_config = _REQUEST_CONFIG
+    cursor: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="Continue a list: the `next_cursor` of the previous page, sent with the "
+        "same filters. Valid for the scored snapshot it came from (409 once a newer one is "
+        "served: start again without a cursor).",
+    )
+
+
+class ScoreRequest(StrictRequest):
+    """Score named patients of one clinic."""
 
     clinic_id: str = Field(
         min_length=1, max_length=200, description="The clinic (tenant) the patients belong to."
@@ -190,6 +226,11 @@ class RankResponse(BaseModel):
         description="Patients passing the filters and the contact policy (before limit)."
     )
     patients: list[PatientRecord] = Field(description="Up to `limit` patients, best first.")
+    next_cursor: str | None = Field(
+        None,
+        description="Send it as `cursor` (with the same filters) for the next page; null: "
+        "this page ends the list.",
+    )
 
 
 class Blocked(BaseModel):

@@ -22,12 +22,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import bentoml
 import numpy as np
 from fastapi import FastAPI
-from starlette.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.responses import JSONResponse, Response
 
 from features.config import Settings
 from serving.api import campaigns, handlers
@@ -38,7 +41,9 @@ from serving.api.campaign_models import (
     OutcomesRequest,
     OutcomesResponse,
 )
+from serving.api.docs import DocsMiddleware
 from serving.api.errors import ValidationErrorMiddleware, quiet_validation_logs
+from serving.api.guard import RequestGuardMiddleware
 from serving.api.models import (
     ErrorBody,
     ModelInfo,
@@ -53,6 +58,9 @@ from serving.api.state import Served, ServingState
 logger = logging.getLogger(__name__)
 
 GIL_SWITCH_SECONDS = 0.0005
+# Pages of more records than this are built and serialised on the page threads, so one
+# request for 5,000 patients never holds the event loop (and the health checks) for long.
+INLINE_ROWS = 200
 UNTRACED_ROUTES = ["/rank", "/score", "/outcomes"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
@@ -71,6 +79,19 @@ async def explain_pending(served: Served, rows: np.ndarray) -> None:
     pending = served.explanations.pending(rows)
     if len(pending):
         await asyncio.to_thread(served.explanations.prepare, pending)
+
+
+async def off_loop(
+    pool: ThreadPoolExecutor, rows: int, build: Callable[..., BaseModel], *args: Any
+) -> BaseModel | Response:
+    """``build(*args)``: inline for a small page, else on ``pool`` and serialised there too."""
+    if rows <= INLINE_ROWS:
+        return build(*args)
+
+    def build_and_serialise() -> Response:
+        return Response(build(*args).model_dump_json(), media_type="application/json")
+
+    return await asyncio.get_running_loop().run_in_executor(pool, build_and_serialise)
 
 
 def _error(ctx: bentoml.Context, error: handlers.ApiError) -> JSONResponse:
@@ -100,10 +121,15 @@ class Reactivate:
         self.settings = Settings.from_environment()
         self.state = ServingState(self.settings)
         self.outcomes = campaigns.Outcomes(self.settings)
+        self.pages = ThreadPoolExecutor(self.settings.serving.page_threads, "page")
         self.state.start()
 
-    def __is_ready__(self) -> bool:
-        """Ready once a valid model and snapshot are loaded."""
+    async def __is_ready__(self) -> bool:
+        """Ready once a valid model and snapshot are loaded.
+
+        A coroutine, so BentoML does not send the probe through its thread pool, where it
+        would queue behind ranking work.
+        """
         return self.state.current is not None
 
     # The data endpoints are coroutines: selecting and formatting a list takes a few
@@ -121,7 +147,10 @@ class Reactivate:
             selection = handlers.select(served, request)
             if request.explain:
                 await explain_pending(served, selection.rows)
-            return handlers.rank_response(served, request, selection, self.settings)
+            return await off_loop(
+                self.pages, len(selection.rows), handlers.rank_response,
+                served, request, selection, self.settings,
+            )
         except handlers.ApiError as error:
             return _error(ctx, error)
 
@@ -177,7 +206,10 @@ class Reactivate:
             found = handlers.lookup(served, request)
             if request.explain:
                 await explain_pending(served, found.selection.rows)
-            return handlers.score_response(served, request, found, self.settings)
+            return await off_loop(
+                self.pages, len(found.selection.rows), handlers.score_response,
+                served, request, found, self.settings,
+            )
         except handlers.ApiError as error:
             return _error(ctx, error)
 
@@ -201,5 +233,8 @@ class Reactivate:
         return summary
 
 
-Reactivate.add_asgi_middleware(ValidationErrorMiddleware)
+# Outermost first: docs and auth answer before the body rules, which answer before the routes.
+Reactivate.add_asgi_middleware(DocsMiddleware)
 Reactivate.add_asgi_middleware(BearerAuthMiddleware)
+Reactivate.add_asgi_middleware(RequestGuardMiddleware)
+Reactivate.add_asgi_middleware(ValidationErrorMiddleware)

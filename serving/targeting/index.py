@@ -72,6 +72,8 @@ class ClinicIndex:
     orders: dict[str, OrderedArrays]
     position: pd.Series  # patient_id -> position in the ``probability`` ordering
     size: int
+    # per coded column, a lookup table: code -> does this clinic hold the label
+    present: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -204,7 +206,16 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
             )
         by_probability = orders["probability"].rows
         position = pd.Series(np.arange(len(by_probability)), index=patient_ids[by_probability])
+        present = {}
+        for col, (codes, labels) in coded.items():
+            table = np.zeros(len(labels) + 1, dtype=bool)
+            table[codes[members]] = True
+            present[col] = table[: len(labels)]
         index.clinics[str(clinic_id)] = ClinicIndex(
-            clinic_id=str(clinic_id), orders=orders, position=position, size=len(members)
+            clinic_id=str(clinic_id),
+            orders=orders,
+            position=position,
+            size=len(members),
+            present=present,
         )
     return index

@@ -52,6 +52,9 @@ class Selection:
     ranks: np.ndarray  # 1-based rank of each row in the eligible list
     total_eligible: int
     channels: Sequence[str] | None
+    # Position, in the clinic's ordering, of the last listed row when more eligible rows
+    # follow it (None: the list ends here). Paging continues after it.
+    resume_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -129,20 +132,28 @@ def rank_patients(
     filters: RankFilters,
     limit: int,
     rank_by: str = "probability",
+    after: int = -1,
 ) -> Selection:
     """The clinic's best ``limit`` eligible patients under ``filters``, ordered by ``rank_by``.
+
+    ``after`` pages: only eligible patients placed after that position of the clinic's
+    ordering are listed, ranked as in the whole list. The ordering is fixed per snapshot
+    (ties broken by patient id), so consecutive pages list every eligible patient once.
 
     Raises:
         UnknownClinicError: the clinic has no patient in the snapshot.
     """
     arrays = clinic(index, clinic_id).orders[rank_by]
     positions = np.flatnonzero(filter_mask(index, arrays, filters))
-    top = positions[:limit]
+    start = int(np.searchsorted(positions, after, side="right")) if after >= 0 else 0
+    top = positions[start : start + limit]
+    more = start + limit < len(positions)
     return Selection(
         rows=arrays.rows[top],
-        ranks=np.arange(1, len(top) + 1),
+        ranks=np.arange(start + 1, start + len(top) + 1),
         total_eligible=int(len(positions)),
         channels=filters.channels,
+        resume_after=int(top[-1]) if more and len(top) else None,
     )
 
 
