@@ -15,7 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from features.config import Settings
-from features.export.tables import CAMPAIGN_MEMBER_DTYPES, OUTCOME_EVENT_DTYPES, Tables
+from features.export.tables import (
+    CAMPAIGN_MEMBER_DTYPES,
+    OUTCOME_EVENT_DTYPES,
+    VISIT_DTYPES,
+    Tables,
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,11 @@ def _conform(frame: pd.DataFrame, dtypes: dict[str, str], table: str) -> pd.Data
             raise ValueError(f"{table}.{col}: not a {dtype} value") from err
         out[col] = values.astype(dtype)
     return pd.DataFrame(out, index=frame.index)
+
+
+def empty_visits() -> pd.DataFrame:
+    """A visits table with no rows, in the contract dtypes (results from posted events only)."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in VISIT_DTYPES.items()})
 
 
 def stored_frames(settings: Settings, clinic_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:

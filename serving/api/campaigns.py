@@ -111,9 +111,7 @@ def start_campaign(
     selection = handlers.select(served, request)
     seed = fresh_seed() if request.seed is None else int(request.seed)
     held = draw_holdout(len(selection.rows), request.holdout_share, seed)
-    records = ranking.patient_records(
-        served.index, selection, handlers._costs(settings), settings.policy.cost_weight
-    )
+    records = ranking.patient_records(served.index, selection, settings)
     members = pd.DataFrame({
         "patient_id": [r["patient_id"] for r in records],
         "arm": np.where(held, HOLDOUT, TREATMENT),
@@ -162,3 +160,38 @@ def post_outcomes(
         rejected=len(result.rejected),
         rejections=result.rejected,
     )
+
+
+#: Where the service's campaign results come from (also in the answer, ``sources``).
+SERVICE_SOURCES: dict[str, str] = {
+    "members": "outcome store (POST /campaigns)",
+    "events": "outcome store (POST /outcomes)",
+    "visits": "none: the service holds no export, so bookings and kept visits are the "
+              "booked/attended events posted by the practice system; `reactivate results "
+              "--posted-only` gives the same figures, without it the export's visits are added",
+    "segments": "served scored snapshot",
+}
+
+
+def campaign_results(
+    served: Served, outcomes: Outcomes, clinic_id: str, campaign_id: str, settings: Settings
+) -> dict:
+    """The results of one stored campaign of ``clinic_id`` (``training.campaign_results``).
+
+    Raises:
+        ApiError: 404 for a clinic outside the served snapshot or an unknown campaign.
+    """
+    from features.outcomes.frames import empty_visits
+    from training.campaign_results import campaign_results as compute
+
+    known_patients(served, clinic_id)
+    store = outcomes.store
+    if campaign_id not in store.campaign_ids(clinic_id):
+        raise handlers.ApiError(404, "this clinic has no campaign with that id", "campaign_id")
+    members = store.members_frame(clinic_id, campaign_id).drop(columns="clinic_id")
+    events = store.events_frame(clinic_id).drop(columns="clinic_id")
+    snapshot = served.index.frame
+    segments = snapshot.loc[snapshot["clinic_id"].astype(str) == clinic_id,
+                            ["patient_id", "segment"]]
+    results = compute(members, events, empty_visits(), settings, campaign_id, segments=segments)
+    return {"clinic_id": clinic_id, **results, "sources": SERVICE_SOURCES}
