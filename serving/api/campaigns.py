@@ -162,36 +162,31 @@ def post_outcomes(
     )
 
 
-#: Where the service's campaign results come from (also in the answer, ``sources``).
-SERVICE_SOURCES: dict[str, str] = {
-    "members": "outcome store (POST /campaigns)",
-    "events": "outcome store (POST /outcomes)",
-    "visits": "none: the service holds no export, so bookings and kept visits are the "
-              "booked/attended events posted by the practice system; `reactivate results "
-              "--posted-only` gives the same figures, without it the export's visits are added",
-    "segments": "served scored snapshot",
-}
-
 
 def campaign_results(
     served: Served, outcomes: Outcomes, clinic_id: str, campaign_id: str, settings: Settings
 ) -> dict:
     """The results of one stored campaign of ``clinic_id`` (``training.campaign_results``).
 
+    The service holds no export: members and events come from the outcome store through
+    the same loader as ``reactivate results`` (``load_campaign_frames`` without an export),
+    so bookings and kept visits are the posted ``booked``/``attended`` events; the answer's
+    ``sources`` says so. ``reactivate results --posted-only`` gives the same figures.
+
     Raises:
         ApiError: 404 for a clinic outside the served snapshot or an unknown campaign.
     """
-    from features.outcomes.frames import empty_visits
+    from features.outcomes.frames import load_campaign_frames
     from training.campaign_results import campaign_results as compute
 
     known_patients(served, clinic_id)
-    store = outcomes.store
-    if campaign_id not in store.campaign_ids(clinic_id):
+    if campaign_id not in outcomes.store.campaign_ids(clinic_id):
         raise handlers.ApiError(404, "this clinic has no campaign with that id", "campaign_id")
-    members = store.members_frame(clinic_id, campaign_id).drop(columns="clinic_id")
-    events = store.events_frame(clinic_id).drop(columns="clinic_id")
+    frames = load_campaign_frames(settings, clinic_id, campaign_id, None, None)
     snapshot = served.index.frame
     segments = snapshot.loc[snapshot["clinic_id"].astype(str) == clinic_id,
                             ["patient_id", "segment"]]
-    results = compute(members, events, empty_visits(), settings, campaign_id, segments=segments)
-    return {"clinic_id": clinic_id, **results, "sources": SERVICE_SOURCES}
+    results = compute(frames.members, frames.events, frames.visits, settings, campaign_id,
+                      segments=segments)
+    return {"clinic_id": clinic_id, **results,
+            "sources": {**frames.sources, "segments": "served scored snapshot"}}
