@@ -1,47 +1,87 @@
 #!/usr/bin/env bash
-# `make demo`: generate the demo clinic, validate, train, score, write the reports, then start
-# the service and print a working request. Ctrl-C stops the service.
-# DEMO_DETACH=1 leaves the service running in the background and returns (its PID is printed).
+# `make demo`: generate the demo group, validate, train, score, start the service and print a
+# working request, then run a real campaign: POST /campaigns, play it with the simulator's
+# true dynamics, restart the service the campaign's weeks later (clock shift), POST /outcomes,
+# GET the results and write the manager report with its "Campaign results". Ctrl-C stops the
+# service. DEMO_DETACH=1 leaves it running in the background and returns (its PID is printed).
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 DEMO_DIR=${DEMO_DIR:-demo}
 PATIENTS=${DEMO_PATIENTS:-20000}
 SEED=${DEMO_SEED:-7}
 PORT=${PORT:-3000}
+CAMPAIGN_CLINIC=${DEMO_CAMPAIGN_CLINIC:-dental-1}
+CAMPAIGN=${DEMO_CAMPAIGN:-winback-$(date +%Y%m%d-%H%M)}
+URL="http://127.0.0.1:$PORT"
 export REACTIVATE_MODELS_DIR=${REACTIVATE_MODELS_DIR:-models}
 export BENTOML_DO_NOT_TRACK=true MLFLOW_LOGGING_LEVEL=WARNING
 TOKENS="$REACTIVATE_MODELS_DIR/tokens.json"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "1/6 demo group (aesthetics-1, dental-1, physio-1): $PATIENTS patients, seed $SEED -> $DEMO_DIR/"
+step "1/9 demo group (aesthetics-1, dental-1, physio-1): $PATIENTS patients, seed $SEED -> $DEMO_DIR/"
 "$BIN/reactivate" demo-data --patients "$PATIENTS" --seed "$SEED" --out "$DEMO_DIR"
-step "2/6 validate the export against the data contract"
+step "2/9 validate the export against the data contract"
 "$BIN/reactivate" validate "$DEMO_DIR"
-step "3/6 train (return + channel models, baselines, MLflow registry in $REACTIVATE_MODELS_DIR/)"
+step "3/9 train (return + channel models, baselines, MLflow registry in $REACTIVATE_MODELS_DIR/)"
 "$BIN/reactivate" train "$DEMO_DIR" --truth "$DEMO_DIR/truth"
-step "4/6 score every patient with the champion (and check drift)"
+step "4/9 score every patient with the champion (and check drift)"
 "$BIN/reactivate" score "$DEMO_DIR"
-step "5/6 manager report"
-"$BIN/reactivate" report --out "$DEMO_DIR/report.html"
-step "6/6 start the service on 127.0.0.1:$PORT"
+step "5/9 start the service on 127.0.0.1:$PORT"
 TOKEN=$("$BIN/reactivate" token add --clinic aesthetics-1 --clinic dental-1 --clinic physio-1 --tokens "$TOKENS" --label "make demo")
-"$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" &
-PID=$!
+serve() { "$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" & PID=$!; }
+wait_ready() {
+  for _ in $(seq 1 300); do
+    curl -fs "$URL/readyz" >/dev/null 2>&1 && return 0
+    kill -0 "$PID" 2>/dev/null || { echo "the service stopped; see the messages above" >&2; exit 1; }
+    sleep 1
+  done
+  echo "the service did not get ready" >&2; exit 1
+}
+json() { "$BIN/python" -c "import json, sys; $1" ; }
+serve
 if [ -z "${DEMO_DETACH:-}" ]; then trap 'kill $PID 2>/dev/null || true' INT TERM EXIT; fi
-for _ in $(seq 1 180); do
-  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 "$PID" 2>/dev/null || { echo "the service stopped; see the messages above" >&2; exit 1; }
-  sleep 1
-done
-REQUEST="curl -s -X POST http://127.0.0.1:$PORT/rank -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' -d '{\"clinic_id\": \"dental-1\", \"segments\": [\"lapsing\", \"inactive\"], \"channels\": [\"sms\", \"email\"], \"limit\": 3}'"
+wait_ready
+REQUEST="curl -s -X POST $URL/rank -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' -d '{\"clinic_id\": \"dental-1\", \"segments\": [\"lapsing\", \"inactive\"], \"channels\": [\"sms\", \"email\"], \"limit\": 3}'"
 step "the service answers; try it:"
 echo "$REQUEST"
 echo
 ANSWER=$(eval "$REQUEST" | "$BIN/python" -m json.tool)
 # Show the start of the answer only; no pipe into head, which would break the pipe under pipefail.
-printf '%s\n' "$ANSWER" | sed -n '1,60p'
-[ "$(printf '%s\n' "$ANSWER" | wc -l)" -le 60 ] || echo "    ... (answer cut here)"
-printf '\nmanager report: %s\nAPI docs: http://127.0.0.1:%s/ (OpenAPI at /docs.json)\n' "$DEMO_DIR/report.html" "$PORT"
+printf '%s\n' "$ANSWER" | sed -n '1,40p'
+[ "$(printf '%s\n' "$ANSWER" | wc -l)" -le 40 ] || echo "    ... (answer cut here)"
+
+step "6/9 start a campaign on $CAMPAIGN_CLINIC: POST /campaigns (the /rank list, 20% held out at random)"
+BODY="{\"clinic_id\": \"$CAMPAIGN_CLINIC\", \"campaign_id\": \"$CAMPAIGN\", \"name\": \"Winter win-back\", \"segments\": [\"lapsing\", \"inactive\"], \"limit\": 2000, \"holdout_share\": 0.2, \"seed\": $SEED, \"explain\": false}"
+echo "curl -s -X POST $URL/campaigns -H 'Authorization: Bearer \$TOKEN' -H 'Content-Type: application/json' -d '$BODY'"
+curl -fsS -X POST "$URL/campaigns" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d "$BODY" -o "$DEMO_DIR/campaign.json"
+json "a = json.load(open('$DEMO_DIR/campaign.json')); t = a['treatment']
+print(f\"campaign {a['campaign_id']} started {a['started_at']} (seed {a['seed']}, model {a['model_version']}): {len(t)} to contact, {a['holdout_count']} held out (never listed)\")
+print('first of the treatment arm:', json.dumps(t[0]))"
+
+step "7/9 play it with the simulator: $CAMPAIGN_CLINIC's true dynamics over the following weeks"
+"$BIN/reactivate" demo-play "$DEMO_DIR" --clinic "$CAMPAIGN_CLINIC" --campaign "$CAMPAIGN" --seed "$SEED" --out "$DEMO_DIR/outcomes.parquet"
+SHIFT=$("$BIN/python" -c "import math, sys, pandas as pd; e = pd.read_parquet(sys.argv[1]); print(max(1, math.ceil((e['at'].max() - pd.Timestamp.now()).total_seconds() / 86400) + 1))" "$DEMO_DIR/outcomes.parquet")
+echo "those weeks have not happened yet: the service restarts with its clock $SHIFT days on (REACTIVATE_OUTCOMES__CLOCK_SHIFT_DAYS=$SHIFT)"
+kill "$PID"; wait "$PID" 2>/dev/null || true
+REACTIVATE_OUTCOMES__CLOCK_SHIFT_DAYS=$SHIFT serve
+wait_ready
+
+step "8/9 post what came back: POST /outcomes in batches of 10,000"
+"$BIN/python" scripts/post_outcomes.py "$DEMO_DIR/outcomes.parquet" --url "$URL" --token "$TOKEN" \
+  --clinic "$CAMPAIGN_CLINIC" --answer "$DEMO_DIR/outcomes_answer.json"
+echo "curl -s '$URL/campaigns/$CAMPAIGN/results?clinic_id=$CAMPAIGN_CLINIC' -H 'Authorization: Bearer \$TOKEN'"
+curl -fsS "$URL/campaigns/$CAMPAIGN/results?clinic_id=$CAMPAIGN_CLINIC" -H "Authorization: Bearer $TOKEN" \
+  -o "$DEMO_DIR/campaign_results.json"
+json "r = json.load(open('$DEMO_DIR/campaign_results.json')); o, v = r['overall'], r['versus_holdout']
+print('overall:', json.dumps({k: o[k] for k in ('contacted', 'delivered', 'responded', 'booked', 'attended', 'opted_out', 'conversion_rate', 'revenue', 'cost', 'roi')}))
+print('versus holdout:', json.dumps({k: v[k] for k in ('treatment', 'holdout', 'incremental_bookings', 'incremental_bookings_ci95', 'enough_data')}))"
+
+step "9/9 manager report (with the campaign's results)"
+"$BIN/reactivate" report --out "$DEMO_DIR/report.html" --export "$DEMO_DIR"
+"$BIN/reactivate" results "$DEMO_DIR" --clinic "$CAMPAIGN_CLINIC" --campaign "$CAMPAIGN" --posted-only | sed -n '1,3p'
+
+printf '\nmanager report: %s\nAPI docs: %s/ (OpenAPI at /docs.json)\n' "$DEMO_DIR/report.html" "$URL"
 if [ -n "${DEMO_DETACH:-}" ]; then
   echo "service running in the background, PID $PID (stop: kill $PID)"
 else
