@@ -64,6 +64,7 @@ step "7/9 play it with the simulator: $CAMPAIGN_CLINIC's true dynamics over the 
 SHIFT=$("$BIN/python" -c "import math, sys, pandas as pd; e = pd.read_parquet(sys.argv[1]); print(max(1, math.ceil((e['at'].max() - pd.Timestamp.now()).total_seconds() / 86400) + 1))" "$DEMO_DIR/outcomes.parquet")
 echo "those weeks have not happened yet: the service restarts with its clock $SHIFT days on (REACTIVATE_OUTCOMES__CLOCK_SHIFT_DAYS=$SHIFT)"
 kill "$PID"; wait "$PID" 2>/dev/null || true
+while curl -fs "$URL/readyz" >/dev/null 2>&1; do sleep 1; done  # the old one has let go of the port
 REACTIVATE_OUTCOMES__CLOCK_SHIFT_DAYS=$SHIFT serve
 wait_ready
 
