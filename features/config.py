@@ -321,6 +321,12 @@ class OutcomesConfig(BaseModel):
     max_future_minutes: float = Field(
         5.0, description="Refuse an event whose time is later than the service clock plus this."
     )
+    clock_shift_days: float = Field(
+        0.0, ge=0.0,
+        description="Days added to the service clock (campaign start, policy day, the "
+        "future-time check). 0 in production; `make demo` restarts the service weeks on to "
+        "post what a campaign's following weeks brought.",
+    )
 
 
 class MonitoringConfig(BaseModel):

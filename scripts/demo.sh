@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make demo`: generate the demo clinic, validate, train, score, write the reports, then start
-# the service and print a working request. Ctrl-C stops the service.
-# DEMO_DETACH=1 leaves the service running in the background and returns; its PID and the file
+# `make demo`: generate the demo group, validate, train, score, start the service and print a
+# working request, then run a real campaign: POST /campaigns, play it with the simulator's
+# true dynamics, restart the service the campaign's weeks later (clock shift), POST /outcomes,
+# GET the results and write the manager report with its "Campaign results". Ctrl-C stops the
+# service. DEMO_DETACH=1 leaves it running in the background and returns; its PID and the file
 # it logs to ($DEMO_DIR/service.log unless DEMO_LOG says otherwise) are printed.
 # A busy port is refused up front: the demo never shows the answer of another process.
 set -euo pipefail
@@ -10,6 +12,9 @@ DEMO_DIR=${DEMO_DIR:-demo}
 PATIENTS=${DEMO_PATIENTS:-20000}
 SEED=${DEMO_SEED:-7}
 PORT=${PORT:-3000}
+CAMPAIGN_CLINIC=${DEMO_CAMPAIGN_CLINIC:-dental-1}
+CAMPAIGN=${DEMO_CAMPAIGN:-winback-$(date +%Y%m%d-%H%M)}
+URL="http://127.0.0.1:$PORT"
 export REACTIVATE_MODELS_DIR=${REACTIVATE_MODELS_DIR:-models}
 export BENTOML_DO_NOT_TRACK=true MLFLOW_LOGGING_LEVEL=WARNING
 TOKENS="$REACTIVATE_MODELS_DIR/tokens.json"
@@ -22,58 +27,93 @@ with socket.socket() as sock:
     sys.exit(0 if sock.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
 PY
 }
-if port_busy "$PORT"; then
-  echo "port $PORT on 127.0.0.1 is already in use (another service?): stop it or run PORT=<free port> make demo" >&2
-  exit 1
-fi
+refuse_busy_port() {
+  if port_busy "$PORT"; then
+    echo "port $PORT on 127.0.0.1 is already in use (another service?): stop it or run PORT=<free port> make demo" >&2
+    exit 1
+  fi
+}
+refuse_busy_port
 LOG=${DEMO_LOG:-$DEMO_DIR/service.log}
 
-step "1/6 demo group (aesthetics-1, dental-1, physio-1): $PATIENTS patients, seed $SEED -> $DEMO_DIR/"
+step "1/9 demo group (aesthetics-1, dental-1, physio-1): $PATIENTS patients, seed $SEED -> $DEMO_DIR/"
 "$BIN/reactivate" demo-data --patients "$PATIENTS" --seed "$SEED" --out "$DEMO_DIR"
-step "2/6 validate the export against the data contract"
+step "2/9 validate the export against the data contract"
 "$BIN/reactivate" validate "$DEMO_DIR"
-step "3/6 train (return + channel models, baselines, MLflow registry in $REACTIVATE_MODELS_DIR/)"
+step "3/9 train (return + channel models, baselines, MLflow registry in $REACTIVATE_MODELS_DIR/)"
 "$BIN/reactivate" train "$DEMO_DIR" --truth "$DEMO_DIR/truth"
-step "4/6 score every patient with the champion (and check drift)"
+step "4/9 score every patient with the champion (and check drift)"
 "$BIN/reactivate" score "$DEMO_DIR"
-step "5/6 manager report"
-"$BIN/reactivate" report --out "$DEMO_DIR/report.html"
-step "6/6 start the service on 127.0.0.1:$PORT"
+step "5/9 start the service on 127.0.0.1:$PORT"
 TOKEN=$("$BIN/reactivate" token add --clinic aesthetics-1 --clinic dental-1 --clinic physio-1 --tokens "$TOKENS" --label "make demo")
-if port_busy "$PORT"; then  # taken while the demo trained
-  echo "port $PORT on 127.0.0.1 is already in use (another service?): stop it or run PORT=<free port> make demo" >&2
-  exit 1
-fi
-if [ -n "${DEMO_DETACH:-}" ]; then
-  mkdir -p "$(dirname "$LOG")"
-  nohup "$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" >"$LOG" 2>&1 &
-else
-  "$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" &
-fi
-PID=$!
-if [ -z "${DEMO_DETACH:-}" ]; then trap 'kill $PID 2>/dev/null || true' INT TERM EXIT; fi
-READY=
-for _ in $(seq 1 180); do
-  # Our process must still be alive when the port answers, or the answer is someone else's.
-  kill -0 "$PID" 2>/dev/null || break
-  if curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then READY=1; break; fi
-  sleep 1
-done
-if [ -z "$READY" ] || ! kill -0 "$PID" 2>/dev/null; then
+serve() {
+  if [ -n "${DEMO_DETACH:-}" ]; then
+    mkdir -p "$(dirname "$LOG")"
+    nohup "$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" >>"$LOG" 2>&1 &
+  else
+    "$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" &
+  fi
+  PID=$!
+}
+wait_ready() {
+  for _ in $(seq 1 300); do
+    # Our process must still be alive when the port answers, or the answer is someone else's.
+    kill -0 "$PID" 2>/dev/null || break
+    curl -fs "$URL/readyz" >/dev/null 2>&1 && kill -0 "$PID" 2>/dev/null && return 0
+    sleep 1
+  done
   echo "the service did not start (PID $PID is gone or never became ready)" >&2
   [ -n "${DEMO_DETACH:-}" ] && { echo "its log, $LOG:" >&2; tail -n 20 "$LOG" >&2; }
   kill "$PID" 2>/dev/null || true
   exit 1
-fi
-REQUEST="curl -s -X POST http://127.0.0.1:$PORT/rank -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' -d '{\"clinic_id\": \"dental-1\", \"segments\": [\"lapsing\", \"inactive\"], \"channels\": [\"sms\", \"email\"], \"limit\": 3}'"
+}
+json() { "$BIN/python" -c "import json, sys; $1" ; }
+refuse_busy_port  # taken while the demo trained
+serve
+if [ -z "${DEMO_DETACH:-}" ]; then trap 'kill $PID 2>/dev/null || true' INT TERM EXIT; fi
+wait_ready
+REQUEST="curl -s -X POST $URL/rank -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' -d '{\"clinic_id\": \"dental-1\", \"segments\": [\"lapsing\", \"inactive\"], \"channels\": [\"sms\", \"email\"], \"limit\": 3}'"
 step "the service answers; try it:"
 echo "$REQUEST"
 echo
 ANSWER=$(eval "$REQUEST" | "$BIN/python" -m json.tool)
 # Show the start of the answer only; no pipe into head, which would break the pipe under pipefail.
-printf '%s\n' "$ANSWER" | sed -n '1,60p'
-[ "$(printf '%s\n' "$ANSWER" | wc -l)" -le 60 ] || echo "    ... (answer cut here)"
-printf '\nmanager report: %s\nAPI docs: http://127.0.0.1:%s/ (OpenAPI at /docs.json)\n' "$DEMO_DIR/report.html" "$PORT"
+printf '%s\n' "$ANSWER" | sed -n '1,40p'
+[ "$(printf '%s\n' "$ANSWER" | wc -l)" -le 40 ] || echo "    ... (answer cut here)"
+
+step "6/9 start a campaign on $CAMPAIGN_CLINIC: POST /campaigns (the /rank list, 20% held out at random)"
+BODY="{\"clinic_id\": \"$CAMPAIGN_CLINIC\", \"campaign_id\": \"$CAMPAIGN\", \"name\": \"Winter win-back\", \"segments\": [\"lapsing\", \"inactive\"], \"limit\": 2000, \"holdout_share\": 0.2, \"seed\": $SEED, \"explain\": false}"
+echo "curl -s -X POST $URL/campaigns -H 'Authorization: Bearer \$TOKEN' -H 'Content-Type: application/json' -d '$BODY'"
+curl -fsS -X POST "$URL/campaigns" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d "$BODY" -o "$DEMO_DIR/campaign.json"
+json "a = json.load(open('$DEMO_DIR/campaign.json')); t = a['treatment']
+print(f\"campaign {a['campaign_id']} started {a['started_at']} (seed {a['seed']}, model {a['model_version']}): {len(t)} to contact, {a['holdout_count']} held out (never listed)\")
+print('first of the treatment arm:', json.dumps(t[0]))"
+
+step "7/9 play it with the simulator: $CAMPAIGN_CLINIC's true dynamics over the following weeks"
+"$BIN/reactivate" demo-play "$DEMO_DIR" --clinic "$CAMPAIGN_CLINIC" --campaign "$CAMPAIGN" --seed "$SEED" --out "$DEMO_DIR/outcomes.parquet"
+SHIFT=$("$BIN/python" -c "import math, sys, pandas as pd; e = pd.read_parquet(sys.argv[1]); print(max(1, math.ceil((e['at'].max() - pd.Timestamp.now()).total_seconds() / 86400) + 1))" "$DEMO_DIR/outcomes.parquet")
+echo "those weeks have not happened yet: the service restarts with its clock $SHIFT days on (REACTIVATE_OUTCOMES__CLOCK_SHIFT_DAYS=$SHIFT)"
+kill "$PID"; wait "$PID" 2>/dev/null || true
+while curl -fs "$URL/readyz" >/dev/null 2>&1; do sleep 1; done  # the old one has let go of the port
+REACTIVATE_OUTCOMES__CLOCK_SHIFT_DAYS=$SHIFT serve
+wait_ready
+
+step "8/9 post what came back: POST /outcomes in batches of 10,000"
+"$BIN/python" scripts/post_outcomes.py "$DEMO_DIR/outcomes.parquet" --url "$URL" --token "$TOKEN" \
+  --clinic "$CAMPAIGN_CLINIC" --answer "$DEMO_DIR/outcomes_answer.json"
+echo "curl -s '$URL/campaigns/$CAMPAIGN/results?clinic_id=$CAMPAIGN_CLINIC' -H 'Authorization: Bearer \$TOKEN'"
+curl -fsS "$URL/campaigns/$CAMPAIGN/results?clinic_id=$CAMPAIGN_CLINIC" -H "Authorization: Bearer $TOKEN" \
+  -o "$DEMO_DIR/campaign_results.json"
+json "r = json.load(open('$DEMO_DIR/campaign_results.json')); o, v = r['overall'], r['versus_holdout']
+print('overall:', json.dumps({k: o[k] for k in ('contacted', 'delivered', 'responded', 'booked', 'attended', 'opted_out', 'conversion_rate', 'revenue', 'cost', 'roi')}))
+print('versus holdout:', json.dumps({k: v[k] for k in ('treatment', 'holdout', 'incremental_bookings', 'incremental_bookings_ci95', 'enough_data')}))"
+
+step "9/9 manager report (with the campaign's results)"
+"$BIN/reactivate" report --out "$DEMO_DIR/report.html" --export "$DEMO_DIR"
+"$BIN/reactivate" results "$DEMO_DIR" --clinic "$CAMPAIGN_CLINIC" --campaign "$CAMPAIGN" --posted-only | sed -n '1,3p'
+
+printf '\nmanager report: %s\nAPI docs: %s/ (OpenAPI at /docs.json)\n' "$DEMO_DIR/report.html" "$URL"
 if [ -n "${DEMO_DETACH:-}" ]; then
   echo "service running in the background, PID $PID (stop: kill $PID); it logs to $LOG"
 else

@@ -53,10 +53,11 @@ def clinic_zone(settings: Settings) -> ZoneInfo | None:
 
 
 def clinic_now(settings: Settings) -> pd.Timestamp:
-    """The service clock in clinic local time, naive."""
+    """The service clock in clinic local time, naive (``outcomes.clock_shift_days`` on)."""
     zone = clinic_zone(settings)
     now = dt.datetime.now(zone) if zone else dt.datetime.now()
-    return pd.Timestamp(now.replace(tzinfo=None))
+    shift = pd.Timedelta(days=settings.outcomes.clock_shift_days)
+    return pd.Timestamp(now.replace(tzinfo=None)) + shift
 
 
 def _missing(value: object) -> bool:

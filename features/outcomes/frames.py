@@ -15,17 +15,33 @@ from pathlib import Path
 import pandas as pd
 
 from features.config import Settings
-from features.export.tables import CAMPAIGN_MEMBER_DTYPES, OUTCOME_EVENT_DTYPES, Tables
+from features.export.tables import (
+    CAMPAIGN_MEMBER_DTYPES,
+    OUTCOME_EVENT_DTYPES,
+    VISIT_DTYPES,
+    Tables,
+)
 
 
 @dataclass(frozen=True)
 class CampaignFrames:
-    """What ``training.campaign_results.campaign_results`` needs for one campaign."""
+    """What ``training.campaign_results.campaign_results`` needs for one campaign.
+
+    Attributes:
+        sources: where members, events and visits came from, said in the results answer so
+            the service's figures and the CLI's are never silently different.
+    """
 
     campaign_id: str
     members: pd.DataFrame
     events: pd.DataFrame
     visits: pd.DataFrame
+    sources: dict[str, str]
+
+    @property
+    def started_at(self) -> pd.Timestamp:
+        """When the campaign's first member was assigned."""
+        return pd.Timestamp(self.members["assigned_at"].min())
 
 
 def _read(folder: Path, name: str, dtypes: dict[str, str], required: bool) -> pd.DataFrame:
@@ -58,6 +74,11 @@ def _conform(frame: pd.DataFrame, dtypes: dict[str, str], table: str) -> pd.Data
     return pd.DataFrame(out, index=frame.index)
 
 
+def empty_visits() -> pd.DataFrame:
+    """A visits table with no rows, in the contract dtypes (results from posted events only)."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in VISIT_DTYPES.items()})
+
+
 def stored_frames(settings: Settings, clinic_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Members and events the service recorded for ``clinic_id`` in the outcome store.
 
@@ -88,27 +109,47 @@ def latest_campaign(members: pd.DataFrame) -> str:
 
 
 def load_campaign_frames(settings: Settings, clinic_id: str, campaign_id: str | None,
-                         export: Path, tables: Tables) -> CampaignFrames:
+                         export: Path | None, tables: Tables | None,
+                         posted_only: bool = False) -> CampaignFrames:
     """One campaign's frames for ``clinic_id`` (``campaign_id`` None: the latest one).
 
     Args:
-        settings: the config object (the store's location, once it exists).
+        settings: the config object (the store's location).
         clinic_id: only this clinic's patients are read.
         campaign_id: the campaign, or None for the most recently assigned.
-        export: the export folder holding ``campaign_members`` / ``outcome_events``.
+        export: the export folder holding ``campaign_members`` / ``outcome_events``; None:
+            the outcome store only (what the service sees).
         tables: that export, already loaded and validated (its visits and patients).
+        posted_only: leave the export's visits out, so bookings and kept visits come only
+            from posted events, as in ``GET /campaigns/{id}/results``.
     """
-    patients = set(tables.patients.loc[tables.patients["clinic_id"] == clinic_id, "patient_id"])
-    if not patients:
-        raise ValueError(f"patients.clinic_id: no patient of clinic {clinic_id!r}")
     stored_members, stored_events = stored_frames(settings, clinic_id)
-    members = pd.concat([_read(export, "campaign_members", CAMPAIGN_MEMBER_DTYPES, True),
-                         stored_members], ignore_index=True)
-    members = members[members["patient_id"].isin(patients)]
+    if export is None or tables is None:
+        members, events, visits = stored_members, stored_events, empty_visits()
+        posted_only = True
+    else:
+        patients = set(tables.patients.loc[tables.patients["clinic_id"] == clinic_id,
+                                           "patient_id"])
+        if not patients:
+            raise ValueError(f"patients.clinic_id: no patient of clinic {clinic_id!r}")
+        # an export without campaign members is fine once the service has recorded some
+        members = pd.concat([_read(export, "campaign_members", CAMPAIGN_MEMBER_DTYPES,
+                                   stored_members.empty),
+                             stored_members], ignore_index=True)
+        members = members[members["patient_id"].isin(patients)]
+        events = pd.concat([_read(export, "outcome_events", OUTCOME_EVENT_DTYPES, False),
+                            stored_events], ignore_index=True)
+        events = events[events["patient_id"].isin(patients)]
+        visits = (empty_visits() if posted_only
+                  else tables.visits[tables.visits["patient_id"].isin(patients)])
     members = members.drop_duplicates(["campaign_id", "patient_id"])
-    events = pd.concat([_read(export, "outcome_events", OUTCOME_EVENT_DTYPES, False),
-                        stored_events], ignore_index=True)
-    events = events[events["patient_id"].isin(patients)].drop_duplicates("event_id")
+    events = events.drop_duplicates("event_id")
     chosen = campaign_id or latest_campaign(members)
-    visits = tables.visits[tables.visits["patient_id"].isin(patients)]
-    return CampaignFrames(chosen, members[members["campaign_id"] == chosen], events, visits)
+    where = "outcome store" if export is None else "export + outcome store"
+    sources = {
+        "members": where, "events": where,
+        "visits": ("none: bookings and kept visits are the posted booked/attended events"
+                   if posted_only else "export's visits + posted booked/attended events"),
+    }
+    return CampaignFrames(chosen, members[members["campaign_id"] == chosen], events, visits,
+                          sources)

@@ -82,3 +82,35 @@ class OutcomesResponse(BaseModel):
     duplicates: int = Field(description="Events already stored with the same content.")
     rejected: int = Field(description="Events refused (nothing of them stored).")
     rejections: list[Rejection] = Field(description="Each refused event, in posted order.")
+
+
+class CampaignResults(BaseModel):
+    """What a campaign did (``training.campaign_results``; every figure in docs/campaigns.md)."""
+
+    clinic_id: str = Field(description="The clinic the campaign belongs to.")
+    campaign_id: str = Field(description="The campaign's id.")
+    window_days: int = Field(description="Attribution window after `assigned_at`, days.")
+    overall: dict[str, Any] = Field(
+        description="contacted, delivered, responded, booked, attended, opted_out, "
+        "conversion_rate, revenue, cost, cost_per_reactivation, roi (ratios null over zero)."
+    )
+    by_channel: list[dict[str, Any]] = Field(
+        description="The same block per channel of each patient's first message (`channel`)."
+    )
+    by_segment: list[dict[str, Any]] = Field(
+        description="The same block per segment (`segment`), each with its `versus_holdout`."
+    )
+    by_attempt: list[dict[str, Any]] = Field(
+        description="The same block per message number (`attempt`): bookings before the next."
+    )
+    versus_holdout: dict[str, Any] = Field(
+        description="Treatment against the randomised holdout: members, booked, booking_rate "
+        "per arm; incremental_bookings/_rate/_revenue with 95% intervals; enough_data and "
+        "members_needed."
+    )
+    attribution: dict[str, Any] = Field(
+        description="The same counts under the latest-contact rule, labelled as such."
+    )
+    sources: dict[str, str] = Field(
+        description="Where members, events, visits and segments came from."
+    )

@@ -160,3 +160,33 @@ def post_outcomes(
         rejected=len(result.rejected),
         rejections=result.rejected,
     )
+
+
+
+def campaign_results(
+    served: Served, outcomes: Outcomes, clinic_id: str, campaign_id: str, settings: Settings
+) -> dict:
+    """The results of one stored campaign of ``clinic_id`` (``training.campaign_results``).
+
+    The service holds no export: members and events come from the outcome store through
+    the same loader as ``reactivate results`` (``load_campaign_frames`` without an export),
+    so bookings and kept visits are the posted ``booked``/``attended`` events; the answer's
+    ``sources`` says so. ``reactivate results --posted-only`` gives the same figures.
+
+    Raises:
+        ApiError: 404 for a clinic outside the served snapshot or an unknown campaign.
+    """
+    from features.outcomes.frames import load_campaign_frames
+    from training.campaign_results import campaign_results as compute
+
+    known_patients(served, clinic_id)
+    if campaign_id not in outcomes.store.campaign_ids(clinic_id):
+        raise handlers.ApiError(404, "this clinic has no campaign with that id", "campaign_id")
+    frames = load_campaign_frames(settings, clinic_id, campaign_id, None, None)
+    snapshot = served.index.frame
+    segments = snapshot.loc[snapshot["clinic_id"].astype(str) == clinic_id,
+                            ["patient_id", "segment"]]
+    results = compute(frames.members, frames.events, frames.visits, settings, campaign_id,
+                      segments=segments)
+    return {"clinic_id": clinic_id, **results,
+            "sources": {**frames.sources, "segments": "served scored snapshot"}}

@@ -11,6 +11,7 @@ Endpoints (bearer token required except on health and docs paths):
 * ``POST /score`` - named patients of a clinic, with the policy's verdict;
 * ``POST /campaigns`` - start a campaign: the /rank list split into treatment and holdout;
 * ``POST /outcomes`` - what happened to contacts and bookings (the policy sees it at once);
+* ``GET /campaigns/{campaign_id}/results`` - what a campaign did, against its holdout;
 * ``GET /model``  - served version, training window, metrics vs baselines, reload status;
 * ``GET /drift``  - the latest drift summary (404 until monitoring has written one).
 
@@ -28,7 +29,7 @@ from typing import Any
 
 import bentoml
 import numpy as np
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
@@ -38,6 +39,7 @@ from serving.api.auth import BearerAuthMiddleware, clinics_in_scope
 from serving.api.campaign_models import (
     CampaignRequest,
     CampaignResponse,
+    CampaignResults,
     OutcomesRequest,
     OutcomesResponse,
 )
@@ -212,6 +214,20 @@ class Reactivate:
             )
         except handlers.ApiError as error:
             return _error(ctx, error)
+
+    @http.get("/campaigns/{campaign_id}/results", response_model=CampaignResults,
+              responses={**ERRORS, 403: {"model": ErrorBody, "description": "Clinic not in scope"}})
+    async def campaign_results(self, request: Request, campaign_id: str, clinic_id: str) -> Any:
+        """What a stored campaign did: contacted, booked, kept, cost, and lift over its holdout."""
+        try:
+            handlers.authorize(clinics_in_scope(request.scope), clinic_id)
+            served = handlers.require(self.state.current)
+            return await asyncio.to_thread(
+                campaigns.campaign_results, served, self.outcomes, clinic_id, campaign_id,
+                self.settings,
+            )
+        except handlers.ApiError as error:
+            return JSONResponse(error_body(error.message, error.field), status_code=error.status)
 
     @http.get("/model", response_model=ModelInfo, responses=ERRORS)
     def model(self) -> Any:

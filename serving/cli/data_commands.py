@@ -1,4 +1,5 @@
-"""Data commands: ``demo-data`` (the demo clinic) and ``validate`` (check an export)."""
+"""Data commands: ``demo-data`` (the demo clinic), ``demo-play`` (play a campaign the service
+started on it) and ``validate`` (check an export)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from features.export.readiness import limitations
 from serving.cli.common import (
     CONFIG_OPTION,
     EXPORT_DATE_OPTION,
+    MODELS_DIR_OPTION,
     build_settings,
     console,
     load_or_exit,
@@ -177,7 +179,48 @@ def _mix(values: pd.Series) -> str:
     return ", ".join(f"{k} {s:.1%}" for k, s in shares.items())
 
 
+def demo_play(
+    demo_dir: Path = typer.Argument(Path("demo"), help="The folder `demo-data` wrote."),
+    clinic: str = typer.Option(..., "--clinic", help="Clinic of the campaign (e.g. dental-1)."),
+    campaign: str = typer.Option(..., "--campaign", help="Campaign id started by POST /campaigns."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the play: the same seed, the same events."),
+    out_path: Path = typer.Option(
+        ..., "--out", dir_okay=False, help="Parquet file for the simulated outcome events."),
+    models_dir: Path = MODELS_DIR_OPTION,
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """Play a stored campaign forward with the demo clinic's true dynamics: outcome events."""
+    from features.outcomes.merge import store_exists
+    from features.outcomes.store import OutcomeStore
+    from features.simulator.demo_play import play_group_campaign
+
+    settings = build_settings(config, models_dir)
+    members = pd.DataFrame()
+    if store_exists(settings):
+        store = OutcomeStore.from_settings(settings)
+        try:
+            members = store.members_frame(clinic, campaign)
+        finally:
+            store.close()
+    if members.empty:
+        console.print(f"[red]error:[/red] the outcome store has no campaign {campaign!r} of "
+                      f"clinic {clinic!r}: start it with POST /campaigns", highlight=False)
+        raise typer.Exit(2)
+    try:
+        events = play_group_campaign(demo_dir, clinic, members, seed)
+    except (ValueError, FileNotFoundError) as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(2) from err
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    events.to_parquet(out_path, index=False)
+    counts = events["type"].value_counts()
+    out.print(f"{len(members):,} members played: {len(events):,} outcome events ("
+              + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + f") -> {out_path}",
+              highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the data commands to ``app``."""
     app.command("demo-data")(demo_data)
+    app.command("demo-play")(demo_play)
     app.command("validate")(validate)

@@ -12,7 +12,13 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from serving.cli.common import CONFIG_OPTION, MODELS_DIR_OPTION, build_settings, console
+from serving.cli.common import (
+    CONFIG_OPTION,
+    MODELS_DIR_OPTION,
+    build_settings,
+    console,
+    load_or_exit,
+)
 
 out = Console()
 
@@ -67,7 +73,12 @@ SNAPSHOT_OPTION = typer.Option(None, "--snapshot", exists=True, dir_okay=False,
 CLINIC_OPTION = typer.Option(None, "--clinic", help="Only this clinic's patients.")
 CAMPAIGN_RESULTS_OPTION = typer.Option(
     None, "--campaign-results", exists=True, dir_okay=False,
-    help="A campaign's results (`reactivate results --json FILE`) for the campaign section.")
+    help="A campaign's results (`reactivate results --json FILE`) for the campaign section "
+    "(default: the latest campaign in the outcome store and --export).")
+EXPORT_OPTION = typer.Option(
+    None, "--export", exists=True, file_okay=False,
+    help="Export folder: its campaign members, outcome events and visits join the outcome "
+    "store's for the campaign section (as `reactivate results` does).")
 
 
 def drift_cmd(
@@ -117,6 +128,7 @@ def report_cmd(
     snapshot: Path = SNAPSHOT_OPTION,
     clinic: str = CLINIC_OPTION,
     campaign_results: Path = CAMPAIGN_RESULTS_OPTION,
+    export: Path = EXPORT_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
 ) -> None:
@@ -125,10 +137,11 @@ def report_cmd(
     from training.registry import NoChampion
 
     settings = build_settings(config, models_dir)
+    tables = load_or_exit(str(export), settings).tables if export is not None else None
     try:
         with console.status("building the report"):
             campaign = json.loads(campaign_results.read_text()) if campaign_results else None
-            path = build_report(settings, out_path, snapshot, clinic, campaign)
+            path = build_report(settings, out_path, snapshot, clinic, campaign, export, tables)
     except (NoChampion, FileNotFoundError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(2) from err

@@ -29,6 +29,10 @@ CAMPAIGN_OPTION = typer.Option(None, "--campaign", help="Campaign id (default: t
 CLINIC_OPTION = typer.Option(None, "--clinic",
                              help="Clinic id (default: the export's only clinic).")
 JSON_OPTION = typer.Option(None, "--json", dir_okay=False, help="Also write the answer as JSON.")
+POSTED_OPTION = typer.Option(
+    False, "--posted-only",
+    help="Count bookings and kept visits from posted events only, leaving the export's "
+    "visits out: the figures of GET /campaigns/{id}/results.")
 SNAPSHOT_OPTION = typer.Option(None, "--snapshot", exists=True, dir_okay=False,
                                help="Scored snapshot giving each patient's segment.")
 
@@ -39,14 +43,15 @@ def results_cmd(
     clinic: str = CLINIC_OPTION,
     json_path: Path = JSON_OPTION,
     snapshot: Path = SNAPSHOT_OPTION,
+    posted_only: bool = POSTED_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
     export_date: str = EXPORT_DATE_OPTION,
 ) -> None:
     """What a campaign did: contacted, booked, kept, revenue, cost, and what it really caused."""
     from features.outcomes.frames import load_campaign_frames
+    from serving.monitoring.report.campaign_source import results_of
     from serving.monitoring.report.campaign_view import campaign_lines
-    from training.campaign_results import campaign_results
 
     settings = build_settings(config, models_dir)
     tables = load_or_exit(source, settings, export_date=export_date).tables
@@ -62,9 +67,9 @@ def results_cmd(
 
         segments = read_snapshot(snapshot)[["patient_id", "segment"]]
     try:
-        frames = load_campaign_frames(settings, clinic, campaign, Path(source), tables)
-        results = campaign_results(frames.members, frames.events, frames.visits, settings,
-                                   frames.campaign_id, segments=segments)
+        frames = load_campaign_frames(settings, clinic, campaign, Path(source), tables,
+                                      posted_only)
+        results = results_of(settings, clinic, frames, segments)
     except (ValueError, FileNotFoundError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(2) from err

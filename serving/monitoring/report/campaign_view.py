@@ -52,6 +52,18 @@ def caused_sentence(results: dict) -> str:
             "difference: the range still includes none at all." + more)
 
 
+def title(results: dict) -> str:
+    """The campaign's id, with its clinic when the answer names one."""
+    clinic = results.get("clinic_id")
+    return f"{results['campaign_id']}" + (f" ({clinic})" if clinic else "")
+
+
+def sources_sentence(results: dict) -> str:
+    """Where the bookings and visits were counted from ('' for answers without sources)."""
+    sources = results.get("sources")
+    return f"Bookings and visits counted from: {sources['visits']}." if sources else ""
+
+
 def _rows(items: list[dict], name: str, currency: str) -> list[list[str]]:
     rows = []
     for item in items:
@@ -88,15 +100,17 @@ def campaign_section(results: dict, currency: str = "$") -> str:
     head = ["By channel of the first message", *COLUMNS]
     tables = _table(head, _rows(results["by_channel"], "channel", currency))
     tables += _table(["By message", *COLUMNS], _rows(results["by_attempt"], "attempt", currency))
+    where = sources_sentence(results)
+    where = f'<p class="note" data-key="campaign-sources">{escape(where)}</p>' if where else ""
     return (f'<section id="campaign"><h2>Campaign results: '
-            f"{escape(str(results['campaign_id']))}</h2>{caused}{summary}{attributed}{tables}"
+            f"{escape(title(results))}</h2>{caused}{summary}{attributed}{where}{tables}"
             "</section>")
 
 
 def campaign_lines(results: dict, currency: str = "$") -> list[str]:
     """The same in plain text lines (the ``reactivate results`` command)."""
     o = results["overall"]
-    lines = [f"Campaign {results['campaign_id']}", caused_sentence(results),
+    lines = [f"Campaign {title(results)}", caused_sentence(results),
              f"Contacted {fmt.count(o['contacted'])}, booked {fmt.count(o['booked'])}, kept "
              f"{fmt.count(o['attended'])}; revenue {fmt.money(o['revenue'], currency)}, cost "
              f"{fmt.money(o['cost'], currency)}, cost per booking "
@@ -109,4 +123,6 @@ def campaign_lines(results: dict, currency: str = "$") -> list[str]:
     lines.append(f"Credited the usual way (latest message within {results['window_days']} "
                  f"days): {fmt.count(att['booked'])} bookings; includes patients who would "
                  "have booked anyway.")
+    if sources_sentence(results):
+        lines.append(sources_sentence(results))
     return lines

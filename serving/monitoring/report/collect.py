@@ -16,6 +16,7 @@ import pandas as pd
 
 from features.atomic_files import write_text_atomically
 from features.config import Settings
+from features.export.tables import Tables
 from features.store_paths import snapshot_label
 from serving.monitoring.drift import summary_paths
 from serving.monitoring.report.data import ReportData
@@ -89,11 +90,29 @@ def write_report(data: ReportData, out: Path) -> Path:
 
 
 def build_report(settings: Settings, out: Path, snapshot_path: Path | None = None,
-                 clinic_id: str | None = None, campaign: dict | None = None) -> Path:
+                 clinic_id: str | None = None, campaign: dict | None = None,
+                 export: Path | None = None, tables: Tables | None = None) -> Path:
     """Collect and write the manager report (the ``reactivate report`` command).
 
     ``campaign``: a campaign's results (``reactivate results --json``) for the "Campaign
-    results" section, or None.
+    results" section; None: the latest campaign of the report's clinics, from the outcome
+    store (and ``export``/``tables``, the export folder and its loaded tables, when given),
+    or no section while there is none.
     """
     data = collect(settings, snapshot_path, clinic_id)
+    if campaign is None:
+        campaign = _latest_campaign(settings, snapshot_path, clinic_id, export, tables)
     return write_report(replace(data, campaign=campaign) if campaign else data, out)
+
+
+def _latest_campaign(settings: Settings, snapshot_path: Path | None, clinic_id: str | None,
+                     export: Path | None, tables: Tables | None) -> dict | None:
+    """Results of the latest campaign of the snapshot's clinics (or of ``clinic_id``)."""
+    from serving.monitoring.report.campaign_source import latest_campaign_results
+    from training.scored_snapshot import latest_snapshot, read_snapshot
+
+    path = snapshot_path or latest_snapshot(settings.models_dir)
+    snapshot = read_snapshot(path)[["clinic_id", "patient_id", "segment"]]
+    clinics = [clinic_id] if clinic_id else sorted(snapshot["clinic_id"].astype(str).unique())
+    return latest_campaign_results(settings, clinics, export, tables,
+                                   snapshot[["patient_id", "segment"]])

@@ -84,3 +84,12 @@ def test_a_file_frame_is_checked_like_posted_events(settings) -> None:
     frame = pd.DataFrame([sent("e1"), {**sent("e2"), "cost": "-2"}]).astype(str)
     frame.loc[0, "cost"] = ""
     assert reasons(frame, settings) == [(1, "cost", "cost >= 0")]
+
+
+def test_the_clock_shift_moves_the_service_clock_by_whole_days() -> None:
+    from features.config import Settings
+    from features.outcomes.events import clinic_now
+
+    plain = clinic_now(Settings())
+    shifted = clinic_now(Settings(outcomes={"clock_shift_days": 30}))
+    assert pd.Timedelta(days=30) <= shifted - plain < pd.Timedelta(days=30, seconds=5)

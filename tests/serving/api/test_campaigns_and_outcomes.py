@@ -185,6 +185,56 @@ def test_the_holdout_draw_is_reproducible_from_its_seed_and_exact_in_size() -> N
     assert draw_holdout(0, 0.5, 1).sum() == 0
 
 
+def test_campaign_results_count_the_posted_sends_and_bookings_against_the_holdout(
+    api, world, models_dir
+) -> None:
+    body = {"clinic_id": "north", "campaign_id": "results-1", "limit": 20,
+            "holdout_share": 0.5, "seed": 3, "explain": False}
+    started = api.post("/campaigns", json=body, headers=auth(world.north_token))
+    assert started.status_code == 200, started.text
+    treated = [p["patient_id"] for p in started.json()["treatment"]]
+    store = OutcomeStore.from_settings(Settings(models_dir=models_dir))
+    held = store.members_frame("north", "results-1").query("arm == 'holdout'")["patient_id"]
+    store.close()
+    at = now_text()
+    events = [{"event_id": f"r1-sent-{i}", "patient_id": p, "type": "sent", "channel": "sms",
+               "campaign_id": "results-1", "at": at, "cost": 2.0}
+              for i, p in enumerate(treated)]
+    events += [{"event_id": f"r1-booked-{i}", "patient_id": p, "type": "booked", "at": at}
+               for i, p in enumerate(treated[:4])]
+    events += [{"event_id": "r1-held-booked", "patient_id": held.iloc[0], "type": "booked",
+                "at": at}]
+    events += [{"event_id": "r1-attended", "patient_id": treated[0], "type": "attended",
+                "at": at, "revenue": 150.0}]
+    assert post(api, world, events).json()["accepted"] == len(events)
+    answer = api.get("/campaigns/results-1/results", params={"clinic_id": "north"},
+                     headers=auth(world.north_token))
+    assert answer.status_code == 200, answer.text
+    results = answer.json()
+    overall = results["overall"]
+    assert (overall["contacted"], overall["booked"], overall["attended"]) == (10, 4, 1)
+    assert (overall["cost"], overall["revenue"]) == (20.0, 150.0)
+    lift = results["versus_holdout"]
+    assert (lift["treatment"]["booked"], lift["holdout"]["booked"]) == (4, 1)
+    assert lift["incremental_bookings"] == 3.0
+    assert results["sources"]["visits"].startswith("none")
+    assert not any(h in answer.text for h in held)
+
+
+def test_campaign_results_are_404_for_an_unknown_campaign_and_403_outside_the_scope(
+    api, world
+) -> None:
+    unknown = api.get("/campaigns/never-started/results", params={"clinic_id": "north"},
+                      headers=auth(world.north_token))
+    assert unknown.status_code == 404 and unknown.json()["field"] == "campaign_id"
+    other = api.get("/campaigns/results-1/results", params={"clinic_id": "north"},
+                    headers=auth(world.south_token))
+    assert other.status_code == 403
+    bare = api.get("/campaigns/results-1/results", params={"clinic_id": "north"})
+    assert bare.status_code == 401
+
+
+# Last: a second service in this process unbinds the first one's plain FastAPI routes.
 def test_a_restarted_service_keeps_every_outcome(api, world, models_dir) -> None:
     pid = rank(api, world)["patients"][0]["patient_id"]
     sent = {"event_id": "restart-1", "patient_id": pid, "type": "sent", "channel": "email",
@@ -195,3 +245,4 @@ def test_a_restarted_service_keeps_every_outcome(api, world, models_dir) -> None
         assert pid not in listed(rank(restarted, world, limit=5000))
         assert post(restarted, world, [sent]).json()["duplicates"] == 1
     forget_bentoml_metrics()
+

@@ -89,7 +89,7 @@ def test_the_results_command_reads_the_export_and_prints_the_campaign(played, tm
     run = CliRunner().invoke(app, ["results", str(export), "--json", str(out),
                                    "--export-date", taken])
     assert run.exit_code == 0, run.output
-    assert "Campaign autumn" in run.output and "The campaign caused about" in run.output
+    assert "Campaign autumn (demo)" in run.output and "The campaign caused about" in run.output
     written = json.loads(out.read_text())
     expected = campaign_results(members, events, sim.tables.visits, Settings(), "autumn")
     assert written["overall"] == json.loads(json.dumps(expected["overall"]))
@@ -105,3 +105,42 @@ def test_the_results_command_names_an_unknown_campaign(played, tmp_path: Path):
                                    "--export-date", str(events["at"].max().date())])
     assert run.exit_code == 2
     assert "no member has campaign_id 'nope'" in run.output
+
+
+def test_the_report_shows_the_latest_stored_campaign_by_itself(trained_clinic, tmp_path: Path):
+    import pandas as pd
+
+    from features.outcomes.ingest import ingest
+    from features.outcomes.store import OutcomeStore
+    from serving.monitoring.report.campaign_source import latest_campaign_results
+
+    settings = Settings(models_dir=tmp_path / "models")
+    snapshot = trained_clinic.snapshot
+    clinic = str(snapshot["clinic_id"].iloc[0])
+    ids = snapshot["patient_id"].astype(str).tolist()[:12]
+    store = OutcomeStore.from_settings(settings)
+    for name, day, chosen in (("older", "2026-07-01", ids[:6]), ("newer", "2026-07-10", ids[6:])):
+        store.create_campaign(
+            clinic, name, name=None, started_at=pd.Timestamp(f"{day} 09:00"), holdout_share=0.5,
+            seed=1, request={}, members=pd.DataFrame({
+                "patient_id": chosen, "arm": ["treatment"] * 4 + ["holdout"] * 2,
+                "channel": "sms"}))
+    events = [{"event_id": f"s{i}", "patient_id": p, "type": "sent", "channel": "sms",
+               "campaign_id": "newer", "at": "2026-07-10T10:00:00"} for i, p in enumerate(ids[6:10])]
+    events += [{"event_id": "b0", "patient_id": ids[6], "type": "booked",
+                "at": "2026-07-12T10:00:00"},
+               {"event_id": "b1", "patient_id": ids[10], "type": "booked",
+                "at": "2026-07-13T10:00:00"}]
+    assert ingest(store, clinic, events, pd.Index(ids), settings).accepted == 6
+    store.close()
+    got = latest_campaign_results(settings, [clinic], None, None,
+                                  snapshot[["patient_id", "segment"]])
+    assert (got["clinic_id"], got["campaign_id"]) == (clinic, "newer")
+    assert (got["overall"]["contacted"], got["overall"]["booked"]) == (4, 1)
+    lift = got["versus_holdout"]
+    assert (lift["treatment"]["booked"], lift["holdout"]["booked"]) == (1, 1)
+    assert got["sources"]["visits"].startswith("none")
+    html = render(replace(test_report._full_data(), campaign=got))
+    assert f"Campaign results: newer ({clinic})" in _text(html)
+    assert latest_campaign_results(Settings(models_dir=tmp_path / "none"), [clinic], None,
+                                   None, None) is None
