@@ -84,6 +84,13 @@ class OutcomesResponse(BaseModel):
     rejections: list[Rejection] = Field(description="Each refused event, in posted order.")
 
 
+class ResultsQuery(StrictRequest):
+    """Query parameters of ``GET /campaigns/{campaign_id}/results``."""
+
+    clinic_id: str = Field(..., min_length=1, max_length=200,
+                           description="The clinic that started the campaign.")
+
+
 class CampaignResults(BaseModel):
     """What a campaign did (``training.campaign_results``; every figure in docs/campaigns.md)."""
 

@@ -36,8 +36,10 @@ from pydantic.json_schema import models_json_schema
 from serving.api.campaign_models import (
     CampaignRequest,
     CampaignResponse,
+    CampaignResults,
     OutcomesRequest,
     OutcomesResponse,
+    ResultsQuery,
 )
 from serving.api.models import (
     ErrorBody,
@@ -105,6 +107,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/outcomes", "post_outcomes",
           "Store outcome events (idempotent by event_id); refused ones are listed",
           OutcomesResponse, OutcomesRequest, tag="campaigns"),
+    Route("GET", "/campaigns/{campaign_id}/results", "campaign_results",
+          "What a stored campaign did, against its randomised holdout", CampaignResults,
+          query=ResultsQuery, tag="campaigns",
+          errors={404: "No campaign with that id for the clinic"}),
     Route("GET", "/model", "model", "The served model, its metrics and the reload status",
           ModelInfo, tag="service"),
     Route("GET", "/drift", "drift", "The latest drift summary of the monitoring job", None,
