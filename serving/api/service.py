@@ -10,6 +10,8 @@ Endpoints (bearer token required except on health and docs paths):
 * ``POST /rank``  - a clinic's best eligible patients under a campaign's filters;
 * ``POST /score`` - named patients of a clinic, with the policy's verdict;
 * ``POST /campaigns`` - start a campaign: the /rank list split into treatment and holdout;
+* ``GET /campaigns/{campaign_id}/due`` - a sequence campaign's attempts due on a day,
+  re-planned from every outcome posted so far;
 * ``POST /outcomes`` - what happened to contacts and bookings (the policy sees it at once);
 * ``GET /model``  - served version, training window, metrics vs baselines, reload status;
 * ``GET /drift``  - the latest drift summary (404 until monitoring has written one).
@@ -20,14 +22,15 @@ The endpoint methods stay thin: the work is in :mod:`serving.api.handlers` and b
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import bentoml
 import numpy as np
-from fastapi import FastAPI
-from starlette.responses import JSONResponse
+from fastapi import FastAPI, Query, Request
+from starlette.responses import JSONResponse, Response
 
 from features.config import Settings
 from serving.api import campaigns, handlers
@@ -35,6 +38,7 @@ from serving.api.auth import BearerAuthMiddleware, clinics_in_scope
 from serving.api.campaign_models import (
     CampaignRequest,
     CampaignResponse,
+    DueResponse,
     OutcomesRequest,
     OutcomesResponse,
 )
@@ -138,9 +142,9 @@ class Reactivate:
             )
             if request.explain:
                 await explain_pending(served, started.treatment.rows)
-            treatment = handlers.build_records(
+            treatment = campaigns.campaign_records(handlers.build_records(
                 served, started.treatment, self.settings, request.explain, request.max_reasons
-            )
+            ), started.sequences)
             return CampaignResponse(
                 clinic_id=request.clinic_id,
                 campaign_id=request.campaign_id,
@@ -153,6 +157,26 @@ class Reactivate:
             )
         except handlers.ApiError as error:
             return _error(ctx, error)
+
+    @http.get("/campaigns/{campaign_id}/due", response_model=DueResponse,
+              responses={**ERRORS, 403: {"model": ErrorBody, "description": "Clinic not in "
+                                         "the token's scope"},
+                         409: {"model": ErrorBody, "description": "Not a sequence campaign"}})
+    async def due(
+        self, request: Request, campaign_id: str,
+        clinic_id: Annotated[str, Query(min_length=1, max_length=200,
+                                        description="The clinic.")],
+        on: Annotated[dt.date, Query(description="The day to send (YYYY-MM-DD).")],
+    ) -> Any:
+        """A sequence campaign's attempts due on ``on``, re-planned from the outcomes so far."""
+        try:
+            handlers.authorize(clinics_in_scope(request.scope), clinic_id)
+            served = handlers.require(self.state.current)
+            body = await asyncio.to_thread(
+                campaigns.due_json, served, self.outcomes, clinic_id, campaign_id, on)
+            return Response(body, media_type="application/json")
+        except handlers.ApiError as error:
+            return JSONResponse(error_body(error.message, error.field), status_code=error.status)
 
     @bentoml.api(route="/outcomes", input_spec=OutcomesRequest)
     async def outcomes_batch(self, ctx: bentoml.Context, **body: Any) -> OutcomesResponse:
