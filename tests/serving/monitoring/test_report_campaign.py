@@ -136,7 +136,7 @@ def test_the_report_shows_sequences_attempts_and_bookings_per_attempt(results):
     block = sequence_block(results, 17)
     assert [a["sent"] for a in block["by_attempt"]] == [
         a["contacted"] for a in results["by_attempt"]]
-    page = render.render(replace(test_report._full_data(),
+    page = render(replace(test_report._full_data(),
                                  campaign={**results, "sequences": block}))
     assert re.search(r'data-key="sequences-running">17<', page)
     assert "Booked after it" in page
