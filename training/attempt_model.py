@@ -47,6 +47,11 @@ class AttemptFactors:
     learned: bool
 
 
+def prior_factors() -> AttemptFactors:
+    """The documented prior, for a history too short to learn from (or an older bundle)."""
+    return AttemptFactors(PRIOR_SAME, PRIOR_OTHER, 0, learned=False)
+
+
 def attempt_rows(contacts: pd.DataFrame, until: str | pd.Timestamp) -> pd.DataFrame:
     """One row per campaign contact sent before ``until``, with what preceded it.
 
@@ -94,7 +99,7 @@ def fit_attempt_factors(contacts: pd.DataFrame | None, until: str | pd.Timestamp
                         seed: int = 0) -> AttemptFactors:
     """Learn the two factors from past campaign contacts (the prior when there are few)."""
     if contacts is None or contacts.empty or contacts["campaign_id"].isna().all():
-        return AttemptFactors(PRIOR_SAME, PRIOR_OTHER, 0, learned=False)
+        return prior_factors()
     rows = attempt_rows(contacts, until)
     follow_ups = int((rows["attempt"] > 1).sum())
     if follow_ups < MIN_FOLLOW_UPS or rows["reacted"].nunique() < 2:

@@ -13,6 +13,9 @@ version of the product; plain files stay readable. Layout::
     metrics.json         evaluation of the model and the baselines
     settings.json        the settings of the training run
     uplift_model.json    uplift learner (boosters as text), availability, ordering and why
+
+``bundle.json`` also holds the attempt factors (``training.attempt_model``): how much an
+unanswered attempt lowers the next one, which the sequence planner applies when serving.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from features.spec import BY_NAME
+from training.attempt_model import AttemptFactors, prior_factors
 from training.calibration import calibrator_from_dict
 from training.channel_model import ChannelModel
 from training.channel_prior import ChannelPrior
@@ -52,6 +56,7 @@ class ModelBundle:
     channel_ranking: list[str] = field(default_factory=list)
     created_at: str = ""
     uplift_model: UpliftModel | None = None
+    attempt_factors: AttemptFactors = field(default_factory=prior_factors)
 
     @property
     def features(self) -> list[str]:
@@ -116,6 +121,7 @@ class ModelBundle:
         _write_json(out / "bundle.json", {
             "format": BUNDLE_FORMAT, "created_at": self.created_at, "window": self.window,
             "channel_ranking": self.channel_ranking, "uplift": self.uplift_summary(),
+            "attempt_factors": asdict(self.attempt_factors),
         })
         if self.uplift_model is not None:
             _write_json(out / "uplift_model.json", self.uplift_model.to_dict())
@@ -159,6 +165,9 @@ class ModelBundle:
             created_at=meta.get("created_at", ""),
             uplift_model=(UpliftModel.from_dict(json.loads((src / "uplift_model.json").read_text()))
                           if (src / "uplift_model.json").exists() else None),
+            # bundles written before sequences existed carry no factors: the documented prior
+            attempt_factors=(AttemptFactors(**meta["attempt_factors"])
+                             if "attempt_factors" in meta else prior_factors()),
         )
 
 

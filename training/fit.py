@@ -21,6 +21,7 @@ from features.pipeline.events import prepare
 from features.simulator.truth_files import Truth
 from features.spec import feature_names
 from features.vocabulary import as_timestamp
+from training.attempt_model import fit_attempt_factors
 from training.bundle import ModelBundle
 from training.channel_model import fit_channel_model
 from training.contact_rows import build_contact_rows
@@ -108,6 +109,7 @@ def train(
     contacts = build_contact_rows(tables, prepared, split.validation[0], settings)
     channel = fit_channel_model(contacts, model.features, model.levels, settings)
     ranking = channel_ranking(contacts)
+    attempts = fit_attempt_factors(tables.contacts, T, settings.seed)
 
     step("uplift model")
     history = pd.concat([part["train"], part["calibration"]], ignore_index=True)
@@ -147,6 +149,7 @@ def train(
         channel_ranking=ranking,
         created_at=pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
         uplift_model=uplift,
+        attempt_factors=attempts,
     )
     step("done")
     timings = {a[0]: round(b[1] - a[1], 3) for a, b in zip(marks, marks[1:], strict=False)}

@@ -13,7 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from serving.api.models import ListRequest, PatientRecord, StrictRequest
+from serving.api.models import (
+    Channel,
+    ListRequest,
+    PatientRecord,
+    StrictRequest,
+)
 
 MAX_EVENTS = 10_000
 
@@ -35,6 +40,48 @@ class CampaignRequest(ListRequest):
         description="Seed of the holdout draw (absent: drawn and recorded); the same seed "
         "on the same list gives the same arms.",
     )
+    sequence: bool = Field(
+        False,
+        description="Plan an outreach sequence per treatment member (up to "
+        "`policy.sequences.max_attempts` attempts across channels, 7-14 days apart); "
+        "GET /campaigns/{campaign_id}/due then lists each day's attempts, re-planned from "
+        "the outcomes posted.",
+    )
+
+
+class PlannedAttempt(BaseModel):
+    """One attempt of a member's sequence, as planned when the campaign started."""
+
+    attempt: int = Field(description="1-based attempt number.")
+    channel: Channel = Field(description="Channel of the attempt.")
+    send_on: dt.date = Field(description="Day the attempt is planned for (if no reaction).")
+
+
+class CampaignRecord(PatientRecord):
+    """A treatment member: the /rank record, with its planned sequence in a sequence campaign."""
+
+    sequence: list[PlannedAttempt] | None = Field(
+        None, description="Planned attempts, first to last (null unless `sequence` was asked)."
+    )
+
+
+class DueAttempt(BaseModel):
+    """An attempt to send on the day asked."""
+
+    patient_id: str = Field(description="The clinic's patient identifier.")
+    attempt: int = Field(description="1-based attempt number within the member's sequence.")
+    channel: Channel = Field(description="Channel to send it on.")
+
+
+class DueResponse(BaseModel):
+    """``GET /campaigns/{campaign_id}/due``: what a campaign tool sends that day."""
+
+    campaign_id: str = Field(description="The campaign's id.")
+    on: dt.date = Field(description="The day asked for.")
+    due: list[DueAttempt] = Field(
+        description="Attempts due that day (planned for it or earlier, not sent yet), "
+        "re-planned from every outcome posted so far; holdout members never appear."
+    )
 
 
 class CampaignResponse(BaseModel):
@@ -48,7 +95,7 @@ class CampaignResponse(BaseModel):
     seed: int = Field(description="Seed of the holdout draw (recorded with the campaign).")
     model_version: str = Field(description="Registry version of the model behind the list.")
     snapshot_as_of: dt.date = Field(description="As-of date of the scored snapshot.")
-    treatment: list[PatientRecord] = Field(
+    treatment: list[CampaignRecord] = Field(
         description="The treatment arm as /rank records, best first (ranks within the arm)."
     )
     holdout_count: int = Field(description="Members held out (recorded, not listed).")
@@ -82,6 +129,14 @@ class OutcomesResponse(BaseModel):
     duplicates: int = Field(description="Events already stored with the same content.")
     rejected: int = Field(description="Events refused (nothing of them stored).")
     rejections: list[Rejection] = Field(description="Each refused event, in posted order.")
+
+
+class DueQuery(StrictRequest):
+    """Query parameters of ``GET /campaigns/{campaign_id}/due``."""
+
+    clinic_id: str = Field(..., min_length=1, max_length=200,
+                           description="The clinic that started the campaign.")
+    on: str | None = Field(None, description="The day to send (YYYY-MM-DD); default today.")
 
 
 class ResultsQuery(StrictRequest):

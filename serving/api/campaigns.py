@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import threading
 
 import numpy as np
@@ -23,13 +24,20 @@ from features.outcomes.events import clinic_now
 from features.outcomes.ingest import ingest
 from features.outcomes.store import CampaignExists, OutcomeStore
 from features.vocabulary import HOLDOUT, TREATMENT
-from serving.api import handlers
-from serving.api.campaign_models import CampaignRequest, OutcomesRequest, OutcomesResponse
+from serving.api import handlers, sequence_campaigns
+from serving.api.campaign_models import (
+    CampaignRecord,
+    CampaignRequest,
+    OutcomesRequest,
+    OutcomesResponse,
+)
+from serving.api.models import PatientRecord
 from serving.api.state import Served
 from serving.targeting import ranking
 from serving.targeting.outcome_policy import POLICY_EVENT_TYPES, OutcomeOverlay
 from serving.targeting.ranking import Selection
 
+# the request fields stored with the campaign (``sequence`` marks a sequence campaign)
 RANK_FIELDS: tuple[str, ...] = tuple(
     f for f in CampaignRequest.model_fields if f not in ("campaign_id", "name", "holdout_share",
                                                          "seed", "clinic_id")
@@ -50,6 +58,7 @@ class Outcomes:
         self.overlay = OutcomeOverlay(settings)
         self.overlay.add(self.store.events_frame(types=POLICY_EVENT_TYPES))
         self.overlay.fold_all()
+        self.sequences = sequence_campaigns.Sequences(settings, self.store, self.overlay)
         self._write = threading.Lock()
 
     def close(self) -> None:
@@ -65,6 +74,7 @@ class StartedCampaign:
     seed: int
     treatment: Selection
     holdout_count: int
+    sequences: list[list[dict]] | None = None  # planned attempts per treatment row
 
 
 def policy_day(settings: Settings, on: dt.date | None) -> dt.date:
@@ -75,9 +85,15 @@ def policy_day(settings: Settings, on: dt.date | None) -> dt.date:
 def with_outcomes(
     served: Served, outcomes: Outcomes, clinic_id: str, on: dt.date | None
 ) -> Served:
-    """``served`` whose index honours the clinic's posted outcomes on the policy day."""
+    """``served`` whose index honours the clinic's posted outcomes on the policy day.
+
+    Members of the clinic's outreach sequences are kept off while their sequence runs and
+    while they rest after it (``policy.sequences.rest_days``).
+    """
     day = policy_day(outcomes.settings, on)
-    index = outcomes.overlay.index_for(served.index, clinic_id, day, served.as_of)
+    kept_off, key = outcomes.sequences.kept_off(served, clinic_id)
+    index = outcomes.overlay.index_for(served.index, clinic_id, day, served.as_of,
+                                       kept_off, key)
     return served if index is served.index else dataclasses.replace(served, index=index)
 
 
@@ -118,6 +134,14 @@ def start_campaign(
         "channel": [r["best_channel"] for r in records],
     })
     started = clinic_now(settings).floor("s")
+    plans = None
+    if request.sequence:
+        start = pd.Timestamp(policy_day(settings, request.on))
+        plans = sequence_campaigns.plan_treatment(
+            served, outcomes.overlay, request.clinic_id, selection.rows[~held], start, started,
+            request.channels, settings)
+        first = [p[0]["channel"] if p else None for p in plans]
+        members.loc[~held, "channel"] = np.asarray(first, dtype=object)
     fields = request.model_dump(mode="json", include=set(RANK_FIELDS))
     try:
         with outcomes._write:
@@ -128,6 +152,8 @@ def start_campaign(
     except CampaignExists:
         raise handlers.ApiError(409, "this clinic already has a campaign with that id",
                                 "campaign_id") from None
+    finally:
+        outcomes.sequences.started(request.clinic_id)
     keep = ~held
     treatment = Selection(
         rows=selection.rows[keep],
@@ -135,7 +161,38 @@ def start_campaign(
         total_eligible=selection.total_eligible,
         channels=selection.channels,
     )
-    return StartedCampaign(started, seed, treatment, int(held.sum()))
+    return StartedCampaign(started, seed, treatment, int(held.sum()), plans)
+
+
+def campaign_records(
+    records: list[PatientRecord], plans: list[list[dict]] | None
+) -> list[CampaignRecord]:
+    """Treatment records, each with its planned sequence when the campaign has one."""
+    plans = plans if plans is not None else [None] * len(records)
+    return [CampaignRecord.model_validate({**dict(r), "sequence": plan})
+            for r, plan in zip(records, plans, strict=True)]
+
+
+def due_json(
+    served: Served, outcomes: Outcomes, clinic_id: str, campaign_id: str, on: dt.date
+) -> bytes:
+    """The ``GET /campaigns/{campaign_id}/due`` body, serialised by pandas (a day of a large
+    campaign holds hundreds of thousands of attempts: no per-attempt Python objects).
+
+    Raises:
+        ApiError: 404 unknown clinic or campaign, 409 a campaign without sequences.
+    """
+    known_patients(served, clinic_id)
+    record, campaign = outcomes.sequences.campaign(clinic_id, campaign_id)
+    if record is None:
+        raise handlers.ApiError(404, "this clinic has no campaign with that id", "campaign_id")
+    if campaign is None:
+        raise handlers.ApiError(409, "the campaign was not started with sequence: true",
+                                "campaign_id")
+    progress = outcomes.sequences.progress(served, clinic_id, campaign)
+    due = sequence_campaigns.due_frame(progress, on)
+    head = json.dumps({"campaign_id": campaign_id, "on": on.isoformat()})[:-1]
+    return f'{head}, "due": {due.to_json(orient="records")}}}'.encode()
 
 
 def known_patients(served: Served, clinic_id: str) -> pd.Index:
@@ -154,6 +211,7 @@ def post_outcomes(
     with outcomes._write:
         result = ingest(outcomes.store, request.clinic_id, request.events, patients, settings)
         outcomes.overlay.add(result.stored, request.clinic_id)
+        outcomes.sequences.add(request.clinic_id, result.stored)
     return OutcomesResponse(
         accepted=result.accepted,
         duplicates=result.duplicates,

@@ -10,6 +10,8 @@ Endpoints (bearer token required except on health and docs paths):
 * ``POST /rank``  - a clinic's best eligible patients under a campaign's filters;
 * ``POST /score`` - named patients of a clinic, with the policy's verdict;
 * ``POST /campaigns`` - start a campaign: the /rank list split into treatment and holdout;
+* ``GET /campaigns/{campaign_id}/due`` - a sequence campaign's attempts due on a day,
+  re-planned from every outcome posted so far;
 * ``POST /outcomes`` - what happened to contacts and bookings (the policy sees it at once);
 * ``GET /campaigns/{campaign_id}/results`` - what a campaign did, against its holdout;
 * ``GET /model``  - served version, training window, metrics vs baselines, reload status;
@@ -21,15 +23,16 @@ The endpoint methods stay thin: the work is in :mod:`serving.api.handlers` and b
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Annotated, Any
 
 import bentoml
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
@@ -40,6 +43,7 @@ from serving.api.campaign_models import (
     CampaignRequest,
     CampaignResponse,
     CampaignResults,
+    DueResponse,
     OutcomesRequest,
     OutcomesResponse,
 )
@@ -169,9 +173,9 @@ class Reactivate:
             )
             if request.explain:
                 await explain_pending(served, started.treatment.rows)
-            treatment = handlers.build_records(
+            treatment = campaigns.campaign_records(handlers.build_records(
                 served, started.treatment, self.settings, request.explain, request.max_reasons
-            )
+            ), started.sequences)
             return CampaignResponse(
                 clinic_id=request.clinic_id,
                 campaign_id=request.campaign_id,
@@ -184,6 +188,26 @@ class Reactivate:
             )
         except handlers.ApiError as error:
             return _error(ctx, error)
+
+    @http.get("/campaigns/{campaign_id}/due", response_model=DueResponse,
+              responses={**ERRORS, 403: {"model": ErrorBody, "description": "Clinic not in "
+                                         "the token's scope"},
+                         409: {"model": ErrorBody, "description": "Not a sequence campaign"}})
+    async def due(
+        self, request: Request, campaign_id: str,
+        clinic_id: Annotated[str, Query(min_length=1, max_length=200,
+                                        description="The clinic.")],
+        on: Annotated[dt.date, Query(description="The day to send (YYYY-MM-DD).")],
+    ) -> Any:
+        """A sequence campaign's attempts due on ``on``, re-planned from the outcomes so far."""
+        try:
+            handlers.authorize(clinics_in_scope(request.scope), clinic_id)
+            served = handlers.require(self.state.current)
+            body = await asyncio.to_thread(
+                campaigns.due_json, served, self.outcomes, clinic_id, campaign_id, on)
+            return Response(body, media_type="application/json")
+        except handlers.ApiError as error:
+            return JSONResponse(error_body(error.message, error.field), status_code=error.status)
 
     @bentoml.api(route="/outcomes", input_spec=OutcomesRequest)
     async def outcomes_batch(self, ctx: bentoml.Context, **body: Any) -> OutcomesResponse:

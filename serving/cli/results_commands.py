@@ -49,9 +49,11 @@ def results_cmd(
     export_date: str = EXPORT_DATE_OPTION,
 ) -> None:
     """What a campaign did: contacted, booked, kept, revenue, cost, and what it really caused."""
+    from features.outcomes.events import clinic_now
     from features.outcomes.frames import load_campaign_frames
     from serving.monitoring.report.campaign_source import results_of
     from serving.monitoring.report.campaign_view import campaign_lines
+    from serving.monitoring.report.sequence_view import running_sequences, sequence_block
 
     settings = build_settings(config, models_dir)
     tables = load_or_exit(source, settings, export_date=export_date).tables
@@ -70,6 +72,10 @@ def results_cmd(
         frames = load_campaign_frames(settings, clinic, campaign, Path(source), tables,
                                       posted_only)
         results = results_of(settings, clinic, frames, segments)
+        if is_sequence_campaign(settings, clinic, frames.campaign_id, results):
+            running = running_sequences(frames.members, frames.events, frames.campaign_id,
+                                        settings, clinic_now(settings))
+            results["sequences"] = sequence_block(results, running)
     except (ValueError, FileNotFoundError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(2) from err
@@ -78,6 +84,23 @@ def results_cmd(
     if json_path is not None:
         json_path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
         out.print(f"written to {json_path}", highlight=False)
+
+
+def is_sequence_campaign(settings, clinic_id: str, campaign_id: str, results: dict) -> bool:
+    """Started with ``sequence: true`` (the store's record), or any member got a follow-up."""
+    from features.outcomes.store import OutcomeStore
+    from features.store_paths import outcomes_db
+
+    if len(results["by_attempt"]) > 1:
+        return True
+    if not settings.outcomes.store_url and not outcomes_db(settings.models_dir).exists():
+        return False
+    store = OutcomeStore.from_settings(settings)
+    try:
+        record = store.campaign(clinic_id, campaign_id)
+    finally:
+        store.close()
+    return bool(record and record["request"].get("sequence"))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,11 @@ The snapshot index folds the policy in when a snapshot loads; outcomes posted si
 * an ``opted_out`` removes that channel for that patient (other channels stay);
 * a ``booked`` takes the patient off lists until its ``appointment_at`` has passed (the
   policy day is after it), or, without one, until a later ``attended``, ``cancelled`` or
-  ``no_show``; a ``cancelled`` (like those two) after it puts the patient back.
+  ``no_show``; a ``cancelled`` (like those two) after it puts the patient back;
+* a member of a running outreach sequence is kept off other lists, and one whose sequence
+  ended without a booking rests ``policy.sequences.rest_days`` after its last attempt: the
+  caller passes those members with the last day they are kept off (``resting``, from
+  :func:`serving.targeting.sequences.resting_until`).
 
 The policy day is the request's ``on`` date (the day the campaign will send). The overlay keeps
 a per-patient summary (latest send, opt-outs, latest booking, latest close) plus every send's
@@ -221,28 +225,94 @@ class OutcomeOverlay:
                 outcomes.fold()
 
     def index_for(
-        self, index: SnapshotIndex, clinic_id: str, on: dt.date, snapshot_as_of: dt.date
+        self, index: SnapshotIndex, clinic_id: str, on: dt.date, snapshot_as_of: dt.date,
+        resting: pd.Series | None = None, resting_key: object = None,
     ) -> SnapshotIndex:
-        """``index`` with the clinic's outcomes applied on policy day ``on``."""
+        """``index`` with the clinic's outcomes applied on policy day ``on``.
+
+        Args:
+            resting: members kept off lists by outreach sequences: the last day
+                (datetime64) each is kept off, indexed by patient id; None: none.
+            resting_key: identifies ``resting`` for the cache (changes when it does).
+        """
         outcomes = self._clinics.get(clinic_id)
-        if outcomes is None:
+        if outcomes is None and (resting is None or not len(resting)):
             return index
-        key = (id(index), clinic_id, on, outcomes.version)
+        version = None if outcomes is None else outcomes.version
+        key = (id(index), clinic_id, on, version, resting_key)
         cached = self._cache.get(key)
         if cached is not None and cached[0] is index:
             return cached[1]
-        with self._lock:
-            outcomes.fold()
-        counts = _snapshot_counts(index, clinic_id, self.settings)
-        patients, blocked, removed = patient_bits(
-            outcomes.summary, outcomes.send_pid, outcomes.send_at, on, snapshot_as_of,
-            self.settings, counts,
-        )
+        if outcomes is not None:
+            with self._lock:
+                outcomes.fold()
+            counts = _snapshot_counts(index, clinic_id, self.settings)
+            patients, blocked, removed = patient_bits(
+                outcomes.summary, outcomes.send_pid, outcomes.send_at, on, snapshot_as_of,
+                self.settings, counts,
+            )
+        else:
+            patients, blocked, removed = pd.Index([], dtype=object), np.zeros(0, bool), \
+                np.zeros(0, np.uint8)
+        if resting is not None and len(resting):
+            patients, blocked, removed = with_resting(patients, blocked, removed, resting, on)
         adjusted = adjusted_index(index, clinic_id, patients, blocked, removed)
         if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
         self._cache[key] = (index, adjusted)
         return adjusted
+
+
+    def recent_sends(
+        self, clinic_id: str, patient_ids: pd.Index, on: dt.date, before: pd.Timestamp,
+        snapshot_as_of: dt.date,
+    ) -> np.ndarray:
+        """Posted sends per patient that the snapshot does not count yet, in the cap window.
+
+        Sends after the snapshot's as-of day, within ``policy.max_contacts_window_days``
+        before day ``on``, and before ``before`` (a campaign's start: its own attempts are
+        counted by the sequence itself).
+        """
+        outcomes = self._clinics.get(clinic_id)
+        if outcomes is None:
+            return np.zeros(len(patient_ids))
+        with self._lock:
+            outcomes.fold()
+        window = pd.Timedelta(days=self.settings.policy.max_contacts_window_days)
+        at = outcomes.send_at
+        late = ((at >= np.datetime64(cutoff(snapshot_as_of))) & (at < np.datetime64(before))
+                & (at > np.datetime64(pd.Timestamp(on) - window)))
+        counted = pd.Series(outcomes.send_pid[late]).value_counts()
+        return counted.reindex(patient_ids, fill_value=0).to_numpy(float)
+
+    def opted_out(self, clinic_id: str, patient_ids: pd.Index) -> np.ndarray:
+        """(n, C) channels each patient opted out of in a posted outcome (any campaign)."""
+        outcomes = self._clinics.get(clinic_id)
+        if outcomes is None:
+            return np.zeros((len(patient_ids), len(CHANNELS)), bool)
+        with self._lock:
+            outcomes.fold()
+        bits = outcomes.summary["opted"].reindex(patient_ids, fill_value=0).to_numpy(np.uint8)
+        return ((bits[:, None] >> np.arange(len(CHANNELS))) & 1).astype(bool)
+
+
+def with_resting(
+    patients: pd.Index, blocked: np.ndarray, removed: np.ndarray, resting: pd.Series,
+    on: dt.date,
+) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """The outcome bits with the sequence members kept off lists on day ``on`` added.
+
+    ``resting`` holds the last day each member is kept off; a patient in both stays blocked
+    by either rule and keeps its opt-outs.
+    """
+    day = np.datetime64(pd.Timestamp(on).date(), "D")
+    until = resting.to_numpy("M8[D]")
+    kept_off = pd.Index(resting.index[until >= day], dtype=object)
+    union = patients.union(kept_off) if len(patients) else kept_off.unique()
+    out_blocked = pd.Series(blocked, index=patients).reindex(union, fill_value=False)
+    out_blocked = out_blocked.to_numpy(bool) | union.isin(kept_off)
+    out_removed = pd.Series(removed, index=patients).reindex(union, fill_value=0)
+    return union, out_blocked, out_removed.to_numpy(np.uint8)
 
 
 def _snapshot_counts(index: SnapshotIndex, clinic_id: str, settings: Settings) -> pd.Series:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.attempt_model import PRIOR_SAME, attempt_rows, fit_attempt_factors
+from training.attempt_model import (
+    PRIOR_SAME,
+    AttemptFactors,
+    attempt_rows,
+    fit_attempt_factors,
+    prior_factors,
+)
 
 
 def _contacts(rows):
@@ -58,3 +64,22 @@ def test_factors_recover_a_known_fatigue_and_fall_back_to_the_prior_on_thin_hist
     assert 0.7 < factors.other_channel <= 1.0
     thin = fit_attempt_factors(_contacts(rows[:20]), "2026-12-31")
     assert not thin.learned and thin.same_channel == PRIOR_SAME
+
+
+def test_training_stores_the_attempt_factors_in_the_bundle_and_loading_keeps_them(
+    trained, tmp_path
+):
+    import dataclasses
+    import json
+
+    from training.bundle import ModelBundle
+
+    learned = AttemptFactors(0.42, 0.81, 1234, learned=True)
+    assert isinstance(trained.bundle.attempt_factors, AttemptFactors)
+    bundle = dataclasses.replace(trained.bundle, attempt_factors=learned)
+    path = bundle.save(tmp_path / "bundle")
+    assert ModelBundle.load(path).attempt_factors == learned
+    meta = json.loads((path / "bundle.json").read_text())
+    del meta["attempt_factors"]  # a bundle written before sequences existed
+    (path / "bundle.json").write_text(json.dumps(meta))
+    assert ModelBundle.load(path).attempt_factors == prior_factors()

@@ -102,6 +102,10 @@ def campaign_section(results: dict, currency: str = "$") -> str:
     tables += _table(["By message", *COLUMNS], _rows(results["by_attempt"], "attempt", currency))
     where = sources_sentence(results)
     where = f'<p class="note" data-key="campaign-sources">{escape(where)}</p>' if where else ""
+    if results.get("sequences"):
+        from serving.monitoring.report.sequence_view import sequence_html
+
+        tables += sequence_html(results["sequences"])
     return (f'<section id="campaign"><h2>Campaign results: '
             f"{escape(title(results))}</h2>{caused}{summary}{attributed}{where}{tables}"
             "</section>")
@@ -119,6 +123,10 @@ def campaign_lines(results: dict, currency: str = "$") -> list[str]:
         for row in _rows(items, name, currency):
             lines.append("  " + row[0] + ": " + ", ".join(
                 f"{h.lower()} {c}" for h, c in zip(COLUMNS, row[1:], strict=True)))
+    if results.get("sequences"):
+        from serving.monitoring.report.sequence_view import sequence_lines
+
+        lines += sequence_lines(results["sequences"])
     att = results["attribution"]["overall"]
     lines.append(f"Credited the usual way (latest message within {results['window_days']} "
                  f"days): {fmt.count(att['booked'])} bookings; includes patients who would "

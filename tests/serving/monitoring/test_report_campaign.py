@@ -144,3 +144,42 @@ def test_the_report_shows_the_latest_stored_campaign_by_itself(trained_clinic, t
     assert f"Campaign results: newer ({clinic})" in _text(html)
     assert latest_campaign_results(Settings(models_dir=tmp_path / "none"), [clinic], None,
                                    None, None) is None
+
+
+def test_running_sequences_counts_members_not_booked_with_attempts_left_and_recent_contact():
+    import pandas as pd
+
+    from serving.monitoring.report.sequence_view import running_sequences
+
+    start = pd.Timestamp("2026-03-01 09:00")
+    members = pd.DataFrame({"campaign_id": "s", "patient_id": ["a", "b", "c", "d", "e", "h"],
+                            "assigned_at": start,
+                            "arm": ["treatment"] * 5 + ["holdout"]})
+
+    def ev(pid, kind, day, channel="sms"):
+        return {"patient_id": pid, "campaign_id": "s", "channel": channel, "type": kind,
+                "at": start + pd.Timedelta(days=day)}
+
+    events = pd.DataFrame([
+        ev("a", "sent", 0), ev("a", "sent", 8),              # running: last attempt 4 days ago
+        ev("b", "sent", 0), ev("b", "booked", 2, None),      # booked: over
+        *[ev("c", "sent", 3 * k) for k in range(5)],         # all five sent: over
+        ev("d", "sent", 0), ev("d", "opted_out", 1),         # opted out of its only channel
+        ev("h", "sent", 0),                                  # holdout: never counted
+    ])                                                       # e: nothing sent yet, just started
+    on = start + pd.Timedelta(days=12)
+    assert running_sequences(members, events, "s", Settings(), on) == 2
+    assert running_sequences(members, events, "s", Settings(), on + pd.Timedelta(days=20)) == 0
+
+
+def test_the_report_shows_sequences_attempts_and_bookings_per_attempt(results):
+    from serving.monitoring.report.sequence_view import sequence_block, sequence_lines
+
+    block = sequence_block(results, 17)
+    assert [a["sent"] for a in block["by_attempt"]] == [
+        a["contacted"] for a in results["by_attempt"]]
+    page = render(replace(test_report._full_data(),
+                                 campaign={**results, "sequences": block}))
+    assert re.search(r'data-key="sequences-running">17<', page)
+    assert "Booked after it" in page
+    assert sequence_lines(block)[0] == "Sequences still running: 17"
