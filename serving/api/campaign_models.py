@@ -136,7 +136,7 @@ class DueQuery(StrictRequest):
 
     clinic_id: str = Field(..., min_length=1, max_length=200,
                            description="The clinic that started the campaign.")
-    on: str | None = Field(None, description="The day to send (YYYY-MM-DD); default today.")
+    on: str = Field(..., description="The day to send (YYYY-MM-DD).")
 
 
 class ResultsQuery(StrictRequest):

@@ -57,7 +57,7 @@ def test_a_generated_client_ranks_scores_and_parses_401_and_403_as_the_error_mod
         scored = score.sync(
             client=client, body=models.ScoreRequest(clinic_id="south", patient_ids=[first])
         )
-        assert isinstance(scored, models.ScoreResponse) and scored.patients[0].rank == 1
+        assert isinstance(scored, models.ScoreResponse) and scored.patients[0].rank >= 1
 
         stranger = client_module.AuthenticatedClient(base_url=real_server.url, token="not-a-token")
         refused = rank.sync_detailed(client=stranger, body=models.RankRequest(clinic_id="south"))
