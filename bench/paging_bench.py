@@ -1,15 +1,13 @@
-"""Benchmark: paging through a 500,000-patient clinic, and health checks while saturated.
+"""Benchmark: paging through a 500,000-patient clinic over HTTP.
 
 Run: ``.venv/bin/python bench/paging_bench.py`` (defaults: a model trained on a 5,000-patient
 demo clinic, its snapshot resampled to one clinic of 500,000 patients, as
 ``bench/serving_bench.py`` builds its world). Writes ``bench/results/paging.json``.
 
-1. paging: ``POST /rank`` over HTTP with ``limit`` 5,000 and ``explain`` false, following
-   ``next_cursor`` until the list ends; total seconds, pages, per-page p50/max, and a check
-   that every eligible patient came exactly once;
-2. saturation: ``--clients`` closed-loop clients asking for 2,000-5,000 patients each while
-   one prober times ``/readyz`` and ``/livez``; probe p50/p99/max and the data requests'
-   latency and status counts (queueing, not refusals, is what happens past the page threads).
+``POST /rank`` with ``limit`` 5,000 and ``explain`` false, following ``next_cursor`` until
+the list ends: total seconds, pages, per-page p50/max, and a check that every eligible
+patient came exactly once. Health checks and the admission bound under many clients are
+``bench/health_bench.py``'s.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -68,73 +65,11 @@ def page_through(url: str, token: str, size: int) -> dict:
     }
 
 
-def saturate(url: str, token: str, clients: int, seconds: float) -> dict:
-    import httpx
-
-    headers = {"Authorization": f"Bearer {token}"}
-    stop = threading.Event()
-    data_ms: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-
-    def client_loop(number: int) -> None:
-        sizes = [2000, 3000, 4000, 5000]
-        with httpx.Client(timeout=300) as client:
-            i = number
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                try:
-                    status = client.post(f"{url}/rank", headers=headers, json={
-                        "clinic_id": "big", "limit": sizes[i % 4], "explain": i % 3 == 0,
-                    }).status_code
-                except httpx.HTTPError:
-                    status = -1
-                with lock:
-                    data_ms.append((time.perf_counter() - t0) * 1000)
-                    statuses[status] = statuses.get(status, 0) + 1
-                i += 1
-
-    probes: dict[str, list[float]] = {"/readyz": [], "/livez": []}
-
-    def prober() -> None:
-        with httpx.Client(timeout=60) as client:
-            while not stop.is_set():
-                for path, times in probes.items():
-                    t0 = time.perf_counter()
-                    client.get(f"{url}{path}")
-                    times.append((time.perf_counter() - t0) * 1000)
-                time.sleep(0.05)
-
-    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(clients)]
-    threads.append(threading.Thread(target=prober))
-    for thread in threads:
-        thread.start()
-    time.sleep(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
-
-    def summary(times: list[float]) -> dict:
-        return {"n": len(times), "p50_ms": round(float(np.percentile(times, 50)), 1),
-                "p99_ms": round(float(np.percentile(times, 99)), 1),
-                "max_ms": round(max(times), 1)}
-
-    return {
-        "clients": clients,
-        "seconds": seconds,
-        "data_requests": summary(data_ms),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-        **{path.strip("/"): summary(times) for path, times in probes.items()},
-    }
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=500_000)
     parser.add_argument("--train-patients", type=int, default=5_000)
     parser.add_argument("--page-size", type=int, default=5_000)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "paging.json")
     args = parser.parse_args(argv)
     serving_bench.CLINICS = {"big": args.patients}
@@ -149,7 +84,6 @@ def main(argv: list[str]) -> int:
         process, url = serving_bench.start_server(settings, work, token_file)
         try:
             paging = page_through(url, token, args.page_size)
-            saturation = saturate(url, token, args.clients, args.seconds)
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -159,7 +93,6 @@ def main(argv: list[str]) -> int:
         "patients": args.patients,
         "model": model,
         "paging": paging,
-        "saturation": saturation,
         "server_log_500s": log.count("status=500"),
     }
     write_result(result, args.out)
