@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 import features
 from features.config import Settings
@@ -18,6 +19,7 @@ from features.vocabulary import CHANNELS, NO_CHANNEL_MODEL
 from training.bundle import ModelBundle
 from training.channel_choice import best_channels
 from training.context import add_context
+from training.rank_score import rank_scores
 from training.snapshot_schema import UPLIFT_COLUMNS, snapshot_column_names
 from training.uplift.columns import uplift_columns
 
@@ -56,8 +58,8 @@ def score_features(
     frame = frame if keep.all() else frame.loc[keep]
     threads = settings.training.scoring_threads
     x = bundle.matrix(frame)
-    raw = bundle.return_model.booster.predict(x, num_threads=threads)
-    p_return = bundle.return_model.calibrator.transform(raw)
+    margin = bundle.return_model.margin_matrix(x, num_threads=threads)
+    p_return = bundle.return_model.calibrator.transform(expit(margin))
     n = len(frame)
     if bundle.channel_model is not None:
         probs = bundle.channel_model.predict_matrix(
@@ -71,6 +73,7 @@ def score_features(
         "patient_id": frame.index.to_numpy(dtype=object),
         "clinic_id": frame["clinic_id"].to_numpy(dtype=object),
         "return_probability": p_return,
+        "rank_score": rank_scores(margin, frame["overdue_ratio"]),
         "best_channel": best,
         **{f"p_{c}": probs[:, j] for j, c in enumerate(CHANNELS)},
         "expected_value": p_return * revenue,

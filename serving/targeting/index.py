@@ -30,6 +30,10 @@ ORDERINGS: dict[str, str] = {
     "incremental_value": "incremental_value",
 }
 UPLIFT_ORDERINGS: frozenset[str] = frozenset({"uplift", "incremental_value"})
+# The tie-free key of the probability ordering (``training.rank_score``): the model's own
+# order, exact ties broken by closeness to the usual interval. Snapshots without it (written
+# before it existed, or made by hand) rank by ``return_probability``.
+RANK_KEY = "rank_score"
 CODED_COLUMNS: dict[str, str] = {
     "segment": "segment",
     "service": "last_service",
@@ -185,6 +189,10 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
         },
     )
     scores = {name: _numeric(frame, column) for name, column in ORDERINGS.items()}
+    if RANK_KEY in frame.columns:
+        scores["probability"] = _numeric(frame, RANK_KEY)
+    # every ordering's ties go to the probability order, then (identical patients) to the id
+    tie_key = np.where(np.isnan(scores["probability"]), np.inf, -scores["probability"])
     patient_ids = frame["patient_id"].astype(str).to_numpy()
     id_rank = np.empty(len(frame), dtype=np.int64)
     id_rank[np.argsort(patient_ids, kind="stable")] = np.arange(len(frame))
@@ -195,9 +203,9 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
         members = grouping[bounds[number] : bounds[number + 1]]
         orders = {}
         for name, score in scores.items():
-            # best first; missing scores last; ties broken by patient id for stable lists
+            # best first; missing scores last; ties by the probability order, then patient id
             key = np.where(np.isnan(score[members]), np.inf, -score[members])
-            rows = members[np.lexsort((id_rank[members], key))]
+            rows = members[np.lexsort((id_rank[members], tie_key[members], key))]
             orders[name] = OrderedArrays(
                 rows=rows,
                 channel_bits=bits[rows],
