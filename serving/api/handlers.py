@@ -63,8 +63,9 @@ def build_records(
     return [PatientRecord.model_validate(r) for r in records]
 
 
-def ordering(served: Served, request: RankRequest) -> tuple[str, str]:
-    """The ordering ``POST /rank`` uses and why: the request's, else the bundle's default."""
+def ordering(served: Served, request: RankRequest | ScoreRequest) -> tuple[str, str]:
+    """The ordering of ``POST /rank`` and the ranks of ``POST /score``, and why: the
+    request's ``rank_by``, else the bundle's default (one rule for both routes)."""
     summary = served.bundle.uplift_summary()
     return ranking.resolve_ordering(served.index, request.rank_by, summary["ordering"],
                                     summary["ordering_reason"])
@@ -164,7 +165,8 @@ def lookup(served: Served, request: ScoreRequest) -> ranking.Lookup:
     """The named patients of ``POST /score``, split by the contact policy."""
     try:
         return ranking.find_patients(
-            served.index, request.clinic_id, request.patient_ids, request.channels
+            served.index, request.clinic_id, request.patient_ids, request.channels,
+            ordering(served, request)[0],
         )
     except ranking.UnknownClinicError:
         raise _clinic_error(request.clinic_id) from None
@@ -178,8 +180,11 @@ def score_response(
         Blocked(patient_id=pid, policy_reasons=rules)
         for pid, rules in zip(found.blocked_ids, found.blocked_rules, strict=True)
     ]
+    used, why = ordering(served, request)
     return ScoreResponse(
         clinic_id=request.clinic_id,
+        ordering=used,
+        ordering_reason=why,
         model_version=served.version,
         snapshot_as_of=served.as_of,
         patients=build_records(

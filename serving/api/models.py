@@ -147,6 +147,11 @@ class ScoreRequest(StrictRequest):
     channels: list[Channel] | None = Field(
         None, min_length=1, description="Channels the campaign will use (absent: all)."
     )
+    rank_by: RankBy | None = Field(
+        None,
+        description="The ordering each patient's rank refers to, as in POST /rank (absent: "
+        "the model's default ordering, the one /rank uses without rank_by).",
+    )
     explain: bool = Field(True, description="Attach plain-language reasons to each patient.")
     max_reasons: int = Field(
         3, ge=1, le=10, description="At most this many reasons per patient (1-10)."
@@ -170,7 +175,9 @@ class PatientRecord(BaseModel):
     """One patient on an outreach list."""
 
     rank: int = Field(
-        description="Position in the clinic's eligible list under this request (1 = best)."
+        description="Position in the clinic's eligible list under this request (1 = best), "
+        "in the answer's ordering; for /score, the list for the campaign's channels "
+        "without other filters."
     )
     patient_id: str = Field(description="The clinic's patient identifier.")
     return_probability: float = Field(
@@ -246,6 +253,8 @@ class ScoreResponse(BaseModel):
     """Records of named patients."""
 
     clinic_id: str = Field(description="The clinic the patients belong to.")
+    ordering: RankBy = Field(description="The ordering the patients' ranks refer to.")
+    ordering_reason: str = Field(description="Why this ordering was used, in words.")
     model_version: str = Field(
         description="Registry version of the model that scored the snapshot."
     )
@@ -305,7 +314,8 @@ class ModelInfo(BaseModel):
     uplift_reason: str = Field("", description="Where the uplift estimate comes from, or why "
                                "there is none.")
     default_ordering: RankBy = Field(
-        "probability", description="The ordering /rank uses when rank_by is absent."
+        "probability", description="The ordering /rank (and the ranks of /score) use when "
+        "rank_by is absent."
     )
     ordering_reason: str = Field("", description="Why that is the default ordering.")
 
