@@ -158,15 +158,28 @@ class ScoreRequest(StrictRequest):
     )
 
 
+ReasonsExplain = Literal["return_probability", "uplift"]
+REASONS_EXPLAIN = (
+    "What the reasons explain: the return probability (orderings probability and "
+    "expected_value, or no explainable uplift), or the uplift - why a message adds a "
+    "booking (orderings uplift and incremental_value). The first reason points the way of "
+    "the patient's kind: what raises the score for 'needs a nudge', what keeps the uplift "
+    "low for 'likely to come back on their own'."
+)
+
+
 class Reason(BaseModel):
-    """One reason behind a patient's return probability."""
+    """One reason behind the score a patient was ranked by (see ``reasons_explain``)."""
 
     feature: str = Field(description="Model feature the reason is about (stable machine name).")
     value: ReasonValue = Field(
         description="The patient's value of that feature at the snapshot date."
     )
     contribution: float = Field(
-        description="SHAP contribution to the log-odds of returning (positive: likelier to return)."
+        description="SHAP contribution to the log-odds of the explained score: returning, or "
+        "the patient's part of the uplift (positive: raises it); features telling one story "
+        "(the timing measures, a channel's answers) are summed into one reason. Reasons "
+        "moving the log-odds by less than serving.reason_min_effect are not shown."
     )
     text: str = Field(description="The reason as one plain-language sentence for front-desk staff.")
 
@@ -223,6 +236,8 @@ class RankResponse(BaseModel):
     clinic_id: str = Field(description="The clinic the list is for.")
     ordering: RankBy = Field(description="The ordering this list was ranked by.")
     ordering_reason: str = Field(description="Why this ordering was used, in words.")
+    reasons_explain: ReasonsExplain = Field(
+        "return_probability", description=REASONS_EXPLAIN)
     model_version: str = Field(
         description="Registry version of the model that scored the snapshot."
     )
@@ -255,6 +270,8 @@ class ScoreResponse(BaseModel):
     clinic_id: str = Field(description="The clinic the patients belong to.")
     ordering: RankBy = Field(description="The ordering the patients' ranks refer to.")
     ordering_reason: str = Field(description="Why this ordering was used, in words.")
+    reasons_explain: ReasonsExplain = Field(
+        "return_probability", description=REASONS_EXPLAIN)
     model_version: str = Field(
         description="Registry version of the model that scored the snapshot."
     )
