@@ -284,6 +284,12 @@ class ServingConfig(BaseModel):
         50_000,
         description="Snapshot rows explained in the background after a load, best-ranked first (0: none).",
     )
+    reason_min_effect: float = Field(
+        0.15,
+        description="A reason is shown only when its feature (or topic) moves the log-odds of "
+        "the explained score by at least this much (0.15: the odds by about 16%); weaker "
+        "contributions are filler. The manager report uses the same rule.",
+    )
     max_body_bytes: int = Field(
         1_000_000, ge=1_024, description="Largest request body accepted (413 above it)."
     )

@@ -76,6 +76,9 @@ class ClinicIndex:
     orders: dict[str, OrderedArrays]
     position: pd.Series  # patient_id -> position in the ``probability`` ordering
     size: int
+    # per ordering, the position in it of the patient at each ``probability`` position
+    # (``/score`` ranks named patients in any ordering without sorting again)
+    from_probability: dict[str, np.ndarray] = field(default_factory=dict)
     # per coded column, a lookup table: code -> does this clinic hold the label
     present: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -198,6 +201,7 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
     id_rank[np.argsort(patient_ids, kind="stable")] = np.arange(len(frame))
     clinic_codes, clinic_labels = pd.factorize(frame["clinic_id"].astype(str), sort=True)
     grouping = np.argsort(clinic_codes, kind="stable")
+    place = np.empty(len(frame), dtype=np.int32)  # scratch: row -> position in one ordering
     bounds = np.searchsorted(clinic_codes[grouping], np.arange(len(clinic_labels) + 1))
     for number, clinic_id in enumerate(clinic_labels):
         members = grouping[bounds[number] : bounds[number + 1]]
@@ -214,6 +218,10 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
             )
         by_probability = orders["probability"].rows
         position = pd.Series(np.arange(len(by_probability)), index=patient_ids[by_probability])
+        from_probability = {}
+        for name, arrays in orders.items():
+            place[arrays.rows] = np.arange(len(arrays.rows), dtype=np.int32)
+            from_probability[name] = place[by_probability].copy()
         present = {}
         for col, (codes, labels) in coded.items():
             table = np.zeros(len(labels) + 1, dtype=bool)
@@ -225,5 +233,6 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
             position=position,
             size=len(members),
             present=present,
+            from_probability=from_probability,
         )
     return index

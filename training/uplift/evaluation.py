@@ -46,7 +46,9 @@ def held_out_campaigns(members: pd.DataFrame, uplift: np.ndarray, p_return: np.n
     """
     treated = members["treatment"].to_numpy() != CONTROL
     y = members["y"].to_numpy().astype(float)
-    mean_tau = np.nanmean(np.where(allowed, uplift, np.nan), axis=1)
+    known = allowed & np.isfinite(uplift)  # a member allowing no channel gets -1 below
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_tau = np.where(known, uplift, 0.0).sum(axis=1) / known.sum(axis=1)
     rng = np.random.default_rng(0)
     scores = {"model": np.nan_to_num(mean_tau, nan=-1.0), "return_probability": p_return,
               "days_since_last_visit": members["days_since_last_visit"].to_numpy(float),

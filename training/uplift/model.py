@@ -53,6 +53,23 @@ class UpliftModel:
             return self.learner.predict(x, num_threads=num_threads, response=response)
         return self.learner.predict(x, num_threads=num_threads)
 
+    @property
+    def explainable(self) -> bool:
+        """True when the learner's effect can be explained per input (``contributions``)."""
+        return self.available and isinstance(self.learner, PullForwardUplift)
+
+    def contributions(self, x: np.ndarray, num_threads: int = 0) -> np.ndarray | None:
+        """Per-input SHAP contributions (log-odds) to the patient's part of the uplift.
+
+        Only the pull-forward learner has one booster whose output the effect is
+        proportional to (``PullForwardUplift.contributions``); for the others (T, DR,
+        structured: a difference or product of several boosters) this returns None and the
+        service explains with the return model instead, saying so.
+        """
+        if not self.explainable:
+            return None
+        return self.learner.contributions(x, num_threads)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state (learner boosters as LightGBM model text)."""
         return {"available": self.available, "reason": self.reason, "ordering": self.ordering,

@@ -116,16 +116,34 @@ def test_score_returns_records_blocked_patients_and_unknown_ids(client, world) -
                   rank_by="probability").json()["patients"]
     ids = [ranked[2]["patient_id"], blocked, "nobody-here"]
     response = client.post(
-        "/score", json={"clinic_id": "north", "patient_ids": ids}, headers=auth(world.north_token)
+        "/score", json={"clinic_id": "north", "patient_ids": ids, "rank_by": "probability"},
+        headers=auth(world.north_token)
     )
     assert response.status_code == 200, response.text
     body = response.json()
+    assert body["ordering"] == "probability"
     assert [p["patient_id"] for p in body["patients"]] == [ids[0]]
     assert body["patients"][0]["rank"] == 3
     assert body["patients"][0]["reasons"] == ranked[2]["reasons"]
     assert body["not_contactable"][0]["patient_id"] == blocked
     assert "do_not_contact" in body["not_contactable"][0]["policy_reasons"]
     assert body["not_found"] == ["nobody-here"]
+
+
+@pytest.mark.parametrize("rank_by", [None, "probability", "incremental_value", "uplift"])
+def test_score_ranks_follow_the_same_ordering_rule_as_rank(client, world, rank_by) -> None:
+    asked = {} if rank_by is None else {"rank_by": rank_by}
+    listed = rank(client, world.north_token, clinic_id="north", limit=40, explain=False,
+                  **asked).json()
+    ids = [p["patient_id"] for p in listed["patients"]][::-3]  # some, out of order
+    body = client.post("/score", json={"clinic_id": "north", "patient_ids": ids,
+                                       "explain": False, **asked},
+                       headers=auth(world.north_token)).json()
+    assert (body["ordering"], body["ordering_reason"]) == (listed["ordering"],
+                                                           listed["ordering_reason"])
+    by_id = {p["patient_id"]: p["rank"] for p in listed["patients"]}
+    assert [(p["patient_id"], p["rank"]) for p in body["patients"]] == \
+        [(i, by_id[i]) for i in ids]
 
 
 def test_model_reports_version_window_metrics_and_features(client, world) -> None:
