@@ -210,10 +210,12 @@ class OutcomeStore:
 
     # --- frames ----------------------------------------------------------------------------
 
-    def members_frame(self, clinic_id: str | None = None, campaign_id: str | None = None) -> pd.DataFrame:
-        """Campaign members: ``clinic_id`` + the columns of ``CAMPAIGN_MEMBER_DTYPES``."""
+    def members_frame(self, clinic_id: str | None = None, campaign_id: str | None = None,
+                      columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Campaign members: ``clinic_id`` + the columns of ``CAMPAIGN_MEMBER_DTYPES``
+        (or only ``columns`` of them)."""
         table = campaign_members
-        query = sa.select(table)
+        query = sa.select(*_sources(table, CAMPAIGN_MEMBER_DTYPES, columns))
         if clinic_id is not None:
             query = query.where(table.c.clinic_id == clinic_id)
         if campaign_id is not None:
@@ -221,11 +223,14 @@ class OutcomeStore:
         return _frame(self.engine, query, CAMPAIGN_MEMBER_DTYPES)
 
     def events_frame(
-        self, clinic_id: str | None = None, types: Sequence[str] | None = None
+        self, clinic_id: str | None = None, types: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Outcome events in storage order: ``clinic_id`` + the columns of ``OUTCOME_EVENT_DTYPES``."""
+        """Outcome events in storage order: ``clinic_id`` + the columns of
+        ``OUTCOME_EVENT_DTYPES`` (or only ``columns`` of them: a million events read in
+        seconds, so read only what is needed)."""
         table = outcome_events
-        query = sa.select(*[c for c in table.c if c.name not in ("seq", "content_hash")])
+        query = sa.select(*_sources(table, OUTCOME_EVENT_DTYPES, columns))
         if clinic_id is not None:
             query = query.where(table.c.clinic_id == clinic_id)
         if types is not None:
@@ -307,18 +312,55 @@ def _event_rows(clinic_id: str, events: pd.DataFrame) -> list[tuple]:
     return list(zip(clinic, *(columns[c] for c in EVENT_COLUMNS[1:]), strict=True))
 
 
+def _sources(table: sa.Table, dtypes: dict[str, str],
+             columns: Sequence[str] | None) -> list[sa.Column]:
+    """The table columns behind the wanted contract columns (``clinic_id`` always)."""
+    wanted = [c for c in dtypes if columns is None or c in columns]
+    return [table.c.clinic_id, *(table.c[_TIME_COLUMNS.get(c, c)] for c in wanted)]
+
+
 def _frame(engine: sa.Engine, query: sa.Select, dtypes: dict[str, str]) -> pd.DataFrame:
-    """Run ``query`` and give the contract columns (times back from microseconds)."""
+    """Run ``query`` and give its contract columns (times back from microseconds).
+
+    Rows come straight from the driver's cursor and each column is converted once as an
+    array: no per-row SQLAlchemy processing, no per-value pandas conversion.
+    """
+    compiled = query.compile(engine, compile_kwargs={"render_postcompile": True})
+    names = [c.name for c in query.selected_columns]
     with engine.connect() as con:
-        result = con.execute(query)
-        raw = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    out: dict[str, pd.Series] = {"clinic_id": raw["clinic_id"].astype(object)}
+        params = compiled.construct_params()
+        statement = str(compiled)
+        if compiled.positiontup is not None:
+            params = tuple(params[k] for k in compiled.positiontup)
+        rows = con.exec_driver_sql(statement, params).fetchall()
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    raw = dict(zip(names, values, strict=True))
+    out: dict[str, object] = {"clinic_id": _objects(raw["clinic_id"])}
     for column, dtype in dtypes.items():
         source = _TIME_COLUMNS.get(column, column)
+        if source not in raw:
+            continue
         if source != column:
-            out[column] = from_micros(raw[source])
+            out[column] = _stamps(raw[source])
         elif dtype == "float64":
-            out[column] = pd.to_numeric(raw[column], errors="coerce").astype("float64")
+            out[column] = np.array(raw[column], dtype=float) if rows else np.zeros(0)
         else:
-            out[column] = raw[column].astype(object).where(raw[column].notna(), None)
+            out[column] = _objects(raw[column])
     return pd.DataFrame(out)
+
+
+def _objects(values: tuple) -> pd.Series:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return pd.Series(array, dtype=object)
+
+
+def _stamps(values: tuple) -> np.ndarray:
+    """Microseconds since the epoch (None: missing) -> naive ``datetime64[ns]``."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    missing = array == None  # noqa: E711 - elementwise on objects
+    micros = np.where(missing, 0, array).astype(np.int64)
+    stamps = (micros * 1000).view("datetime64[ns]")
+    stamps[missing] = np.datetime64("NaT")
+    return stamps
