@@ -48,19 +48,21 @@ def build_world(args: argparse.Namespace, work: Path) -> Settings:
     from features.simulator import simulate
     from training.fit import train
     from training.registry import log_and_register
-    from training.scored_snapshot import snapshot_path, write_snapshot
+    from training.scored_snapshot import snapshot_path, write_scored_snapshot
     from training.scoring import score
+    from training.snapshot_schema import finish_snapshot
 
     settings = Settings(models_dir=work / "models", training={"num_threads": 2})
     tables = simulate(args.train_patients, seed=7, start="2023-01-01", end=AS_OF).tables
     result = train(tables, AS_OF, settings)
-    log_and_register(result, settings)
+    version = log_and_register(result, settings).version
     base = score(tables, AS_OF, result.bundle, settings)
     picks = np.random.default_rng(1).integers(0, len(base), args.patients)
     big = base.iloc[picks].reset_index(drop=True)
     big["patient_id"] = pd.Series(np.arange(args.patients)).map("B{:08d}".format).astype(object)
     big["clinic_id"] = CLINIC
-    write_snapshot(big, snapshot_path(settings.models_dir, AS_OF))
+    write_scored_snapshot(finish_snapshot(big, AS_OF, version),
+                          snapshot_path(settings.models_dir, AS_OF))
     return settings
 
 
@@ -111,12 +113,15 @@ def in_process(settings: Settings, args: argparse.Namespace) -> dict:
     overlay_load_s = time.perf_counter() - started
     requests = [RankRequest(clinic_id=CLINIC, limit=100, explain=False, **b) for b in BODIES]
 
+    def answer(view: object, request: RankRequest) -> None:
+        selection = handlers.select(view, request)
+        handlers.rank_response(view, request, selection, settings).model_dump_json()
+
     def bare(request: RankRequest) -> None:
-        handlers.rank(served, request, settings).model_dump_json()
+        answer(served, request)
 
     def applied(request: RankRequest) -> None:
-        view = campaigns.with_outcomes(served, outcomes, CLINIC, request.on)
-        handlers.rank(view, request, settings).model_dump_json()
+        answer(campaigns.with_outcomes(served, outcomes, CLINIC, request.on), request)
 
     started = time.perf_counter()
     applied(requests[0])

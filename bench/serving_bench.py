@@ -254,10 +254,11 @@ def drive(url: str, token: str, explain: bool, seconds: float, concurrency: int)
     return latencies
 
 
-def start_server(settings: Settings, work: Path, token_file: Path) -> tuple[subprocess.Popen, str]:
+def start_server(settings: Settings, work: Path, token_file: Path,
+                 port: int | None = None) -> tuple[subprocess.Popen, str]:
     import httpx
 
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "BENTOML_HOME": str(work / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
     command = [

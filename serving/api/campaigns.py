@@ -34,6 +34,7 @@ from serving.api.campaign_models import (
 from serving.api.models import PatientRecord
 from serving.api.state import Served
 from serving.targeting import ranking
+from serving.targeting.outcome_policy import COLUMNS as POLICY_COLUMNS
 from serving.targeting.outcome_policy import POLICY_EVENT_TYPES, OutcomeOverlay
 from serving.targeting.ranking import Selection
 
@@ -56,8 +57,8 @@ class Outcomes:
         self.settings = settings
         self.store = store or OutcomeStore.from_settings(settings)
         self.overlay = OutcomeOverlay(settings)
-        self.overlay.add(self.store.events_frame(types=POLICY_EVENT_TYPES))
-        self.overlay.fold_all()
+        self.overlay.add(self.store.events_frame(types=POLICY_EVENT_TYPES,
+                                                 columns=("clinic_id", *POLICY_COLUMNS)))
         self.sequences = sequence_campaigns.Sequences(settings, self.store, self.overlay)
         self._write = threading.Lock()
 

@@ -123,7 +123,11 @@ def campaign_sends(members: Members, events: Events,
         raise ValueError("outcome_events.cost: no cost given and no configured cost for the "
                          "channel (settings.policy.channel_costs)")
     (t,), span = time_ordinals(s.at.view("datetime64[ns]"))
-    order = np.lexsort((cost, (s.member * span + t) * len(CHANNELS) + s.channel))
+    key = (s.member * span + t) * len(CHANNELS) + s.channel
+    order = np.argsort(key)
+    ordered = key[order]
+    if (ordered[1:] == ordered[:-1]).any():  # a patient sent twice at one moment on one channel
+        order = np.lexsort((cost, key))
     member, at, channel, cost = s.member[order], s.at[order], s.channel[order], cost[order]
     count = np.bincount(member, minlength=members.n)
     starts = np.cumsum(count) - count

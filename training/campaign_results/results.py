@@ -74,10 +74,11 @@ def campaign_results(
     treated = m.arm == _T
     contacted = treated & (sends.count > 0)
     booked = booking != NAT
+    reactions = _reactions(ev)
 
     def grouped(member_group: np.ndarray, n_groups: int) -> list[dict[str, object]]:
         group = np.where(contacted, member_group, -1)
-        return tally(_member_rows(ev, sends, group, booked, kept, revenue), n_groups)
+        return tally(_member_rows(ev, reactions, sends, group, booked, kept, revenue), n_groups)
 
     segment_labels, segment_code = _segment_codes(m.segment)
     by_segment = []
@@ -93,7 +94,7 @@ def campaign_results(
                        enumerate(grouped(sends.first_channel, len(CHANNELS)))
                        if item["contacted"]],
         "by_segment": by_segment,
-        "by_attempt": _by_attempt(ev, sends, treated, booking, kept, revenue),
+        "by_attempt": _by_attempt(ev, reactions, sends, treated, booking, kept, revenue),
         "versus_holdout": _lift(treated, ~treated, booked, revenue, sends),
         "attribution": attribution(m, ev, vi, sends, treated, window),
     }
@@ -116,13 +117,19 @@ def _segment_codes(segment: np.ndarray) -> tuple[list[str], np.ndarray]:
     return order, pd.Index(order).get_indexer(labels).astype(np.int64)
 
 
-def _contact_rows(ev: Events, types: tuple[int, ...]) -> np.ndarray:
-    """Positions of this campaign's events of the given types."""
-    return np.flatnonzero(ev.ours & np.isin(ev.type_, types))
+def _reactions(ev: Events) -> dict[str, np.ndarray]:
+    """Positions of this campaign's deliveries, responses (reply or click) and opt-outs."""
+    flags = np.zeros(len(OUTCOME_TYPES), dtype=np.int8)
+    flags[DELIVERED], flags[REPLIED], flags[CLICKED], flags[OPTED_OUT] = 1, 2, 2, 3
+    kind = np.where(ev.ours, flags[ev.type_], 0)
+    rows = np.flatnonzero(kind)
+    found = kind[rows]
+    return {"delivered": rows[found == 1], "responded": rows[found == 2],
+            "opted_out": rows[found == 3]}
 
 
-def _member_rows(ev: Events, sends: Sends, group: np.ndarray, booked: np.ndarray,
-                 kept: np.ndarray, revenue: np.ndarray) -> Rows:
+def _member_rows(ev: Events, reactions: dict[str, np.ndarray], sends: Sends, group: np.ndarray,
+                 booked: np.ndarray, kept: np.ndarray, revenue: np.ndarray) -> Rows:
     """Rows for a grouping fixed per member (overall, channel, segment); -1 excluded."""
     def pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         member = ev.member[rows]
@@ -131,15 +138,15 @@ def _member_rows(ev: Events, sends: Sends, group: np.ndarray, booked: np.ndarray
     b, k = np.flatnonzero(booked), np.flatnonzero(kept)
     return Rows(
         sends=(sends.member, group[sends.member]), send_cost=sends.cost,
-        delivered=pairs(_contact_rows(ev, (DELIVERED,))),
-        responded=pairs(_contact_rows(ev, (REPLIED, CLICKED))),
-        opted_out=pairs(_contact_rows(ev, (OPTED_OUT,))),
+        delivered=pairs(reactions["delivered"]), responded=pairs(reactions["responded"]),
+        opted_out=pairs(reactions["opted_out"]),
         booked=(b, group[b]), attended=(k, group[k]), attended_revenue=revenue[k],
     )
 
 
-def _by_attempt(ev: Events, sends: Sends, treated: np.ndarray, booking: np.ndarray,
-                kept: np.ndarray, revenue: np.ndarray) -> list[dict[str, object]]:
+def _by_attempt(ev: Events, reactions: dict[str, np.ndarray], sends: Sends, treated: np.ndarray,
+                booking: np.ndarray, kept: np.ndarray,
+                revenue: np.ndarray) -> list[dict[str, object]]:
     """One block per attempt number: reactions and bookings before the next attempt."""
     t = treated[sends.member]
     n_attempts = int(sends.attempt[t].max(initial=0))
@@ -158,9 +165,8 @@ def _by_attempt(ev: Events, sends: Sends, treated: np.ndarray, booking: np.ndarr
     k = np.flatnonzero(kept)
     rows = Rows(
         sends=(sends.member, np.where(t, sends.attempt - 1, -1)), send_cost=sends.cost,
-        delivered=pairs(_contact_rows(ev, (DELIVERED,))),
-        responded=pairs(_contact_rows(ev, (REPLIED, CLICKED))),
-        opted_out=pairs(_contact_rows(ev, (OPTED_OUT,))),
+        delivered=pairs(reactions["delivered"]), responded=pairs(reactions["responded"]),
+        opted_out=pairs(reactions["opted_out"]),
         booked=(b, b_group), attended=(k, k_group[k]), attended_revenue=revenue[k],
     )
     return [{"attempt": a + 1, **item} for a, item in enumerate(tally(rows, n_attempts))]
