@@ -156,6 +156,11 @@ class ScoreRequest(StrictRequest):
     max_reasons: int = Field(
         3, ge=1, le=10, description="At most this many reasons per patient (1-10)."
     )
+    on: dt.date | None = Field(
+        None,
+        description="Policy day, as in /rank: posted outcomes (sends, opt-outs, bookings) "
+        "are judged at it (absent: today on the service's clock).",
+    )
 
 
 ReasonsExplain = Literal["return_probability", "uplift"]

@@ -237,6 +237,7 @@ class Reactivate:
         try:
             handlers.authorize(clinics_in_scope(ctx.request.scope), request.clinic_id)
             served = handlers.require(self.state.current)
+            served = campaigns.with_outcomes(served, self.outcomes, request.clinic_id, request.on)
             found = handlers.lookup(served, request)
             if request.explain:
                 await explain_pending(served, found.selection.rows,

@@ -41,7 +41,7 @@ from features.config import Settings
 from features.vocabulary import CHANNELS, VISIT_EVENT_TYPES, cutoff
 from serving.targeting.index import SnapshotIndex
 from serving.targeting.outcome_state import ClinicOutcomes
-from serving.targeting.policy import contacts_window_column
+from serving.targeting.policy import SEQUENCE_RULE, contacts_window_column
 
 POLICY_EVENT_TYPES: tuple[str, ...] = ("sent", "opted_out", *VISIT_EVENT_TYPES)
 COLUMNS: tuple[str, ...] = ("patient_id", "type", "channel", "at", "appointment_at")
@@ -87,18 +87,24 @@ def clinic_tables(index: SnapshotIndex, clinic_id: str, settings: Settings) -> C
 
 
 def patched_index(index: SnapshotIndex, base: SnapshotIndex, clinic_id: str,
-                  tables: ClinicTables, positions: np.ndarray, blocked: np.ndarray,
-                  removed: np.ndarray) -> SnapshotIndex:
-    """``base`` with the channel bits of the clinic's ``positions`` recomputed from the plain
-    ``index``: its bits minus ``removed``, none where ``blocked``. Bits are copied, never
-    changed in place; every other array is shared."""
+                  tables: ClinicTables, positions: np.ndarray, rules: dict[str, np.ndarray],
+                  removed: np.ndarray, from_plain: bool = True) -> SnapshotIndex:
+    """``base`` with the policy of the clinic's ``positions`` redone.
+
+    Channel bits, the rule flags (``blocks``) and the permitted channels (``permissions``) of
+    those patients are recomputed from the plain ``index`` (``from_plain``: the outcome
+    layer, whose verdicts are whole) or added on top of ``base`` (the sequence layer): the
+    ``rules`` they break are set, the ``removed`` channel bits taken away, and no channel
+    remains where a rule blocks. Arrays are copied, never changed in place; every other
+    array is shared.
+    """
     if not len(positions):
         return base
     rows = tables.prob_rows[positions]
-    new_bits = index.channel_bits[rows] & ~removed
+    source = index if from_plain else base
+    blocked = np.logical_or.reduce(list(rules.values()))
+    new_bits = source.channel_bits[rows] & ~removed
     new_bits[blocked] = 0
-    if base is index and not (new_bits != index.channel_bits[rows]).any():
-        return index
     entry = base.clinics[clinic_id]
     bits = base.channel_bits.copy()
     bits[rows] = new_bits
@@ -107,8 +113,23 @@ def patched_index(index: SnapshotIndex, base: SnapshotIndex, clinic_id: str,
         ordered = arrays.channel_bits.copy()
         ordered[tables.to_order[name][positions]] = new_bits
         orders[name] = dataclasses.replace(arrays, channel_bits=ordered)
+    flags = {}
+    for rule in base.blocks.columns:
+        column = base.blocks[rule].to_numpy(dtype=bool).copy()
+        if rule in rules:
+            column[rows] = source.blocks[rule].to_numpy(dtype=bool)[rows] | rules[rule]
+        elif from_plain:
+            column[rows] = index.blocks[rule].to_numpy(dtype=bool)[rows]
+        flags[rule] = column
+    permitted = base.permissions.to_numpy(dtype=bool).copy()
+    taken = ((removed[:, None] >> np.arange(len(CHANNELS))) & 1).astype(bool)
+    permitted[rows] = source.permissions.to_numpy(dtype=bool)[rows] & ~taken
     clinics = {**base.clinics, clinic_id: dataclasses.replace(entry, orders=orders)}
-    return dataclasses.replace(base, channel_bits=bits, clinics=clinics)
+    return dataclasses.replace(
+        base, channel_bits=bits, clinics=clinics,
+        blocks=pd.DataFrame(flags, index=base.blocks.index),
+        permissions=pd.DataFrame(permitted, index=base.permissions.index,
+                                 columns=base.permissions.columns))
 
 
 def kept_off_ids(resting: pd.Series, on: dt.date) -> pd.Index:
@@ -230,9 +251,9 @@ class OutcomeOverlay:
                numbers: np.ndarray, on: dt.date, snapshot_as_of: dt.date) -> SnapshotIndex:
         numbers = numbers[positions[numbers] >= 0]
         where = positions[numbers]
-        blocked, removed = outcomes.verdicts(numbers, on, snapshot_as_of,
-                                             tables.counts[where], self.settings)
-        return patched_index(index, base, clinic_id, tables, where, blocked, removed)
+        rules, removed = outcomes.verdicts(numbers, on, snapshot_as_of, tables.counts[where],
+                                           self.settings)
+        return patched_index(index, base, clinic_id, tables, where, rules, removed)
 
     def _rest(self, index: SnapshotIndex, base: SnapshotIndex, clinic_id: str,
               resting: pd.Series, on: dt.date) -> SnapshotIndex:
@@ -240,9 +261,9 @@ class OutcomeOverlay:
         found = index.clinics[clinic_id].position.index.get_indexer(kept_off_ids(resting, on))
         where = found[found >= 0].astype(np.int64)
         tables = self._clinic_tables(index, clinic_id)
-        blocked = np.ones(len(where), dtype=bool)
-        return patched_index(index, base, clinic_id, tables, where, blocked,
-                             np.zeros(len(where), np.uint8))
+        return patched_index(index, base, clinic_id, tables, where,
+                             {SEQUENCE_RULE: np.ones(len(where), dtype=bool)},
+                             np.zeros(len(where), np.uint8), from_plain=False)
 
     def recent_sends(
         self, clinic_id: str, patient_ids: pd.Index, on: dt.date, before: pd.Timestamp,

@@ -118,34 +118,40 @@ class ClinicOutcomes:
         self.appointment_at[code[newer]] = appointment[newer]
 
     def verdicts(self, numbers: np.ndarray, on: dt.date, snapshot_as_of: dt.date,
-                 snapshot_counts: np.ndarray, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-        """``(blocked, removed channel bits)`` of ``numbers`` on policy day ``on``.
+                 snapshot_counts: np.ndarray,
+                 settings: Settings) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The rules ``numbers`` break on policy day ``on``, and the channels they removed.
 
         Args:
             snapshot_counts: per number, the snapshot's own contacts in the cap window
                 (sends before the snapshot's cut are in it already; later ones are added).
+
+        Returns:
+            ``(rules, removed)``: per rule of ``serving.targeting.policy.PATIENT_RULES`` the
+            outcomes decide (``contacted_recently``, ``contact_cap_reached``, ``booked``) a
+            boolean array, and the opted-out channel bits.
         """
         policy = settings.policy
         day = pd.Timestamp(on).normalize().value
         last = self.last_send[numbers]
         has_send = last != NAT
-        gap_days = (day - (last // DAY_NS) * DAY_NS) // DAY_NS
+        gap_days = (day - (np.where(has_send, last, 0) // DAY_NS) * DAY_NS) // DAY_NS
         recent = has_send & (gap_days < policy.min_days_between_contacts)
         window_start = day - policy.max_contacts_window_days * DAY_NS
         late = (self.send_at >= pd.Timestamp(cutoff(snapshot_as_of)).value) & (
             self.send_at > window_start)
         counted = np.bincount(self.send_number[late], minlength=self.size)[numbers]
         capped = counted + snapshot_counts >= policy.max_contacts
-        blocked = recent | capped
+        booked = np.zeros(len(numbers), dtype=bool)
         if not policy.include_booked:
             booked_at = self.booked_at[numbers]
             closed_at = self.closed_at[numbers]
             appointment = self.appointment_at[numbers]
-            has_booking = booked_at != NAT
             closed = (closed_at != NAT) & (closed_at >= booked_at)
             pending = (appointment == NAT) | (appointment >= day)
-            blocked |= has_booking & ~closed & pending
-        return blocked, self.opted[numbers]
+            booked = (booked_at != NAT) & ~closed & pending
+        rules = {"contacted_recently": recent, "contact_cap_reached": capped, "booked": booked}
+        return rules, self.opted[numbers]
 
     def sends_between(self, numbers: np.ndarray, after: int, start: int,
                       before: int) -> np.ndarray:

@@ -34,7 +34,9 @@ def distinct(pairs: Pairs, n_groups: int) -> np.ndarray:
     cells = member[ok].astype(np.int64) * n_groups + group[ok]
     seen = np.zeros(int(member.max()) * n_groups + n_groups, dtype=bool)
     seen[cells] = True
-    return seen.reshape(-1, n_groups).sum(axis=0).astype(np.int64)
+    if n_groups == 1:
+        return np.array([np.count_nonzero(seen)], dtype=np.int64)
+    return np.bincount(np.flatnonzero(seen) % n_groups, minlength=n_groups).astype(np.int64)
 
 
 def summed(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -91,3 +93,51 @@ def block(contacted: int, delivered: int, responded: int, opted_out: int, booked
         "cost_per_reactivation": ratio(cost, booked),
         "roi": ratio(revenue - cost, cost),
     }
+
+
+@dataclass(frozen=True)
+class MemberFlags:
+    """What happened to each member, for groupings fixed per member (overall, channel,
+    segment): one flag per count and the kept visit's revenue (0 without one), plus the
+    campaign's sends (member and cost) for the cost."""
+
+    contacted: np.ndarray
+    delivered: np.ndarray
+    responded: np.ndarray
+    opted_out: np.ndarray
+    booked: np.ndarray
+    attended: np.ndarray
+    revenue: np.ndarray
+    send_member: np.ndarray
+    send_cost: np.ndarray
+
+
+def member_tally(flags: MemberFlags, group: np.ndarray,
+                 n_groups: int) -> list[dict[str, float | int | None]]:
+    """:func:`tally` for a group per member, counting contacted members only.
+
+    Every count is a ``bincount`` of the members' groups, no (member, group) cells: a member
+    sits in exactly one group, so distinct patients are just flagged members.
+    """
+    grouped = np.where(flags.contacted, group, -1)
+    ok = grouped >= 0
+    inside = grouped[ok]
+
+    def count(flag: np.ndarray) -> np.ndarray:
+        return np.bincount(inside[flag[ok]], minlength=n_groups)[:n_groups]
+
+    contacted = np.bincount(inside, minlength=n_groups)[:n_groups]
+    counts = [count(getattr(flags, name)) for name in
+              ("delivered", "responded", "opted_out", "booked", "attended")]
+    kept = flags.attended & ok
+    revenue = summed(grouped[kept], flags.revenue[kept], n_groups)
+    cost = summed(grouped[flags.send_member], flags.send_cost, n_groups)
+    return [block(int(contacted[g]), *(int(c[g]) for c in counts), float(revenue[g]),
+                  float(cost[g])) for g in range(n_groups)]
+
+
+def flagged(n: int, members: np.ndarray) -> np.ndarray:
+    """A boolean per member, True for those in ``members``."""
+    out = np.zeros(n, dtype=bool)
+    out[members] = True
+    return out

@@ -50,8 +50,9 @@ COUNTS = pd.Series({"capped": 2.0, "old-send": 4.0})
 
 def verdicts(outcomes: ClinicOutcomes) -> dict[str, tuple[bool, int]]:
     counts = COUNTS.reindex(outcomes.ids).fillna(0.0).to_numpy()
-    blocked, removed = outcomes.verdicts(np.arange(outcomes.size), dt.date(2026, 6, 1),
-                                         SNAPSHOT_AS_OF, counts, Settings())
+    rules, removed = outcomes.verdicts(np.arange(outcomes.size), dt.date(2026, 6, 1),
+                                       SNAPSHOT_AS_OF, counts, Settings())
+    blocked = np.logical_or.reduce(list(rules.values()))
     return {p: (bool(b), int(r)) for p, b, r in zip(outcomes.ids, blocked, removed, strict=True)}
 
 
