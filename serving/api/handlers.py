@@ -56,12 +56,12 @@ def _clinic_error(clinic_id: str) -> ApiError:
 
 def build_records(
     served: Served, selection: Selection, settings: Settings, explain: bool, max_reasons: int,
-    ordering: str = "probability",
+    ordering: str | None = None,
 ) -> list[PatientRecord]:
     """Records of the selected rows, with reasons when asked (only these rows are explained).
 
-    The reasons explain the score of ``ordering`` (``Served.explanations_for``) and point
-    the way of each patient's group (``serving.targeting.kinds.reason_direction``).
+    The reasons explain the score of ``ordering`` (``Served.explanations_for``; None: the
+    default ordering's) and point the way of each patient's group (``serving.targeting.kinds.reason_direction``).
     """
     records = ranking.patient_records(served.index, selection, settings)
     if explain and len(selection.rows):

@@ -81,10 +81,11 @@ http = FastAPI(title="reactivate", docs_url=None, redoc_url=None, openapi_url=No
 
 
 async def explain_pending(served: Served, rows: np.ndarray,
-                          ordering: str = "probability") -> None:
+                          ordering: str | None = None) -> None:
     """Explain the ``rows`` not explained yet on a worker thread (TreeSHAP frees the GIL).
 
-    ``ordering``: the list's ordering (its reasons explain that ordering's score).
+    ``ordering``: the list's ordering (its reasons explain that ordering's score; None: the
+    bundle's default ordering).
     """
     store = served.explanations_for(ordering)
     pending = store.pending(rows)

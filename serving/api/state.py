@@ -54,8 +54,11 @@ class Served:
     loaded_at: dt.datetime
     others: dict[str, ExplanationStore] = field(default_factory=dict, repr=False)
 
-    def explanations_for(self, ordering: str) -> ExplanationStore:
-        """The store whose reasons explain ``ordering`` (``explanation_basis``)."""
+    def explanations_for(self, ordering: str | None) -> ExplanationStore:
+        """The store whose reasons explain ``ordering`` (``explanation_basis``; None: the
+        default ordering's, ``explanations``)."""
+        if ordering is None:
+            return self.explanations
         basis = explanation_basis(self.bundle, self.index, ordering)
         if basis == self.explanations.basis:
             return self.explanations
