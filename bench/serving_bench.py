@@ -254,13 +254,20 @@ def drive(url: str, token: str, explain: bool, seconds: float, concurrency: int)
     return latencies
 
 
-def start_server(settings: Settings, work: Path, token_file: Path,
-                 port: int | None = None) -> tuple[subprocess.Popen, str]:
+def start_server(
+    settings: Settings,
+    work: Path,
+    token_file: Path,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen, str]:
+    """``reactivate serve`` on 127.0.0.1 (``port``: a free one), ready; ``env``: overrides."""
     import httpx
 
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "BENTOML_HOME": str(work / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
+    env = {**os.environ, "BENTOML_HOME": str(work / "bentoml"), "BENTOML_DO_NOT_TRACK": "true",
+           **(env or {})}
     command = [
         sys.executable,
         "-m",

@@ -309,6 +309,16 @@ class ServingConfig(BaseModel):
         description="Threads building large pages (over 200 patients) off the event loop; "
         "more concurrent large requests queue for them, so health checks stay fast.",
     )
+    max_concurrency: int = Field(
+        4,
+        ge=1,
+        le=1_000,
+        description="Data requests in flight at once (health, docs, /model and /drift not "
+        "counted); one more is answered 429 with Retry-After at once (docs/serving.md).",
+    )
+    retry_after_seconds: int = Field(
+        1, ge=1, le=3_600, description="Retry-After of a 429 at capacity, in seconds."
+    )
 
 
 class OutcomesConfig(BaseModel):

@@ -15,7 +15,7 @@ How a new route opts in (``tests/serving/api/test_contract.py`` fails until it d
 3. it gets one :class:`Route` entry in :data:`ROUTES`: method, path, a stable
    ``operation_id``, the models, and any status beyond the ones :func:`declared_errors`
    derives (400/413/415 for a body, 431 always, 401 when protected, 403/404 when it names a clinic,
-   503 while nothing is loaded).
+   429 unless ``admitted=False``, 503 while nothing is loaded).
 
 The body rules (415, 413, malformed JSON) and the 400 error shape apply to every route
 without opting in (:mod:`serving.api.guard`, :mod:`serving.api.errors`).
@@ -63,6 +63,8 @@ DESCRIPTION = (
 )
 SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "description": "A clinic token."}}
 SCHEMA_REF = "#/components/schemas/{model}"
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
+                               "schema": {"type": "integer", "minimum": 1}}}
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class Route:
         needs_model: answers 503 until a model and snapshot are loaded.
         errors: statuses beyond the derived ones, with what they mean.
         tag: group in the docs page.
+        admitted: counts toward ``serving.max_concurrency`` and answers 429 past it
+            (:mod:`serving.api.admission`); False only for cheap reads an operator needs
+            while the service is busy.
     """
 
     method: str
@@ -94,6 +99,7 @@ class Route:
     needs_model: bool = True
     errors: Mapping[int, str] = field(default_factory=dict)
     tag: str = "lists"
+    admitted: bool = True
 
 
 ROUTES: tuple[Route, ...] = (
@@ -119,10 +125,13 @@ ROUTES: tuple[Route, ...] = (
           query=ResultsQuery, tag="campaigns",
           errors={404: "No campaign with that id for the clinic"}),
     Route("GET", "/model", "model", "The served model, its metrics and the reload status",
-          ModelInfo, tag="service"),
+          ModelInfo, tag="service", admitted=False),
     Route("GET", "/drift", "drift", "The latest drift summary of the monitoring job", None,
-          needs_model=False, errors={404: "No drift summary yet"}, tag="service"),
+          needs_model=False, errors={404: "No drift summary yet"}, tag="service",
+          admitted=False),
 )
+# Paths the admission bound neither counts nor refuses (serving.api.admission).
+UNADMITTED_PATHS = frozenset(r.path for r in ROUTES if not r.admitted)
 
 DERIVED = {
     400: "The request breaks a rule; `field` names it (input values are never echoed)",
@@ -131,6 +140,8 @@ DERIVED = {
     404: "The clinic has no patients in the served snapshot",
     413: "The body is larger than the service accepts",
     415: "The body is not application/json",
+    429: "The service is at capacity (serving.max_concurrency requests in flight); "
+         "retry after the Retry-After header's seconds",
     431: "The request headers are larger than the service accepts",
     503: "No model and scored snapshot loaded yet",
 }
@@ -165,6 +176,8 @@ def declared_errors(route: Route) -> dict[int, str]:
         codes.add(401)
     if _names_clinic(route):
         codes |= {403, 404}
+    if route.admitted:
+        codes.add(429)
     if route.needs_model:
         codes.add(503)
     found = {code: DERIVED[code] for code in codes}
@@ -210,6 +223,8 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": "Success", "content": _json(ok)}}
     for code, text in declared_errors(route).items():
         responses[str(code)] = {"description": text, "content": _json(_ref(ErrorBody))}
+        if code == 429:
+            responses[str(code)]["headers"] = RETRY_AFTER
     op: dict[str, Any] = {
         "operationId": route.operation_id,
         "summary": route.summary,

@@ -37,7 +37,8 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 from features.config import Settings
-from serving.api import campaigns, handlers
+from serving.api import campaigns, handlers, heap
+from serving.api.admission import AdmissionMiddleware
 from serving.api.auth import BearerAuthMiddleware, clinics_in_scope
 from serving.api.campaign_models import (
     CampaignRequest,
@@ -67,7 +68,9 @@ GIL_SWITCH_SECONDS = 0.0005
 # Pages of more records than this are built and serialised on the page threads, so one
 # request for 5,000 patients never holds the event loop (and the health checks) for long.
 INLINE_ROWS = 200
-UNTRACED_ROUTES = ["/rank", "/score", "/outcomes"]
+# Health probes too: they run every few seconds, tracing them tells nobody anything, and
+# every step they skip is one less wait for the GIL while the page threads are busy.
+UNTRACED_ROUTES = ["/rank", "/score", "/outcomes", "/livez", "/readyz", "/healthz"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {
@@ -117,7 +120,7 @@ def _error(ctx: bentoml.Context, error: handlers.ApiError) -> JSONResponse:
     workers=1,
     traffic={"timeout": 60},
     # BentoML samples no traces unless an operator configures tracing, yet its OpenTelemetry
-    # middleware costs about 1 ms per request. The data routes skip it by default; an
+    # middleware costs about 1 ms per request. The data and health routes skip it by default; an
     # operator's ``services.reactivate.tracing.excluded_urls`` overrides this (docs/serving.md).
     tracing={"excluded_urls": UNTRACED_ROUTES},
 )
@@ -131,7 +134,9 @@ class Reactivate:
         # 5 ms so the event loop answering requests is not left waiting behind them.
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         self.settings = Settings.from_environment()
-        self.state = ServingState(self.settings)
+        # After each load, freeze the long-lived heap out of the collector's full passes:
+        # one such pass held the GIL (and the health checks) for 0.2-0.3 s (serving.api.heap).
+        self.state = ServingState(self.settings, on_swap=heap.settle)
         self.outcomes = campaigns.Outcomes(self.settings)
         self.pages = ThreadPoolExecutor(self.settings.serving.page_threads, "page")
         self.state.start()
@@ -284,8 +289,10 @@ class Reactivate:
         return summary
 
 
-# Outermost first: docs and auth answer before the body rules, which answer before the routes.
+# Outermost first: docs and auth answer before the admission bound, then the body rules,
+# then the routes.
 Reactivate.add_asgi_middleware(DocsMiddleware)
 Reactivate.add_asgi_middleware(BearerAuthMiddleware)
+Reactivate.add_asgi_middleware(AdmissionMiddleware)
 Reactivate.add_asgi_middleware(RequestGuardMiddleware)
 Reactivate.add_asgi_middleware(ValidationErrorMiddleware)

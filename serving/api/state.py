@@ -204,6 +204,8 @@ class ServingState:
         settings: the service's settings (``models_dir``, ``serving``, ``policy``).
         champion: returns ``(bundle, version)``; defaults to the registry's champion.
         version_of_champion: cheap lookup of the champion version (None: no champion).
+        on_swap: called (on the refreshing thread) after a new pair replaced the served one;
+            the service passes :func:`serving.api.heap.settle` there.
     """
 
     def __init__(
@@ -211,10 +213,12 @@ class ServingState:
         settings: Settings,
         champion: Callable[[Settings], tuple[object, str]] = load_champion,
         version_of_champion: Callable[[Settings], str | None] = champion_version,
+        on_swap: Callable[[], object] | None = None,
     ) -> None:
         self.settings = settings
         self._champion = champion
         self._version_of_champion = version_of_champion
+        self._on_swap = on_swap
         self.current: Served | None = None
         self.status = ReloadStatus()
         self._lock = threading.Lock()
@@ -251,6 +255,8 @@ class ServingState:
             if old is not None:
                 old.stop_explaining()
             logger.info("serving model version %s with snapshot %s", served.version, path.name)
+            if self._on_swap is not None:
+                self._on_swap()
             return True
 
     def _load(self, version: str, path: Path, current: Served | None) -> Served:

@@ -15,6 +15,10 @@ import pytest
 from tests.serving.api.test_real_server import free_port, wait_ready
 from tests.serving.conftest import World, copy_world
 
+# Data requests the session's server admits at once: enough that the hostile-client tests'
+# hang-ups (several sockets cut mid-body in a row) never meet the bound.
+MAX_CONCURRENCY = 4
+
 
 @dataclass
 class RealServer:
@@ -25,6 +29,7 @@ class RealServer:
     port: int
     log_path: Path
     world: World
+    max_concurrency: int  # the server's admission bound (serving.max_concurrency)
 
     def log_text(self) -> str:
         """Everything the server logged so far."""
@@ -44,6 +49,7 @@ def real_server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "REACTIVATE_SERVING__RELOAD_SECONDS": "0",
         "REACTIVATE_SERVING__PRECOMPUTE_EXPLANATIONS": "300",
         "REACTIVATE_SERVING__MAX_BODY_BYTES": "100000",
+        "REACTIVATE_SERVING__MAX_CONCURRENCY": str(MAX_CONCURRENCY),
     }
     log_path = root / "server.log"
     log = log_path.open("w")
@@ -55,7 +61,7 @@ def real_server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Itera
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process)
-        yield RealServer(url, "127.0.0.1", port, log_path, world)
+        yield RealServer(url, "127.0.0.1", port, log_path, world, MAX_CONCURRENCY)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -52,7 +52,10 @@ def test_the_document_names_the_product_its_version_security_and_every_status(cl
         if route.request is not None:
             assert op["requestBody"]["required"] is True
     rank = operations["rank"][1]["responses"]
-    assert {"400", "401", "403", "404", "409", "413", "415", "503"} <= set(rank)
+    assert {"400", "401", "403", "404", "409", "413", "415", "429", "503"} <= set(rank)
+    assert rank["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    # Cheap reads an operator needs while the service is busy are never refused.
+    assert "429" not in operations["model"][1]["responses"]
 
 
 def test_one_schema_per_model_under_its_own_name(client) -> None:
