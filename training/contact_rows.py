@@ -81,7 +81,7 @@ def build_contact_rows(
         mask = grid_date == date
         part = contacts.loc[mask]
         feats = add_context(build_prepared(prepared, pd.Timestamp(date), settings), tables,
-                            pd.Timestamp(date), settings.horizon_days)
+                            pd.Timestamp(date), settings.horizon_days, prepared)
         rows = feats.reindex(part["patient_id"].to_numpy()).reset_index()
         rows.insert(0, "sent_at", part["sent_at"].to_numpy())
         rows = with_channel_view(rows, part["channel"].to_numpy(dtype=object))

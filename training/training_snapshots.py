@@ -304,7 +304,7 @@ def build_training_rows(
         available += len(feats)
         keep = stratified_rows(labels.to_numpy(), feats["segment"].to_numpy(), quota,
                                settings.seed + k)
-        feats = add_context(feats.iloc[keep], tables, as_of, settings.horizon_days)
+        feats = add_context(feats.iloc[keep], tables, as_of, settings.horizon_days, prepared)
         block = _compact(feats.reset_index())
         block.insert(0, "as_of", as_timestamp(as_of))
         block["label"] = labels.to_numpy()[keep]

@@ -71,7 +71,7 @@ def member_rows(tables: Tables, prepared: Prepared, until: pd.Timestamp,
             continue
         as_of = start - pd.Timedelta(days=1)
         feats = add_context(build_prepared(prepared, as_of, settings), tables, as_of,
-                            settings.horizon_days)
+                            settings.horizon_days, prepared)
         ids = part["patient_id"].to_numpy(dtype=object)
         rows = feats.reindex(ids).reset_index()
         rows.insert(0, "assigned_at", start)
