@@ -183,6 +183,14 @@ class TrainingConfig(BaseModel):
     channel_grid_days: int = Field(
         14, description="Contacts take features as of the latest grid date before their send day."
     )
+    max_contact_rows: int = Field(
+        500_000,
+        ge=0,
+        description="At most this many past contacts train the channel model (0: no cap): the "
+        "latest ones, the most like the contacts it will score. Each grid date the kept "
+        "contacts touch costs one feature build of every patient, so the cap bounds time and "
+        "memory of a large clinic (a 1,000,000-patient group sends about 800,000 a year).",
+    )
     channel_validation_share: float = Field(
         0.2, description="Latest share of training contacts (by send time) used for early stopping."
     )

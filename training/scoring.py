@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-import features
 from features.config import Settings
 from features.export.tables import Tables
+from features.pipeline.assemble import build_prepared
+from features.pipeline.events import prepare
 from features.vocabulary import CHANNELS, NO_CHANNEL_MODEL
 from training.bundle import ModelBundle
 from training.channel_choice import channel_labels, choose_channels, reachable_channels
@@ -33,9 +34,12 @@ def score(
     Returns:
         See :func:`score_features`.
     """
-    frame = features.build(tables, as_of, settings)
+    prepared = prepare(tables)  # once, for the features and the context
+    frame = build_prepared(prepared, as_of, settings)
     horizon = int(bundle.window.get("horizon_days", settings.horizon_days))  # as trained
-    return score_features(add_context(frame, tables, as_of, horizon), bundle, settings)
+    frame = add_context(frame, tables, as_of, horizon, prepared)
+    del prepared  # the sorted event logs are not needed to score
+    return score_features(frame, bundle, settings)
 
 
 def score_features(

@@ -193,7 +193,9 @@ def train_cmd(
     out.print(
         f"trained on {w['rows']['train']:,} snapshot rows ({w['train'][0]} .. "
         f"{w['train'][-1]}), validated on {w['rows']['validation']:,} rows as of "
-        f"{', '.join(w['validation'])}; {w['contacts']:,} contacts for the channel model",
+        f"{', '.join(w['validation'])}; {w['contacts']:,} contacts for the channel model"
+        + (f" (the latest of {w['contacts_available']:,}, cap {w['max_contact_rows']:,})"
+           if w.get("contacts_available", 0) > w["contacts"] else ""),
         highlight=False,
     )
     _print_validation(w)

@@ -93,7 +93,7 @@ def unavailable(reason: str) -> UpliftModel:
 def fit_uplift(
     tables: Tables, prepared: Prepared, snapshot_rows: pd.DataFrame,
     contact_rows: pd.DataFrame, until: pd.Timestamp, model: ReturnModel, settings: Settings,
-    channel: Any = None,
+    channel: Any = None, members: pd.DataFrame | None = None,
 ) -> tuple[UpliftModel, pd.DataFrame]:
     """Fit the learner named by ``training.uplift_learner`` on data known by ``until``.
 
@@ -103,11 +103,13 @@ def fit_uplift(
         until: every outcome window used ends by the end of this day.
         model: the return model (its inputs are the uplift inputs).
         channel: the channel model (the pull-forward learner's channel tilt), or None.
+        members: ``member_rows`` known by ``until``, when the caller built them already.
 
     Returns:
         The model (possibly the fallback) and the member rows it was calibrated on.
     """
-    members = member_rows(tables, prepared, until, settings)
+    if members is None:
+        members = member_rows(tables, prepared, until, settings)
     why = _thin(members, contact_rows)
     if why:
         return unavailable(why), members
