@@ -210,7 +210,9 @@ def test_a_campaign_lists_only_its_treatment_arm_and_records_both_arms(
     assert not set(held) & set(treated)
     assert not any(h in started.text for h in held)
     assert [p["rank"] for p in answer["treatment"]] == list(range(1, 31))
-    assert all(len(p["reasons"]) == 2 for p in answer["treatment"])
+    # Reasons are capped by max_reasons; one too weak to move the score is left out.
+    assert all(len(p["reasons"]) <= 2 for p in answer["treatment"])
+    assert any(len(p["reasons"]) == 2 for p in answer["treatment"])
     expected = np.array(listed(full), dtype=object)[~draw_holdout(40, 0.25, 11)]
     assert treated == expected.tolist()  # the recorded seed reproduces the draw
     assert (members["assigned_at"] == members["assigned_at"].iloc[0]).all()
