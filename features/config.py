@@ -346,10 +346,11 @@ class OutcomesConfig(BaseModel):
         5.0, description="Refuse an event whose time is later than the service clock plus this."
     )
     clock_shift_days: float = Field(
-        0.0, ge=0.0,
-        description="Days added to the service clock (campaign start, policy day, the "
-        "future-time check). 0 in production; `make demo` restarts the service weeks on to "
-        "post what a campaign's following weeks brought.",
+        0.0, le=0.0,
+        description="Days to set the service clock back (campaign start, policy day, the "
+        "future-time check): replaying a day that has passed, as `make demo` starts its "
+        "campaign the morning after its export, weeks ago. 0 in production. Never forward, "
+        "so an event later than the real clock plus `max_future_minutes` is always refused.",
     )
 
 

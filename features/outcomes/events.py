@@ -53,7 +53,8 @@ def clinic_zone(settings: Settings) -> ZoneInfo | None:
 
 
 def clinic_now(settings: Settings) -> pd.Timestamp:
-    """The service clock in clinic local time, naive (``outcomes.clock_shift_days`` on)."""
+    """The service clock in clinic local time, naive (set back by ``outcomes.clock_shift_days``
+    when the service replays a past day; never ahead of the real clock)."""
     zone = clinic_zone(settings)
     now = dt.datetime.now(zone) if zone else dt.datetime.now()
     shift = pd.Timedelta(days=settings.outcomes.clock_shift_days)

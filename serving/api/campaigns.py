@@ -196,6 +196,17 @@ def due_json(
     return f'{head}, "due": {due.to_json(orient="records")}}}'.encode()
 
 
+def clinic_segments(served: Served, clinic_id: str) -> pd.Series:
+    """Each patient's segment in the served snapshot, by patient id (None: unknown).
+
+    Indexed by the clinic's position index, whose hash table the served index keeps: the
+    results look their members up in it without hashing the clinic's ids again.
+    """
+    entry = served.index.clinics[clinic_id]
+    rows = entry.orders["probability"].rows
+    return pd.Series(served.index.outputs["segment"][rows], index=entry.position.index)
+
+
 def known_patients(served: Served, clinic_id: str) -> pd.Index:
     """Patient ids of the clinic in the served snapshot (404 when it has none)."""
     entry = served.index.clinics.get(clinic_id)
@@ -242,10 +253,7 @@ def campaign_results(
     if campaign_id not in outcomes.store.campaign_ids(clinic_id):
         raise handlers.ApiError(404, "this clinic has no campaign with that id", "campaign_id")
     frames = load_campaign_frames(settings, clinic_id, campaign_id, None, None)
-    snapshot = served.index.frame
-    segments = snapshot.loc[snapshot["clinic_id"].astype(str) == clinic_id,
-                            ["patient_id", "segment"]]
     results = compute(frames.members, frames.events, frames.visits, settings, campaign_id,
-                      segments=segments)
+                      segments=clinic_segments(served, clinic_id))
     return {"clinic_id": clinic_id, **results,
             "sources": {**frames.sources, "segments": "served scored snapshot"}}

@@ -75,11 +75,11 @@ def campaign_results(
     contacted = treated & (sends.count > 0)
     booked = booking != NAT
     reactions = _reactions(ev)
-    flags = MemberFlags(
-        contacted=contacted,
-        **{name: flagged(m.n, ev.member[rows]) for name, rows in reactions.items()},
-        booked=booked, attended=kept, revenue=revenue,
-        send_member=sends.member, send_cost=sends.cost,
+    flags = MemberFlags.of(
+        contacted,
+        {**{name: flagged(m.n, ev.member[rows]) for name, rows in reactions.items()},
+         "booked": booked, "attended": kept},
+        revenue, sends.member, sends.cost,
     )
 
     def grouped(member_group: np.ndarray, n_groups: int) -> list[dict[str, object]]:

@@ -95,41 +95,47 @@ def block(contacted: int, delivered: int, responded: int, opted_out: int, booked
     }
 
 
+_FLAGS: tuple[str, ...] = ("delivered", "responded", "opted_out", "booked", "attended")
+
+
 @dataclass(frozen=True)
 class MemberFlags:
     """What happened to each member, for groupings fixed per member (overall, channel,
-    segment): one flag per count and the kept visit's revenue (0 without one), plus the
-    campaign's sends (member and cost) for the cost."""
+    segment): one flag per count of ``_FLAGS`` packed as bits, the kept visit's revenue
+    (0 without one), and the campaign's sends (member and cost) for the cost."""
 
     contacted: np.ndarray
-    delivered: np.ndarray
-    responded: np.ndarray
-    opted_out: np.ndarray
-    booked: np.ndarray
-    attended: np.ndarray
+    bits: np.ndarray
     revenue: np.ndarray
     send_member: np.ndarray
     send_cost: np.ndarray
+
+    @classmethod
+    def of(cls, contacted: np.ndarray, flags: dict[str, np.ndarray], revenue: np.ndarray,
+           send_member: np.ndarray, send_cost: np.ndarray) -> MemberFlags:
+        """Pack the per-member flags named in ``_FLAGS``."""
+        bits = np.zeros(len(contacted), dtype=np.int64)
+        for i, name in enumerate(_FLAGS):
+            bits |= flags[name].astype(np.int64) << i
+        return cls(contacted, bits, revenue, send_member, send_cost)
 
 
 def member_tally(flags: MemberFlags, group: np.ndarray,
                  n_groups: int) -> list[dict[str, float | int | None]]:
     """:func:`tally` for a group per member, counting contacted members only.
 
-    Every count is a ``bincount`` of the members' groups, no (member, group) cells: a member
-    sits in exactly one group, so distinct patients are just flagged members.
+    A member sits in exactly one group, so distinct patients are flagged members: one
+    ``bincount`` of (group, flag bits) cells gives every count of every group.
     """
     grouped = np.where(flags.contacted, group, -1)
     ok = grouped >= 0
-    inside = grouped[ok]
-
-    def count(flag: np.ndarray) -> np.ndarray:
-        return np.bincount(inside[flag[ok]], minlength=n_groups)[:n_groups]
-
-    contacted = np.bincount(inside, minlength=n_groups)[:n_groups]
-    counts = [count(getattr(flags, name)) for name in
-              ("delivered", "responded", "opted_out", "booked", "attended")]
-    kept = flags.attended & ok
+    width = 1 << len(_FLAGS)
+    cells = np.bincount(grouped[ok] * width + flags.bits[ok],
+                        minlength=n_groups * width)[: n_groups * width].reshape(n_groups, width)
+    patterns = np.arange(width)
+    contacted = cells.sum(axis=1)
+    counts = [cells[:, (patterns >> i) & 1 == 1].sum(axis=1) for i in range(len(_FLAGS))]
+    kept = ok & ((flags.bits >> _FLAGS.index("attended")) & 1 == 1)
     revenue = summed(grouped[kept], flags.revenue[kept], n_groups)
     cost = summed(grouped[flags.send_member], flags.send_cost, n_groups)
     return [block(int(contacted[g]), *(int(c[g]) for c in counts), float(revenue[g]),
