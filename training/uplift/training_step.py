@@ -18,6 +18,7 @@ from features.pipeline.events import Prepared
 from features.vocabulary import CHANNELS
 from training.channel_choice import reachable_channels
 from training.uplift.evaluation import held_out_campaigns, oracle_table
+from training.uplift.metrics import NORMALISATION
 from training.uplift.model import (
     INCREMENTAL,
     PROBABILITY,
@@ -44,6 +45,7 @@ def uplift_step(
                            channel, known_by(everything, until))
     report: dict[str, Any] = {"available": uplift.available, "reason": uplift.reason,
                               "learner": settings.training.uplift_learner,
+                              "normalisation": NORMALISATION,
                               "held_out_campaigns": None, "oracle": None}
     if uplift.available:
         later = everything
