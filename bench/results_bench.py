@@ -3,9 +3,20 @@
 Synthetic frames in the contract dtypes (members split 90/10, two attempts on one channel
 each, deliveries, replies, opt-outs, bookings, kept and missed visits, practice-system
 bookings of holdout members, events of patients outside the campaign) plus 1,000,000
-exported visits. Times ``training.campaign_results.campaign_results`` (best of ``--repeat``
-runs; wall and CPU time, with the machine's load average, since a
-loaded machine inflates the wall time) and writes ``bench/results/campaign_results.json``. Target: under 1 s.
+exported visits, and every patient's segment indexed like the served snapshot's clinic index
+(its hash table already built, as in the service). Times
+``training.campaign_results.campaign_results`` (best of ``--repeat`` runs; wall and CPU time,
+with the machine's load average, since a loaded machine inflates the wall time) on:
+
+* ``coded``: patient ids as one categorical dictionary shared by the three tables, type,
+  channel, campaign and event ids as categoricals (what a dictionary-encoded source gives);
+* ``plain``: the same frames with string columns (what ``load_campaign_frames`` returns);
+* ``coding_s``: turning the plain frames into the coded ones;
+* ``store``: (unless ``--no-store``) the path of ``GET /campaigns/{id}/results``, from a
+  SQLite outcome store holding the campaign and its events: ``load_campaign_frames`` then
+  the results (posted events only, no exported visits, as the service computes them).
+
+Writes ``bench/results/campaign_results.json``. Target: under 1 s.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,11 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import peak_rss_gb, write_result  # noqa: E402
 from features.config import Settings  # noqa: E402
 from features.export.tables import CAMPAIGN_MEMBER_DTYPES, OUTCOME_EVENT_DTYPES  # noqa: E402
-from features.vocabulary import CHANNELS  # noqa: E402
+from features.vocabulary import CHANNELS, SEGMENTS  # noqa: E402
 from training.campaign_results import campaign_results  # noqa: E402
 
 START = np.datetime64("2026-03-02T09:00", "ns")
 HOUR = np.timedelta64(3_600_000_000_000, "ns")
+CLINIC = "big-clinic"
 
 
 def frames(members: int, events: int, visits: int, seed: int):
@@ -67,7 +80,71 @@ def frames(members: int, events: int, visits: int, seed: int):
         "booked_at": booked,
         "revenue": rng.uniform(0, 600, visits),
     })
-    return m.astype(CAMPAIGN_MEMBER_DTYPES), e.astype(OUTCOME_EVENT_DTYPES), v
+    segments = pd.Series(np.asarray(SEGMENTS, dtype=object)[rng.integers(0, len(SEGMENTS),
+                                                                          len(ids))],
+                         index=pd.Index(ids))
+    segments.index.get_indexer(ids[:1])  # the served index keeps its hash table built
+    return m.astype(CAMPAIGN_MEMBER_DTYPES), e.astype(OUTCOME_EVENT_DTYPES), v, segments
+
+
+def _categorical(values: np.ndarray) -> pd.Categorical:
+    codes, labels = pd.factorize(values)
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(labels,
+                                                                               dtype=object)))
+
+
+def coded(m: pd.DataFrame, e: pd.DataFrame, v: pd.DataFrame):
+    """The frames with dictionary-encoded columns (patients share one dictionary)."""
+    tables = (m, e, v)
+    ids = np.concatenate([t["patient_id"].to_numpy(dtype=object) for t in tables])
+    shared = _categorical(ids)
+    bounds = np.cumsum([0, *map(len, tables)])
+    out = []
+    for i, table in enumerate(tables):
+        codes = shared.codes[bounds[i]:bounds[i + 1]]
+        table = table.assign(patient_id=pd.Categorical.from_codes(codes, dtype=shared.dtype))
+        for column in ("type", "channel", "campaign_id", "event_id", "arm", "status"):
+            if column in table.columns:
+                table[column] = _categorical(table[column].to_numpy(dtype=object))
+        out.append(table)
+    return tuple(out)
+
+
+def timed(call, repeat: int) -> dict:
+    wall, cpu, result = [], [], None
+    for _ in range(repeat):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = call()
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
+    return {"seconds_best": round(min(wall), 3), "seconds_all": [round(t, 3) for t in wall],
+            "cpu_seconds_best": round(min(cpu), 3), "load_average_1min":
+            round(os.getloadavg()[0], 1), "contacted": result["overall"]["contacted"]}
+
+
+def through_store(m: pd.DataFrame, e: pd.DataFrame, segments: pd.Series, repeat: int) -> dict:
+    """The service's path: a SQLite store holding the campaign and its events."""
+    from features.outcomes.frames import load_campaign_frames
+    from features.outcomes.store import OutcomeStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(models_dir=Path(tmp) / "models")
+        store = OutcomeStore.from_settings(settings)
+        started = time.perf_counter()
+        store.create_campaign(CLINIC, "big", name=None, started_at=pd.Timestamp(START),
+                              holdout_share=0.1, seed=1, request={}, members=m)
+        for first in range(0, len(e), 100_000):
+            chunk = e.iloc[first:first + 100_000]
+            store.add_events(CLINIC, chunk.assign(content_hash=chunk["event_id"]))
+        fill_s = time.perf_counter() - started
+        store.close()
+
+        def call() -> dict:
+            frames = load_campaign_frames(settings, CLINIC, "big", None, None)
+            return campaign_results(frames.members, frames.events, frames.visits, settings,
+                                    "big", segments=segments)
+
+        return {**timed(call, repeat), "store_fill_s": round(fill_s, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,24 +153,28 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--events", type=int, default=2_000_000)
     ap.add_argument("--visits", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-store", action="store_true", help="skip the SQLite store path")
     ap.add_argument("--out", type=Path, default=Path("bench/results/campaign_results.json"))
     args = ap.parse_args(argv)
-    members, events, visits = frames(args.members, args.events, args.visits, seed=1)
+    members, events, visits, segments = frames(args.members, args.events, args.visits, seed=1)
     settings = Settings()
-    times, cpu = [], []
-    for _ in range(args.repeat):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        res = campaign_results(members, events, visits, settings, "big")
-        times.append(time.perf_counter() - started)
-        cpu.append(time.process_time() - cpu_started)
-    write_result({
-        "members": args.members, "events": args.events, "visits": args.visits,
-        "seconds_best": round(min(times), 3), "seconds_all": [round(t, 3) for t in times],
-        "cpu_seconds_best": round(min(cpu), 3), "target_seconds": 1.0,
-        "load_average_1min": round(os.getloadavg()[0], 1), "cores": os.cpu_count(),
-        "contacted": res["overall"]["contacted"],
-        "peak_rss_gb": round(peak_rss_gb(), 2),
-    }, args.out)
+    started = time.perf_counter()
+    coded_frames = coded(members, events, visits)
+    coding_s = time.perf_counter() - started
+    result = {"members": args.members, "events": args.events, "visits": args.visits,
+              "target_seconds": 1.0, "cores": os.cpu_count()}
+    result["coded"] = timed(lambda: campaign_results(*coded_frames, settings, "big",
+                                                     segments=segments), args.repeat)
+    result["plain"] = timed(lambda: campaign_results(members, events, visits, settings, "big",
+                                                     segments=segments), args.repeat)
+    result["coding_s"] = round(coding_s, 2)
+    result["coded_equals_plain"] = (
+        campaign_results(*coded_frames, settings, "big", segments=segments)
+        == campaign_results(members, events, visits, settings, "big", segments=segments))
+    if not args.no_store:
+        result["store"] = through_store(members, events, segments, args.repeat)
+    result["peak_rss_gb"] = round(peak_rss_gb(), 2)
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -142,7 +142,8 @@ class Local:
         request = RankRequest(**body)
         selection = self.handlers.select(self.served, request)
         if request.explain:  # the service does this on a worker thread (explain_pending)
-            explanations = self.served.explanations
+            ordering = self.handlers.ordering(self.served, request)[0]
+            explanations = self.served.explanations_for(ordering)
             pending = explanations.pending(selection.rows)
             if len(pending):
                 explanations.prepare(pending)

@@ -183,6 +183,14 @@ class TrainingConfig(BaseModel):
     channel_grid_days: int = Field(
         14, description="Contacts take features as of the latest grid date before their send day."
     )
+    max_contact_rows: int = Field(
+        500_000,
+        ge=0,
+        description="At most this many past contacts train the channel model (0: no cap): the "
+        "latest ones, the most like the contacts it will score. Each grid date the kept "
+        "contacts touch costs one feature build of every patient, so the cap bounds time and "
+        "memory of a large clinic (a 1,000,000-patient group sends about 800,000 a year).",
+    )
     channel_validation_share: float = Field(
         0.2, description="Latest share of training contacts (by send time) used for early stopping."
     )
@@ -284,6 +292,12 @@ class ServingConfig(BaseModel):
         50_000,
         description="Snapshot rows explained in the background after a load, best-ranked first (0: none).",
     )
+    reason_min_effect: float = Field(
+        0.15,
+        description="A reason is shown only when its feature (or topic) moves the log-odds of "
+        "the explained score by at least this much (0.15: the odds by about 16%); weaker "
+        "contributions are filler. The manager report uses the same rule.",
+    )
     max_body_bytes: int = Field(
         1_000_000, ge=1_024, description="Largest request body accepted (413 above it)."
     )
@@ -332,10 +346,11 @@ class OutcomesConfig(BaseModel):
         5.0, description="Refuse an event whose time is later than the service clock plus this."
     )
     clock_shift_days: float = Field(
-        0.0, ge=0.0,
-        description="Days added to the service clock (campaign start, policy day, the "
-        "future-time check). 0 in production; `make demo` restarts the service weeks on to "
-        "post what a campaign's following weeks brought.",
+        0.0, le=0.0,
+        description="Days to set the service clock back (campaign start, policy day, the "
+        "future-time check): replaying a day that has passed, as `make demo` starts its "
+        "campaign the morning after its export, weeks ago. 0 in production. Never forward, "
+        "so an event later than the real clock plus `max_future_minutes` is always refused.",
     )
 
 

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # `make demo`: generate the demo group, validate, train, score, start the service and print a
 # working request, then run a real campaign: POST /campaigns, play it with the simulator's
-# true dynamics, restart the service the campaign's weeks later (clock shift), POST /outcomes,
-# GET the results and write the manager report with its "Campaign results". Ctrl-C stops the
-# service. DEMO_DETACH=1 leaves it running in the background and returns; its PID and the file
+# true dynamics, POST /outcomes, GET the results and write the manager report with its
+# "Campaign results". Ctrl-C stops the service.
+# The campaign is a replay of one that ran in the past: the export ends some weeks before
+# today, the campaign starts the morning after it (the first service runs on that day's clock,
+# outcomes.clock_shift_days set back), and by today every event of its weeks has happened, so
+# they are posted to a service on the real clock under the usual rule (no event later than the
+# clock plus 5 minutes). The clock only ever goes back, never forward. DEMO_DETACH=1 leaves it running in the background and returns; its PID and the file
 # it logs to ($DEMO_DIR/service.log unless DEMO_LOG says otherwise) are printed.
 # A busy port is refused up front: the demo never shows the answer of another process.
 set -euo pipefail
@@ -35,23 +39,29 @@ refuse_busy_port() {
 }
 refuse_busy_port
 LOG=${DEMO_LOG:-$DEMO_DIR/service.log}
+# The export's last day: far enough back for the play (PlayConfig.days after the start) to be over.
+PAST_DAYS=${DEMO_PAST_DAYS:-$("$BIN/python" -c "from features.simulator.campaign_play import PlayConfig; print(PlayConfig().days + 7)")}
+END=$("$BIN/python" -c "import datetime as d, sys; print(d.date.today() - d.timedelta(days=int(sys.argv[1])))" "$PAST_DAYS")
+CAMPAIGN_DAY=$("$BIN/python" -c "import datetime as d, sys; print(d.date.fromisoformat(sys.argv[1]) + d.timedelta(days=1))" "$END")
+BACK=$((1 - PAST_DAYS))  # days the campaign's service sets its clock back: to $CAMPAIGN_DAY
+CLOCK_ENV=""
 
-step "1/9 demo group (aesthetics-1, dental-1, physio-1): $PATIENTS patients, seed $SEED -> $DEMO_DIR/"
-"$BIN/reactivate" demo-data --patients "$PATIENTS" --seed "$SEED" --out "$DEMO_DIR"
+step "1/9 demo group (aesthetics-1, dental-1, physio-1): $PATIENTS patients, seed $SEED, history to $END -> $DEMO_DIR/"
+"$BIN/reactivate" demo-data --patients "$PATIENTS" --seed "$SEED" --end "$END" --out "$DEMO_DIR"
 step "2/9 validate the export against the data contract"
 "$BIN/reactivate" validate "$DEMO_DIR"
 step "3/9 train (return + channel models, baselines, MLflow registry in $REACTIVATE_MODELS_DIR/)"
 "$BIN/reactivate" train "$DEMO_DIR" --truth "$DEMO_DIR/truth"
 step "4/9 score every patient with the champion (and check drift)"
 "$BIN/reactivate" score "$DEMO_DIR"
-step "5/9 start the service on 127.0.0.1:$PORT"
+step "5/9 start the service on 127.0.0.1:$PORT, its clock on the campaign's day $CAMPAIGN_DAY (the morning after the export; REACTIVATE_OUTCOMES__CLOCK_SHIFT_DAYS=$BACK)"
 TOKEN=$("$BIN/reactivate" token add --clinic aesthetics-1 --clinic dental-1 --clinic physio-1 --tokens "$TOKENS" --label "make demo")
 serve() {
   if [ -n "${DEMO_DETACH:-}" ]; then
     mkdir -p "$(dirname "$LOG")"
-    nohup "$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" >>"$LOG" 2>&1 &
+    nohup env $CLOCK_ENV "$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" >>"$LOG" 2>&1 &
   else
-    "$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" &
+    env $CLOCK_ENV "$BIN/reactivate" serve --host 127.0.0.1 --port "$PORT" --tokens "$TOKENS" &
   fi
   PID=$!
 }
@@ -69,6 +79,7 @@ wait_ready() {
 }
 json() { "$BIN/python" -c "import json, sys; $1" ; }
 refuse_busy_port  # taken while the demo trained
+CLOCK_ENV="REACTIVATE_OUTCOMES__CLOCK_SHIFT_DAYS=$BACK"
 serve
 if [ -z "${DEMO_DETACH:-}" ]; then trap 'kill $PID 2>/dev/null || true' INT TERM EXIT; fi
 wait_ready
@@ -92,11 +103,18 @@ print('first of the treatment arm:', json.dumps(t[0]))"
 
 step "7/9 play it with the simulator: $CAMPAIGN_CLINIC's true dynamics over the following weeks"
 "$BIN/reactivate" demo-play "$DEMO_DIR" --clinic "$CAMPAIGN_CLINIC" --campaign "$CAMPAIGN" --seed "$SEED" --out "$DEMO_DIR/outcomes.parquet"
-SHIFT=$("$BIN/python" -c "import math, sys, pandas as pd; e = pd.read_parquet(sys.argv[1]); print(max(1, math.ceil((e['at'].max() - pd.Timestamp.now()).total_seconds() / 86400) + 1))" "$DEMO_DIR/outcomes.parquet")
-echo "those weeks have not happened yet: the service restarts with its clock $SHIFT days on (REACTIVATE_OUTCOMES__CLOCK_SHIFT_DAYS=$SHIFT)"
+"$BIN/python" - "$DEMO_DIR/outcomes.parquet" <<'PY'
+import sys, pandas as pd
+events = pd.read_parquet(sys.argv[1])
+if events["at"].max() > pd.Timestamp.now():
+    sys.exit("the play runs past today: set DEMO_PAST_DAYS higher")
+print(f"the campaign's weeks ran {events['at'].min():%Y-%m-%d} to {events['at'].max():%Y-%m-%d}: all before today")
+PY
+echo "the service restarts on the real clock to take in what came back"
 kill "$PID"; wait "$PID" 2>/dev/null || true
 while curl -fs "$URL/readyz" >/dev/null 2>&1; do sleep 1; done  # the old one has let go of the port
-REACTIVATE_OUTCOMES__CLOCK_SHIFT_DAYS=$SHIFT serve
+CLOCK_ENV=""
+serve
 wait_ready
 
 step "8/9 post what came back: POST /outcomes in batches of 10,000"

@@ -40,6 +40,7 @@ from training.return_model import ReturnModel
 from training.uplift.model import UpliftModel
 
 BUNDLE_FORMAT = 1
+RETURN_BASIS, UPLIFT_BASIS = "return", "uplift"  # what a set of reasons explains
 SPECS = {**BY_NAME, **{s.name: s for s in CONTEXT_SPECS}}
 
 
@@ -96,6 +97,36 @@ class ModelBundle:
         """
         contrib = self.return_model.booster.predict(self.matrix(frame), pred_contrib=True)
         return pd.DataFrame(contrib, index=frame.index, columns=[*self.features, "bias"])
+
+    def contributions(self, x: np.ndarray, basis: str = RETURN_BASIS,
+                      num_threads: int = 0) -> np.ndarray:
+        """Per-input SHAP contributions (log-odds, bias dropped) for a return-model matrix.
+
+        Args:
+            x: ``self.matrix(frame)``.
+            basis: ``"return"`` (the return model: why a patient is likely to come back) or
+                ``"uplift"`` (the uplift learner's patient part: why a message adds a
+                booking; see ``UpliftModel.contributions``).
+            num_threads: LightGBM threads (0: all cores).
+
+        Raises:
+            ValueError: ``"uplift"`` asked of a bundle whose uplift cannot be explained
+                (check :meth:`explains_uplift` first).
+        """
+        if basis == UPLIFT_BASIS:
+            found = self.uplift_model.contributions(x, num_threads) \
+                if self.uplift_model is not None else None
+            if found is None:
+                raise ValueError("this bundle's uplift model cannot be explained per input")
+            return found
+        contrib = self.return_model.booster.predict(x, pred_contrib=True,
+                                                    num_threads=num_threads)
+        return np.asarray(contrib)[:, : len(self.features)]
+
+    @property
+    def explains_uplift(self) -> bool:
+        """True when :meth:`contributions` can explain the uplift."""
+        return self.uplift_model is not None and self.uplift_model.explainable
 
     def save(self, directory: str | Path) -> Path:
         """Write the bundle into ``directory`` (created if needed); returns it."""

@@ -89,7 +89,7 @@ class ChannelModel:
         self, x_base: np.ndarray, base: list[str], index: pd.Index | None = None,
         num_threads: int = 0,
     ) -> pd.DataFrame:
-        """Per-channel probabilities from a return-model matrix (fast path for scoring).
+        """Per-channel probabilities from a return-model matrix.
 
         Args:
             x_base: the return model's input matrix (``training.matrix.to_matrix``).
@@ -100,26 +100,45 @@ class ChannelModel:
         Returns:
             Frame with ``p_<channel>`` per ``CHANNELS``.
         """
+        x = np.empty((len(x_base), len(self.features)), dtype=np.float32, order="F")
+        x[:, : len(base)] = x_base
+        probs = self.predict_in_place(x, base, num_threads)
+        return pd.DataFrame(probs, index=index, columns=[f"p_{ch}" for ch in CHANNELS])
+
+    def predict_in_place(self, x: np.ndarray, base: list[str], num_threads: int = 0
+                         ) -> np.ndarray:
+        """Per-channel probabilities, ``(n, CHANNELS)``, writing the channel columns of ``x``.
+
+        Why in place (the scoring path): ``x`` is the return model's matrix with room for
+        this model's extra columns (``training.matrix.to_matrix(..., spare=...)``), so a
+        million rows are never copied; each channel only rewrites the channel code and the
+        patient's own-channel columns before its prediction.
+
+        Args:
+            x: ``(n, len(self.features))`` float32, column-major; its first ``len(base)``
+                columns hold the return-model inputs ``base``. The rest is overwritten.
+            base: the return-model input names.
+            num_threads: LightGBM threads (0: its default, all cores).
+        """
         n_base = len(base)
-        if self.features[:n_base] != base:
+        if self.features[:n_base] != base or x.shape[1] != len(self.features):
             raise ValueError("the channel model was trained on other inputs than this matrix")
         position = {name: j for j, name in enumerate(base)}
-        x = np.empty((len(x_base), len(self.features)), dtype=np.float32, order="F")
-        x[:, :n_base] = x_base
         channel_col = self.features.index("channel")
-        age = x_base[:, position["age_years"]] if "age_years" in position else np.full(
-            len(x_base), np.nan)
+        age = x[:, position["age_years"]] if "age_years" in position else np.full(
+            len(x), np.nan, dtype=np.float32)
         own = [(self.features.index(f"channel_{s}"), s) for s in SUFFIXES]
-        out = {}
+        out = np.full((len(x), len(CHANNELS)), np.nan)
         for code, ch in enumerate(self.levels["channel"]):
             x[:, channel_col] = code
             for j, suffix in own:
-                x[:, j] = x_base[:, position[f"{ch}_{suffix}"]]
+                x[:, j] = x[:, position[f"{ch}_{suffix}"]]
             raw = self.booster.predict(x, raw_score=True, num_threads=num_threads)
-            r = 1.0 / (1.0 + np.exp(-(raw + self.prior.log_odds(ch, age))))
+            raw += self.prior.log_odds(ch, age)
+            r = 1.0 / (1.0 + np.exp(-raw))
             silent, answered = self.conversion[ch]
-            out[f"p_{ch}"] = r * answered + (1.0 - r) * silent
-        return pd.DataFrame(out, index=index).reindex(columns=[f"p_{ch}" for ch in CHANNELS])
+            out[:, CHANNELS.index(ch)] = r * answered + (1.0 - r) * silent
+        return out
 
 
 def conversion_rates(rows: pd.DataFrame) -> dict[str, list[float]]:

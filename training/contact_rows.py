@@ -45,10 +45,25 @@ def with_channel_view(frame: pd.DataFrame, channel: np.ndarray) -> pd.DataFrame:
     return out
 
 
+def latest_contacts(contacts: pd.DataFrame, cap: int) -> pd.DataFrame:
+    """The ``cap`` latest contacts by send time (all of them when ``cap`` is 0 or not reached).
+
+    Why the latest and not a sample over the years: the channel model scores the next
+    contacts, and the cost of a contact row is the feature build of its grid date - a sample
+    spread over five years would need a build for every one of some 130 grid dates.
+    Ties at the boundary keep the later rows of the export.
+    """
+    if not cap or len(contacts) <= cap:
+        return contacts
+    order = np.argsort(contacts["sent_at"].to_numpy("datetime64[ns]"), kind="stable")
+    return contacts.iloc[np.sort(order[-cap:])]
+
+
 def build_contact_rows(
     tables: Tables, prepared: Prepared, until: pd.Timestamp, settings: Settings
 ) -> pd.DataFrame:
-    """One row per contact whose attribution window ends by ``until``, oldest first.
+    """One row per contact whose attribution window ends by ``until``, oldest first (the
+    latest ``training.max_contact_rows`` of them: :func:`latest_contacts`).
 
     Returns:
         Frame with ``sent_at``, ``patient_id``, the feature columns as of the contact's grid
@@ -64,6 +79,8 @@ def build_contact_rows(
         (all_contacts["sent_at"] + attribution < end).to_numpy()
         & all_contacts["channel"].isin(CHANNELS).to_numpy()
     ]
+    available = len(contacts)
+    contacts = latest_contacts(contacts, settings.training.max_contact_rows)
     booking = tables.visits["booked_at"].fillna(tables.visits["visit_at"])
     visits = tables.visits.loc[(booking < end).to_numpy()]
     known = all_contacts.loc[(all_contacts["sent_at"] < end).to_numpy()]
@@ -81,12 +98,14 @@ def build_contact_rows(
         mask = grid_date == date
         part = contacts.loc[mask]
         feats = add_context(build_prepared(prepared, pd.Timestamp(date), settings), tables,
-                            pd.Timestamp(date), settings.horizon_days)
+                            pd.Timestamp(date), settings.horizon_days, prepared)
         rows = feats.reindex(part["patient_id"].to_numpy()).reset_index()
         rows.insert(0, "sent_at", part["sent_at"].to_numpy())
         rows = with_channel_view(rows, part["channel"].to_numpy(dtype=object))
         rows["responded"] = responded[mask].astype(np.int8)
         rows["booked"] = booked.loc[mask].to_numpy()
         blocks.append(rows)
-    return pd.concat(blocks, ignore_index=True).sort_values("sent_at", kind="stable",
-                                                              ignore_index=True)
+    out = pd.concat(blocks, ignore_index=True).sort_values("sent_at", kind="stable",
+                                                             ignore_index=True)
+    out.attrs["contacts_available"] = available
+    return out

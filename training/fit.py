@@ -93,6 +93,9 @@ def train(
     check_learnable(rows, split, settings)
     part = {name: rows.loc[rows["as_of"].isin(getattr(split, name))].reset_index(drop=True)
             for name in ("train", "calibration", "validation")}
+    available = int(rows.attrs.get("rows_available", len(rows)))
+    if split.mode == SEPARATE:
+        del rows  # the parts hold every row: do not keep a million-row frame twice
 
     step("return model")
     choice: dict[str, object] | None = None
@@ -133,9 +136,11 @@ def train(
         "rows": {k: int(len(v)) for k, v in part.items()} | {"validation": int(len(validation))},
         "model_choice": choice,
         "not_validated": evaluation["validation"]["not_validated"],
-        "rows_available": int(rows.attrs.get("rows_available", len(rows))),
+        "rows_available": available,
         "max_training_rows": int(settings.training.max_training_rows),
         "contacts": int(len(contacts)),
+        "contacts_available": int(contacts.attrs.get("contacts_available", len(contacts))),
+        "max_contact_rows": int(settings.training.max_contact_rows),
         "return_trees": int(model.booster.num_trees()),
         "channel_trees": int(channel.booster.num_trees()) if channel else 0,
     }

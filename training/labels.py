@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.pipeline.events import Prepared
 from features.vocabulary import (
     CHANNELS,
     COMPLETED,
+    COMPLETED_CODE,
     booking_moment,
     credited_contacts,
     cutoff,
@@ -51,6 +53,25 @@ def return_labels(
     inside = done.loc[in_label_window(done["visit_at"], as_of, horizon_days).to_numpy()]
     hit = patient_ids.isin(pd.Index(inside["patient_id"].unique()))
     return pd.Series(hit.astype(np.int8), index=patient_ids, name="label")
+
+
+def prepared_return_labels(
+    prepared: Prepared, as_of: str | pd.Timestamp, horizon_days: int
+) -> np.ndarray:
+    """:func:`return_labels` of every patient of a prepared export, in its patient order.
+
+    The same rule on the prepared arrays (patients as codes, statuses as codes), so a
+    training run does not hash ten million visit ids again at every snapshot date.
+
+    Returns:
+        0/1 ``int8`` array, one per ``prepared.patient_ids``.
+    """
+    start = np.datetime64(cutoff(as_of).to_datetime64(), "ns")
+    end = start + np.timedelta64(horizon_days, "D")
+    v = prepared.visits
+    inside = (v.status == COMPLETED_CODE) & (prepared.visit_at >= start) & (
+        prepared.visit_at < end)
+    return (np.bincount(v.pid[inside], minlength=prepared.n) > 0).astype(np.int8)
 
 
 def contact_labels(

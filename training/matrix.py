@@ -42,7 +42,8 @@ def column_codes(values: pd.Series | np.ndarray, levels: Sequence[str]) -> np.nd
 
 
 def to_matrix(
-    frame: pd.DataFrame, features: Sequence[str], levels: dict[str, list[str]]
+    frame: pd.DataFrame, features: Sequence[str], levels: dict[str, list[str]],
+    spare: int = 0,
 ) -> np.ndarray:
     """A float32 matrix of ``features`` (columns in that order) for LightGBM.
 
@@ -50,14 +51,17 @@ def to_matrix(
         frame: feature frame (any index); not modified.
         features: model input columns, in model order.
         levels: categorical column -> saved levels; columns not listed are numeric.
+        spare: extra columns left unset after the features (scoring: the channel model's
+            columns, written in place, so its matrix is never a copy of this one).
 
     Returns:
-        ``(len(frame), len(features))`` float32 array (column-major) with NaN for missing
-        values.
+        ``(len(frame), len(features) + spare)`` float32 array (column-major) with NaN for
+        missing values. Its first ``len(features)`` columns, ``out[:, :len(features)]``, are
+        still one column-major block (a view, no copy).
     """
     # Fortran order: each column is written contiguously, and LightGBM (>= 4) reads
     # column-major input as is (same predictions, no copy).
-    out = np.empty((len(frame), len(features)), dtype=np.float32, order="F")
+    out = np.empty((len(frame), len(features) + spare), dtype=np.float32, order="F")
     for j, name in enumerate(features):
         if name in levels:
             out[:, j] = column_codes(frame[name], levels[name])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from features.config import Settings
 from features.spec import BY_NAME, MODEL_FEATURES
@@ -61,9 +62,14 @@ class ReturnModel:
     features: list[str]
     levels: dict[str, list[str]]
 
+    def margin_matrix(self, x: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """The booster's log-odds for a model matrix (``rank_score`` is built on them)."""
+        return self.booster.predict(x, raw_score=True, num_threads=num_threads)
+
     def raw(self, frame: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated probabilities for a feature frame."""
-        return self.booster.predict(to_matrix(frame, self.features, self.levels))
+        """Uncalibrated probabilities for a feature frame: the sigmoid of the log-odds, as
+        scoring computes them (one prediction gives both the probability and the rank)."""
+        return expit(self.margin_matrix(to_matrix(frame, self.features, self.levels)))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities of returning within the horizon."""

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
-import features
 from features.config import Settings
 from features.export.tables import Tables
+from features.pipeline.assemble import build_prepared
+from features.pipeline.events import prepare
 from features.vocabulary import CHANNELS, NO_CHANNEL_MODEL
 from training.bundle import ModelBundle
-from training.channel_choice import best_channels
+from training.channel_choice import channel_labels, choose_channels, reachable_channels
 from training.context import add_context
+from training.matrix import to_matrix
+from training.rank_score import rank_scores
 from training.snapshot_schema import UPLIFT_COLUMNS, snapshot_column_names
 from training.uplift.columns import uplift_columns
 
@@ -30,9 +34,12 @@ def score(
     Returns:
         See :func:`score_features`.
     """
-    frame = features.build(tables, as_of, settings)
+    prepared = prepare(tables)  # once, for the features and the context
+    frame = build_prepared(prepared, as_of, settings)
     horizon = int(bundle.window.get("horizon_days", settings.horizon_days))  # as trained
-    return score_features(add_context(frame, tables, as_of, horizon), bundle, settings)
+    frame = add_context(frame, tables, as_of, horizon, prepared)
+    del prepared  # the sorted event logs are not needed to score
+    return score_features(frame, bundle, settings)
 
 
 def score_features(
@@ -55,36 +62,48 @@ def score_features(
     keep = frame["visits_lifetime"].fillna(0).to_numpy() > 0
     frame = frame if keep.all() else frame.loc[keep]
     threads = settings.training.scoring_threads
-    x = bundle.matrix(frame)
-    raw = bundle.return_model.booster.predict(x, num_threads=threads)
-    p_return = bundle.return_model.calibrator.transform(raw)
+    channel = bundle.channel_model
+    k = len(bundle.features)
+    # One float32 matrix for every booster: the return model and the uplift learner read
+    # its first k columns (a view), the channel model writes its own columns after them.
+    x_full = to_matrix(frame, bundle.features, bundle.levels,
+                       spare=len(channel.features) - k if channel is not None else 0)
+    x = x_full[:, :k]
+    margin = bundle.return_model.margin_matrix(x, num_threads=threads)
+    p_return = bundle.return_model.calibrator.transform(expit(margin))
     n = len(frame)
-    if bundle.channel_model is not None:
-        probs = bundle.channel_model.predict_matrix(
-            x, bundle.features, num_threads=threads).to_numpy()
-        best = best_channels(frame, probs, settings)
-    else:
-        probs = np.full((n, len(CHANNELS)), np.nan)
-        best = np.full(n, NO_CHANNEL_MODEL, dtype=object)
+    allowed = reachable_channels(frame, settings)
+    probs = channel.predict_in_place(x_full, bundle.features, threads) if channel is not None \
+        else np.full((n, len(CHANNELS)), np.nan)
     revenue = pd.to_numeric(frame["expected_revenue_per_visit"], errors="coerce").to_numpy()
+    uplift = uplift_columns(frame, x, bundle, settings,  # see training.uplift.columns
+                            probs if channel is not None else None, allowed)
+    if np.isfinite(uplift["incremental_value"]).any():  # one channel choice: by added value
+        best = uplift["uplift_channel"]
+    elif channel is not None:
+        best = channel_labels(choose_channels(probs, allowed, settings))
+    else:
+        best = np.full(n, NO_CHANNEL_MODEL, dtype=object)
     columns: dict[str, object] = {
         "patient_id": frame.index.to_numpy(dtype=object),
         "clinic_id": frame["clinic_id"].to_numpy(dtype=object),
         "return_probability": p_return,
+        "rank_score": rank_scores(margin, frame["overdue_ratio"]),
         "best_channel": best,
         **{f"p_{c}": probs[:, j] for j, c in enumerate(CHANNELS)},
         "expected_value": p_return * revenue,
+        **{name: uplift[name] for name in UPLIFT_COLUMNS},
     }
-    uplift = uplift_columns(frame, x, bundle, settings,  # see training.uplift.columns
-                            probs if bundle.channel_model is not None else None)
-    columns.update({k: uplift[k] for k in UPLIFT_COLUMNS})
-    if np.isfinite(uplift["incremental_value"]).any():  # one channel choice: by added value
-        columns["best_channel"] = uplift["uplift_channel"]
     names = snapshot_column_names(stamped=False,
                                   window_days=settings.policy.max_contacts_window_days)
     for name in names:
         if name not in columns:
-            columns[name] = frame[name].array
+            columns[name] = _column(frame[name])
     # copy=False: one block per column, no consolidation - this frame is written out once.
     return pd.DataFrame({c: columns[c] for c in names}, copy=False)
 
+
+def _column(values: pd.Series) -> object:
+    """A passed-through column as is: numpy for numpy dtypes (wrapping them in pandas'
+    array costs a NaN scan per object column), the extension array otherwise."""
+    return values.to_numpy() if isinstance(values.dtype, np.dtype) else values.array

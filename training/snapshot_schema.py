@@ -58,6 +58,10 @@ _HEAD: tuple[SnapshotColumn, ...] = (
                    "champion", ("api",), "stamp"),
     _score("return_probability", "float64", "Calibrated probability of a completed visit "
            "within the horizon", "api", "drift", "report"),
+    _score("rank_score", "float64", "Tie-free ranking key of the `probability` ordering "
+           "(`/rank`): the return model's log-odds before calibration plus 1e-9 times the "
+           "patient's closeness to their usual interval, which orders only patients the model "
+           "scores identically (`training.rank_score`); not a probability", "api"),
     _score("best_channel", "object", "Channel with the highest incremental value (with an "
            "uplift model), else the highest booking probability minus cost, among those the "
            "patient may be contacted on (`training.channel_choice`); "

@@ -36,7 +36,7 @@ from features.pipeline.assemble import build_prepared
 from features.pipeline.events import Prepared, prepare
 from features.vocabulary import COMPLETED, as_timestamp
 from training.context import add_context
-from training.labels import label_known_by, return_labels
+from training.labels import label_known_by, prepared_return_labels
 
 
 class InsufficientHistory(ValueError):
@@ -299,15 +299,16 @@ def build_training_rows(
     frames, available = [], 0
     for k, as_of in enumerate(as_ofs):
         feats = build_prepared(prepared, as_of, settings)
-        feats = feats.loc[population(feats, settings)]
-        labels = return_labels(tables.visits, feats.index, as_of, settings.horizon_days)
-        available += len(feats)
-        keep = stratified_rows(labels.to_numpy(), feats["segment"].to_numpy(), quota,
-                               settings.seed + k)
-        feats = add_context(feats.iloc[keep], tables, as_of, settings.horizon_days)
+        inside = population(feats, settings)
+        returned = prepared_return_labels(prepared, as_of, settings.horizon_days)
+        labels = returned[inside]
+        available += len(labels)
+        keep = np.flatnonzero(inside)[stratified_rows(
+            labels, feats["segment"].to_numpy()[inside], quota, settings.seed + k)]
+        feats = add_context(feats.iloc[keep], tables, as_of, settings.horizon_days, prepared)
         block = _compact(feats.reset_index())
         block.insert(0, "as_of", as_timestamp(as_of))
-        block["label"] = labels.to_numpy()[keep]
+        block["label"] = returned[keep]
         frames.append(block)
     if not frames:
         raise InsufficientHistory("no as-of dates to build training rows for")

@@ -9,13 +9,13 @@ in both modes, without failing the load.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from features.config import Settings
 from features.export.parsing import ParsedTable, parse_table, raw_rows
@@ -92,46 +92,55 @@ def load(
         schema: database schema for SQLAlchemy sources.
     """
     settings = settings or Settings()
-    return load_frames(read_source(source, schema=schema), settings, export_date, lenient)
+    return load_frames(read_source(source, schema=schema, lazy=True), settings, export_date,
+                       lenient)
 
 
 def load_frames(
-    raw_tables: dict[str, pd.DataFrame | pa.Table],
+    raw_tables: Mapping[str, pd.DataFrame | pa.Table],
     settings: Settings | None = None,
     export_date: str | pd.Timestamp | None = None,
     lenient: bool | None = None,
     *,
     export_moment: pd.Timestamp | None = None,
 ) -> LoadResult:
-    """Validate raw frames already in memory (what ``load`` does after reading).
+    """Validate raw frames (what ``load`` does after reading).
 
     ``export_moment`` is the exact moment of an export whose frames are only a part of it (one
     clinic of a group, as the Spark engine loads them): the default rule (the latest event)
     would otherwise be taken over that part alone.
 
+    Why one table at a time: each raw table is parsed as soon as it is read and only its
+    parsed form is kept (``features.export.sources.read_source(lazy=True)`` reads a table
+    when asked for it), and each table's parsed masks are dropped once it is judged, so the
+    raw text of the whole export is never in memory at once.
+
     Args:
         raw_tables: ``{table: frame}`` as pandas frames or Arrow tables (row numbers in
-            messages are their positions).
+            messages are their positions); a mapping that reads each table when asked.
     """
     settings = settings or Settings()
-    raw_tables = {name: as_arrow(raw) for name, raw in raw_tables.items()}
     lenient = settings.load.lenient if lenient is None else lenient
     max_rows = settings.load.max_rows_in_error
     report = LoadReport()
-    fatal = [
-        v for name, raw in raw_tables.items() for v in missing_required_columns(name, pd.Index(raw.column_names))
-    ]
-    fatal += empty_tables(raw_tables)
+    parsed: dict[str, ParsedTable] = {}
+    provided: dict[str, tuple[str, ...]] = {}
+    missing: list[Violation] = []
+    empty: dict[str, list[Violation]] = {}
+    for name in list(raw_tables):
+        raw = as_arrow(raw_tables[name])
+        provided[name] = tuple(raw.column_names)
+        missing += missing_required_columns(name, pd.Index(raw.column_names))
+        empty[name] = empty_tables({name: raw})
+        if not missing and not any(empty.values()) and name in TABLE_NAMES:
+            parsed[name] = parse_table(raw, name)
+            report.ignored_columns[name] = [
+                c for c in raw.column_names if c not in parsed[name].frame.columns]
+        del raw
+    fatal = missing + [v for name in ("visits", "patients") for v in empty.get(name, [])]
     if fatal:
         raise ContractError(fatal, max_rows)
 
-    parsed = {
-        name: parse_table(raw, name) for name, raw in raw_tables.items() if name in TABLE_NAMES
-    }
-    for name, raw in raw_tables.items():
-        report.ignored_columns[name] = [
-            c for c in raw.column_names if c not in parsed[name].frame.columns
-        ]
     export_ts = (pd.Timestamp(export_moment) if export_moment is not None and export_date is None
                  else _export_moment(parsed, export_date))
     export_cutoff = (
@@ -142,22 +151,25 @@ def load_frames(
     report.export_date = export_ts
 
     kept: dict[str, pd.DataFrame] = {}
+    gaps: dict[str, set[str]] = {}  # per table, the columns with a missing value in kept rows
     reject_frames: list[pd.DataFrame] = []
     known: pd.Index | pa.Array | None = None
     for name in TABLE_NAMES:
         if name not in parsed:
             continue
-        table = parsed[name]
+        table = parsed.pop(name)  # its masks and raw values go once it is judged
         violations = find_violations(name, table, known, export_cutoff)
         report.violations.extend(violations)
         bad_rows = _rows_by_reason(violations)
         if name == "visits":
-            stale = _stale_scheduled(table.frame, export_ts)
+            stale = _stale_scheduled(table, export_ts)
             for row in stale:
                 bad_rows.setdefault(row, []).append(STALE_RULE)
         keep = np.ones(len(table.frame), bool)
         keep[list(bad_rows)] = False
         kept[name] = table.frame.loc[keep] if bad_rows else table.frame
+        gaps[name] = {c for c in table.present.columns
+                      if not table.present[c].to_numpy()[keep if bad_rows else slice(None)].all()}
         reject_frames.append(_rejects(name, table, bad_rows))
         report.read[name] = len(table.frame)
         report.accepted[name] = int(keep.sum())
@@ -166,6 +178,7 @@ def load_frames(
             # Strict mode reports each broken patient row once, not again on its visits.
             pool = keep if lenient else np.ones(len(keep), bool)
             known = _known_ids(table, pool)
+        del table
     if report.violations and not lenient:
         raise ContractError(report.violations, max_rows)
     if not len(kept["visits"]):
@@ -176,10 +189,10 @@ def load_frames(
     report.rejects = (
         pd.concat(reject_frames, ignore_index=True) if reject_frames else pd.DataFrame()
     )
-    return LoadResult(tables=_assemble(kept, export_ts, raw_tables), report=report)
+    return LoadResult(tables=_assemble(kept, gaps, export_ts, provided), report=report)
 
 
-def empty_tables(raw_tables: dict[str, pa.Table]) -> list[Violation]:
+def empty_tables(raw_tables: Mapping[str, pa.Table]) -> list[Violation]:
     """Violations for tables that have a header but no data rows, where that is fatal.
 
     Visits are the one table every answer needs; an empty patients table would make every
@@ -202,9 +215,10 @@ def empty_tables(raw_tables: dict[str, pa.Table]) -> list[Violation]:
 
 def _known_ids(patients: ParsedTable, rows: np.ndarray) -> pd.Index | pa.Array:
     """Distinct patient ids of the given patient rows (Arrow when the ids came as text)."""
-    text = patients.text.get("patient_id")
-    if text is not None:
-        return pc.unique(pc.drop_null(text.filter(pa.array(rows))))
+    coded = patients.codes.get("patient_id")
+    if coded is not None:
+        used = np.unique(coded.codes[rows & (coded.codes >= 0)])
+        return coded.values.take(pa.array(used, type=pa.int64()))
     return pd.Index(patients.frame.loc[rows, "patient_id"].dropna().unique())
 
 
@@ -216,12 +230,10 @@ def _export_moment(
         return pd.Timestamp(export_date)
     candidates: list[pd.Timestamp] = []
     visits = parsed["visits"].frame
-    done = (
-        visits["status"].ne(SCHEDULED)
-        if "status" in visits.columns
-        else pd.Series(True, visits.index)
-    )
-    candidates.append(visits.loc[done, "visit_at"].max())
+    visit_at = visits["visit_at"]
+    if "status" in visits.columns:
+        visit_at = visit_at[~parsed["visits"].holds("status", SCHEDULED)]
+    candidates.append(visit_at.max())
     if "booked_at" in visits.columns:
         candidates.append(visits["booked_at"].max())
     if "contacts" in parsed:
@@ -238,12 +250,13 @@ def _export_moment(
     return max(valid)
 
 
-def _stale_scheduled(visits: pd.DataFrame, export_ts: pd.Timestamp) -> list[int]:
+def _stale_scheduled(visits: ParsedTable, export_ts: pd.Timestamp) -> list[int]:
     """Scheduled visits on a day before the export day: they should have been resolved."""
-    if "status" not in visits.columns:
+    if "status" not in visits.frame.columns:
         return []
-    stale = visits["status"].eq(SCHEDULED) & (visits["visit_at"] < as_timestamp(export_ts))
-    return visits.index[stale.to_numpy(bool)].tolist()
+    stale = visits.holds("status", SCHEDULED) & (
+        visits.frame["visit_at"] < as_timestamp(export_ts)).to_numpy()
+    return np.flatnonzero(stale).tolist()
 
 
 def _rows_by_reason(violations: list[Violation]) -> dict[int, list[str]]:
@@ -272,46 +285,71 @@ def _rejects(name: str, table: ParsedTable, bad_rows: dict[int, list[str]]) -> p
 
 
 def _assemble(
-    kept: dict[str, pd.DataFrame], export_ts: pd.Timestamp, raw: dict[str, pa.Table]
+    kept: dict[str, pd.DataFrame], gaps: dict[str, set[str]], export_ts: pd.Timestamp,
+    provided: dict[str, tuple[str, ...]],
 ) -> Tables:
-    visits = kept["visits"].copy()
-    if "status" not in visits.columns:
-        visits["status"] = COMPLETED
-    else:
-        visits["status"] = visits["status"].fillna(COMPLETED)
-    if "visit_id" not in visits.columns:
-        visits["visit_id"] = None
-    missing_id = visits["visit_id"].isna()
-    if missing_id.any():
-        # Deterministic: derived from the source row number, so reloads give the same ids.
-        visits.loc[missing_id, "visit_id"] = "row-" + (visits.index[missing_id] + 1).astype(str)
+    """The loaded ``Tables``: defaults filled, rows renumbered, contract columns and dtypes.
+
+    No frame is copied: the kept frames are this load's own (parsed here, or the rows kept
+    by a lenient load), so their columns become the tables' columns as they are. ``gaps``
+    (columns with a missing value) spares scanning ten million ids for missing ones.
+    """
+    visits = kept["visits"]
+    status = (visits["status"] if "status" not in gaps["visits"]
+              else visits["status"].fillna(COMPLETED)) if "status" in visits.columns else (
+        pd.Series(COMPLETED, index=visits.index, dtype=object))
+    visits = _renumbered(_with_columns(visits, status=status, visit_id=_row_ids(
+        visits, "visit_id", gaps["visits"])))
     has_patients = "patients" in kept
     if has_patients:
-        patients = kept["patients"].copy()
+        patients = _renumbered(kept["patients"])
     else:
         patients = pd.DataFrame({"patient_id": pd.unique(visits["patient_id"].dropna())})
-    if "clinic_id" not in patients.columns:
-        patients["clinic_id"] = "default"
-    patients["clinic_id"] = patients["clinic_id"].fillna("default")
+    clinic = (patients["clinic_id"].fillna("default") if "clinic_id" in patients.columns
+              else pd.Series("default", index=patients.index, dtype=object))
+    patients = _with_columns(patients, clinic_id=clinic)
     contacts = None
     if "contacts" in kept:
-        contacts = kept["contacts"].copy()
-        if "contact_id" not in contacts.columns:
-            contacts["contact_id"] = None
-        missing_c = contacts["contact_id"].isna()
-        if missing_c.any():
-            contacts.loc[missing_c, "contact_id"] = "row-" + (contacts.index[missing_c] + 1).astype(
-                str
-            )
+        frame = kept["contacts"]
+        contacts = conform(_renumbered(_with_columns(
+            frame, contact_id=_row_ids(frame, "contact_id", gaps["contacts"]))), "contacts",
+            copy=False)
     members = kept.get("campaign_members")
     return Tables(
         campaign_members=None if members is None else conform(
-            members.reset_index(drop=True), "campaign_members"
-        ),
-        visits=conform(visits.reset_index(drop=True), "visits"),
-        patients=conform(patients.reset_index(drop=True), "patients"),
-        contacts=None if contacts is None else conform(contacts.reset_index(drop=True), "contacts"),
+            _renumbered(members), "campaign_members", copy=False),
+        visits=conform(visits, "visits", copy=False),
+        patients=conform(patients, "patients", copy=False),
+        contacts=contacts,
         export_date=export_ts,
         has_patients_table=has_patients,
-        provided_columns={name: tuple(frame.column_names) for name, frame in raw.items()},
+        provided_columns=provided,
     )
+
+
+def _with_columns(frame: pd.DataFrame, **columns: pd.Series) -> pd.DataFrame:
+    """``frame`` with ``columns`` set (like ``DataFrame.assign``, which copies every column)."""
+    return pd.DataFrame({**dict(frame.items()), **columns}, index=frame.index, copy=False)
+
+
+def _renumbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with rows numbered 0..n-1 (a lenient load left some out), set in place:
+    the frame is this load's own."""
+    index = frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        frame.index = pd.RangeIndex(len(frame))
+    return frame
+
+
+def _row_ids(frame: pd.DataFrame, key: str, gaps: set[str]) -> pd.Series:
+    """``frame[key]`` with each missing value ``row-<data row>``: derived from the source row
+    number (the frame's index before renumbering), so reloads give the same ids."""
+    if key in frame.columns and key not in gaps:
+        return frame[key]
+    ids = frame[key] if key in frame.columns else pd.Series(None, index=frame.index,
+                                                                  dtype=object)
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        ids = ids.copy()
+        ids[missing] = "row-" + (frame.index[missing] + 1).astype(str)
+    return ids

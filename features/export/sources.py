@@ -13,6 +13,7 @@ columns its vectorised kernels work on directly; DuckDB and Parquet give Arrow n
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -44,12 +45,17 @@ def describe(source: str | Path) -> str:
     return text
 
 
-def read_source(source: str | Path, schema: str | None = None) -> dict[str, pa.Table]:
+def read_source(
+    source: str | Path, schema: str | None = None, lazy: bool = False
+) -> Mapping[str, pa.Table]:
     """Read every contract table the source holds.
 
     Args:
         source: a folder of ``.csv``/``.parquet`` files, a DuckDB file, or a SQLAlchemy URL.
         schema: database schema for SQLAlchemy sources (default: the connection's default).
+        lazy: for a folder, read each file only when its table is asked for, and keep
+            nothing (the loader parses one table at a time, so the raw text of a whole
+            export is never held at once); other sources are read at once.
 
     Returns:
         ``{table: frame}`` for the tables present; ``visits`` is always among them.
@@ -60,7 +66,9 @@ def read_source(source: str | Path, schema: str | None = None) -> dict[str, pa.T
     else:
         path = Path(source)
         if path.is_dir():
-            tables = _read_folder(path)
+            tables = _FolderTables(path)
+            if not lazy:
+                tables = dict(tables.items())
         elif path.is_file() and path.suffix.lower() in DUCKDB_SUFFIXES:
             tables = _read_duckdb(path)
         elif path.exists():
@@ -71,6 +79,8 @@ def read_source(source: str | Path, schema: str | None = None) -> dict[str, pa.T
             raise SourceError(f"{path}: no such folder or file")
     if "visits" not in tables:
         raise SourceError(f"{describe(source)}: the required table 'visits' is missing")
+    if isinstance(tables, _FolderTables):
+        return tables
     return {name: _normalise_columns(frame) for name, frame in tables.items()}
 
 
@@ -138,22 +148,34 @@ def _header(path: Path) -> list[str]:
         return next((line for line in csv.reader(handle) if line), [])
 
 
-def _read_folder(folder: Path) -> dict[str, pa.Table]:
-    tables: dict[str, pa.Table] = {}
-    for name in TABLE_NAMES:
-        found = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.exists()]
-        if len(found) > 1:
-            raise SourceError(f"{folder}: both {name}.csv and {name}.parquet exist; keep one")
-        if not found:
-            continue
-        path = found[0]
+class _FolderTables(Mapping[str, pa.Table]):
+    """The tables of a folder, each file read when its table is asked for (not kept)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.paths: dict[str, Path] = {}
+        for name in TABLE_NAMES:
+            found = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.exists()]
+            if len(found) > 1:
+                raise SourceError(f"{folder}: both {name}.csv and {name}.parquet exist; keep one")
+            if found:
+                self.paths[name] = found[0]
+
+    def __getitem__(self, name: str) -> pa.Table:
+        path = self.paths[name]
         if path.suffix == ".csv":
             # Everything as text: parsing and its errors belong to the validator, and an
             # empty cell means "unknown" (contract), never the string "nan".
-            tables[name] = _read_csv_as_text(path, name)
-        else:
-            tables[name] = pq.read_table(path)
-    return tables
+            return _normalise_columns(_read_csv_as_text(path, name))
+        return _normalise_columns(pq.read_table(path))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.paths
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
 
 
 def _read_duckdb(path: Path) -> dict[str, pa.Table]:

@@ -10,7 +10,9 @@ Every layer above works on :class:`Tables`. The loader (``features.export.loadin
   says which.
 * ``contacts`` is ``None`` when the export has no contacts table (no channel model then);
   ``campaign_members`` likewise when the export has no campaign members.
-* Timestamps are naive ``datetime64[ns]`` in the clinic's local time; ids are ``object`` str.
+* Timestamps are naive ``datetime64[ns]`` in the clinic's local time; ids are ``object`` str,
+  except the row keys ``visit_id`` and ``contact_id``: Arrow-backed strings (``ROW_KEY_DTYPE``),
+  because nothing above the loader reads them and ten million Python strings cost a gigabyte.
 * Nothing here carries information past ``export_date`` except ``scheduled`` visits.
 """
 
@@ -19,6 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
+
+# The row keys' dtype: one Arrow buffer instead of a Python object per row (missing: <NA>).
+ROW_KEY_DTYPE = "string[pyarrow]"
 
 PATIENT_DTYPES: dict[str, str] = {
     "patient_id": "object",
@@ -36,7 +41,7 @@ PATIENT_DTYPES: dict[str, str] = {
 }
 
 VISIT_DTYPES: dict[str, str] = {
-    "visit_id": "object",
+    "visit_id": ROW_KEY_DTYPE,
     "patient_id": "object",
     "visit_at": "datetime64[ns]",
     "status": "object",
@@ -48,7 +53,7 @@ VISIT_DTYPES: dict[str, str] = {
 }
 
 CONTACT_DTYPES: dict[str, str] = {
-    "contact_id": "object",
+    "contact_id": ROW_KEY_DTYPE,
     "patient_id": "object",
     "channel": "object",
     "sent_at": "datetime64[ns]",
@@ -83,6 +88,10 @@ TABLE_DTYPES: dict[str, dict[str, str]] = {
     "contacts": CONTACT_DTYPES,
     "campaign_members": CAMPAIGN_MEMBER_DTYPES,
 }
+# Each table's key: unique where present (the contract's "unique key" rule).
+KEYS: dict[str, str] = {"patients": "patient_id", "visits": "visit_id", "contacts": "contact_id"}
+# Tables keyed by several columns: a patient is a member of a campaign at most once.
+COMPOSITE_KEYS: dict[str, tuple[str, ...]] = {"campaign_members": ("campaign_id", "patient_id")}
 
 
 @dataclass(frozen=True)
@@ -122,19 +131,21 @@ def empty_frame(table: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in TABLE_DTYPES[table].items()})
 
 
-def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+def conform(frame: pd.DataFrame, table: str, copy: bool = True) -> pd.DataFrame:
     """Return a copy of ``frame`` with exactly the contract columns of ``table`` and their dtypes.
 
     Absent columns are added as all-missing; extra columns are dropped. Values must already be
     parsed (this is not a validator: see ``features.export.loading`` for that).
+    ``copy=False`` shares the columns already in their dtype with ``frame`` (for a caller that
+    owns ``frame``, like the loader: copying ten million visits costs seconds and gigabytes).
     """
     out = {}
     for col, dtype in TABLE_DTYPES[table].items():
         if col in frame.columns:
-            out[col] = frame[col] if str(frame[col].dtype) == dtype else frame[col].astype(dtype)
+            out[col] = frame[col] if frame[col].dtype == dtype else frame[col].astype(dtype)
         else:
             out[col] = _missing(dtype, frame.index)
-    return pd.DataFrame(out, index=frame.index)
+    return pd.DataFrame(out, index=frame.index, copy=copy)
 
 
 def _missing(dtype: str, index: pd.Index) -> pd.Series:
@@ -143,6 +154,6 @@ def _missing(dtype: str, index: pd.Index) -> pd.Series:
         return pd.Series(pd.NaT, index=index, dtype=dtype)
     if dtype == "float64":
         return pd.Series(float("nan"), index=index, dtype=dtype)
-    if dtype == "boolean":
+    if dtype in ("boolean", ROW_KEY_DTYPE):
         return pd.Series(pd.NA, index=index, dtype=dtype)
     return pd.Series(None, index=index, dtype=object)

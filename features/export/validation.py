@@ -7,13 +7,14 @@ Row numbers count data rows from 1 (the first row after a CSV header is data row
 spreadsheet that shows the header as its row 1 shows data row n as row n + 1, and every message
 says both, so nobody has to guess which count is meant.
 
-Speed (measured on a 200,000-patient export, 1.6M visits, 2 shared cores): pandera's own
-overhead for the whole visits schema is about 0.13 s, so pandera stays the validator. What
-cost seconds were two rules' pandas work on Python string objects: ``unique key``
-(``Series.duplicated``, ~0.2 s a table) and ``known patient`` (``Series.isin``, ~0.2 s). Both
-are computed vectorised on the Arrow text of the ids when the source gave text (an Arrow
-distinct count proves a key unique without hashing objects; ``pyarrow.compute.is_in`` does
-the membership), and pandera only receives the resulting masks; typed ids keep pandas.
+Speed: pandera's own overhead is small (about 0.13 s for the visits schema at 1.6M rows), so
+pandera stays the validator, run in place (its default copies the whole frame first). What
+cost seconds were the rules that hash ids - ``unique key``, ``unique (campaign_id,
+patient_id)`` and ``known patient``: on text sources they run on the ids' dictionary codes
+(``features.export.text_columns``), so each distinct id is hashed once by Arrow (a key whose
+distinct count equals its row count is unique without more work; membership is
+``pyarrow.compute.is_in`` over the distinct ids only), and pandera only receives the
+resulting masks; typed ids keep pandas.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from features.export.parsing import ENUMS, ParsedTable, raw_rows
-from features.export.tables import TABLE_DTYPES
+from features.export.tables import COMPOSITE_KEYS, KEYS, TABLE_DTYPES
 from features.vocabulary import SCHEDULED
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -37,9 +38,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "contacts": ("patient_id", "channel", "sent_at"),
     "campaign_members": ("campaign_id", "patient_id", "assigned_at", "arm"),
 }
-KEYS: dict[str, str] = {"patients": "patient_id", "visits": "visit_id", "contacts": "contact_id"}
-# Tables keyed by several columns: a patient is a member of a campaign at most once.
-COMPOSITE_KEYS: dict[str, tuple[str, ...]] = {"campaign_members": ("campaign_id", "patient_id")}
 # Values of these columns identify people or are free text: never echoed in messages.
 PRIVATE_COLUMNS = frozenset({"patient_id", "visit_id", "contact_id", "birth_date", "sex"})
 RULE_NAMES: dict[str, str] = {
@@ -144,22 +142,38 @@ def _check(fn: Callable[[pd.Series], pd.Series], name: str) -> pa.Check:
 
 def duplicated_keys(parsed: ParsedTable, key: str) -> np.ndarray:
     """True on every repeat of a present key after its first row."""
-    text = parsed.text.get(key)
-    if text is not None and pc.count_distinct(text).as_py() == pc.count(text).as_py():
-        return np.zeros(len(parsed.frame), bool)
+    coded = parsed.codes.get(key)
+    if coded is not None:
+        return coded.duplicated()
     s = parsed.frame[key]
     return (s.notna() & s.duplicated(keep="first")).to_numpy(bool)
 
 
 def unknown_patients(parsed: ParsedTable, known: pd.Index | pyarrow.Array) -> np.ndarray:
     """True where a present patient id is not among ``known``."""
-    text = parsed.text.get("patient_id")
-    if text is not None and isinstance(known, pyarrow.Array | pyarrow.ChunkedArray):
-        inside = pc.is_in(text, value_set=known.cast(text.type))
-        return ~pc.fill_null(inside, True).to_numpy(zero_copy_only=False)
+    coded = parsed.codes.get("patient_id")
+    if coded is not None and isinstance(known, pyarrow.Array | pyarrow.ChunkedArray):
+        inside = pc.is_in(coded.values, value_set=known.cast(coded.values.type))
+        inside = np.append(pc.fill_null(inside, True).to_numpy(zero_copy_only=False), True)
+        return ~inside[coded.codes]
     s = parsed.frame["patient_id"]
     values = known.to_pylist() if not isinstance(known, pd.Index) else known
     return ~(s.isna() | s.isin(values)).to_numpy(bool)
+
+
+def _repeated_pairs(parsed: ParsedTable, columns: tuple[str, ...]) -> np.ndarray:
+    """True on every repeat of a combination of present values after its first row."""
+    coded = [parsed.codes.get(c) for c in columns]
+    if any(c is None for c in coded) or np.prod(
+            [len(c.values) + 1.0 for c in coded]) >= 2.0**62:
+        keyed = parsed.frame[list(columns)]
+        return (keyed.duplicated(keep="first") & keyed.notna().all(axis=1)).to_numpy(bool)
+    packed = np.zeros(len(parsed.frame), np.int64)
+    present = np.ones(len(parsed.frame), bool)
+    for c in coded:
+        packed = packed * (len(c.values) + 1) + (c.codes.astype(np.int64) + 1)
+        present &= c.codes >= 0
+    return present & pd.Series(packed).duplicated(keep="first").to_numpy()
 
 
 def table_checks(
@@ -194,8 +208,7 @@ def table_checks(
         checks[key].append(_check(lambda s: ~repeats, "unique key"))
     composite = COMPOSITE_KEYS.get(table, ())
     if composite and all(c in frame.columns for c in composite):
-        keyed = frame[list(composite)]
-        repeated = keyed.duplicated(keep="first") & keyed.notna().all(axis=1)
+        repeated = pd.Series(_repeated_pairs(parsed, composite), index=frame.index)
         rule = "unique (" + ", ".join(composite) + ")"
         checks[composite[-1]].append(_check(lambda s: ~repeated, rule))
     if table != "patients" and known_patients is not None:
@@ -207,7 +220,7 @@ def table_checks(
         checks["revenue"].append(_check(lambda s: ~(s < 0), "revenue >= 0"))
     after = f"not after the export date ({(export_cutoff - pd.Timedelta(days=1)).date()})"
     if table == "visits":
-        not_scheduled = frame["status"].ne(SCHEDULED) if "status" in frame.columns else True
+        not_scheduled = ~parsed.holds("status", SCHEDULED) if "status" in frame.columns else True
         checks["visit_at"].append(
             _check(
                 lambda s: ~((s >= export_cutoff) & not_scheduled),
@@ -238,7 +251,7 @@ def find_violations(
         name=table,
     )
     try:
-        schema.validate(parsed.frame, lazy=True)
+        schema.validate(parsed.frame, lazy=True, inplace=True)  # no copy: nothing coerced
     except pa.errors.SchemaErrors as err:
         return _group(table, err.failure_cases, parsed)
     return []

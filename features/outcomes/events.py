@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -25,11 +24,12 @@ import pandas as pd
 
 from features.config import Settings
 from features.export.tables import OUTCOME_EVENT_DTYPES
+from features.outcomes.event_values import iso_text, local_times, missing, numbers, texts
 from features.vocabulary import CHANNELS, CONTACT_EVENT_TYPES, OUTCOME_TYPES
 
 MAX_ID_LENGTH = 200
-TIME_FIELDS: tuple[str, ...] = ("at", "appointment_at")
 MONEY_FIELDS: tuple[str, ...] = ("revenue", "cost")
+TIME_RULE = "ISO 8601 timestamp (with offset, or naive = clinic local time)"
 
 
 @dataclass(frozen=True)
@@ -53,131 +53,49 @@ def clinic_zone(settings: Settings) -> ZoneInfo | None:
 
 
 def clinic_now(settings: Settings) -> pd.Timestamp:
-    """The service clock in clinic local time, naive (``outcomes.clock_shift_days`` on)."""
+    """The service clock in clinic local time, naive (set back by ``outcomes.clock_shift_days``
+    when the service replays a past day; never ahead of the real clock)."""
     zone = clinic_zone(settings)
     now = dt.datetime.now(zone) if zone else dt.datetime.now()
     shift = pd.Timedelta(days=settings.outcomes.clock_shift_days)
     return pd.Timestamp(now.replace(tzinfo=None)) + shift
 
 
-def _missing(value: object) -> bool:
-    if value is None:
-        return True
-    if type(value) is str:
-        return not value.strip()
-    if value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
+class _Verdicts:
+    """The first broken rule of each event: checks run in the contract's order, first wins."""
+
+    def __init__(self, n: int) -> None:
+        self.field = np.full(n, None, dtype=object)
+        self.reason = np.full(n, None, dtype=object)
+
+    @property
+    def open(self) -> np.ndarray:
+        """Events no rule has refused yet."""
+        return self.reason == None  # noqa: E711 - elementwise on objects
+
+    def refuse(self, broken: np.ndarray, field_name: str | np.ndarray, reason: str) -> None:
+        rows = broken & self.open
+        self.field[rows] = field_name if isinstance(field_name, str) else field_name[rows]
+        self.reason[rows] = reason
 
 
-def _local_time(value: object, zone: ZoneInfo | None) -> dt.datetime | None:
-    """One timestamp (ISO text or datetime) as local naive time; None when it does not parse."""
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            try:
-                value = pd.Timestamp(text).to_pydatetime()
-            except (ValueError, TypeError):
-                return None
-    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day)
-    if not isinstance(value, dt.datetime):
-        return None
-    if value.tzinfo is not None:
-        value = (value.astimezone(zone) if zone else value.astimezone()).replace(tzinfo=None)
-    return value
+def _records(raw_events: list | pd.DataFrame) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """Events as dicts, whether each was an object, and the first unknown field of each."""
+    if isinstance(raw_events, pd.DataFrame):
+        frame = raw_events.astype(object).where(raw_events.notna(), None)
+        raw_events = frame.to_dict(orient="records")
+    n = len(raw_events)
+    objects = np.fromiter((isinstance(r, dict) for r in raw_events), dtype=bool, count=n)
+    records = [r if ok else {} for r, ok in zip(raw_events, objects, strict=True)]
+    unknown = np.full(n, None, dtype=object)
+    for i, record in enumerate(records):
+        if not _KNOWN.issuperset(record):  # rare: a field the contract does not have
+            extra = [k for k, v in record.items() if k not in _KNOWN and not missing(v)]
+            unknown[i] = str(extra[0]) if extra else None
+    return records, objects, unknown
 
 
-def _text(value: object) -> str | None:
-    if type(value) is str:  # the common case, first
-        return value.strip() or None
-    if _missing(value):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def content_hash(event: dict) -> str:
-    """SHA-256 of an event's normalised content (everything but ``event_id``)."""
-    parts = [
-        event["patient_id"], event["campaign_id"], event["channel"], event["type"],
-        event["at"].isoformat(),
-        None if event["appointment_at"] is None else event["appointment_at"].isoformat(),
-        None if event["revenue"] is None else repr(float(event["revenue"])),
-        None if event["cost"] is None else repr(float(event["cost"])),
-    ]
-    return hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode()).hexdigest()
-
-
-def _check_one(
-    raw: dict, known_patients: pd.Index, known_campaigns: set[str], latest: dt.datetime,
-    zone: ZoneInfo | None,
-) -> tuple[dict | None, tuple[str, str] | None]:
-    """The normalised event, or the first (field, reason) that refuses it."""
-    unknown = [k for k, v in raw.items() if k not in OUTCOME_EVENT_DTYPES and not _missing(v)]
-    if unknown:
-        return None, (str(unknown[0]), "not a field of outcome events")
-    event_id = _text(raw.get("event_id"))
-    if event_id is None:
-        return None, ("event_id", "required")
-    if len(event_id) > MAX_ID_LENGTH:
-        return None, ("event_id", f"at most {MAX_ID_LENGTH} characters")
-    kind = _text(raw.get("type"))
-    kind = kind.lower() if kind else kind
-    if kind not in OUTCOME_TYPES:
-        return None, ("type", "one of " + ", ".join(OUTCOME_TYPES))
-    patient = _text(raw.get("patient_id"))
-    if patient is None:
-        return None, ("patient_id", "required")
-    if patient not in known_patients:
-        return None, ("patient_id", "not a patient of this clinic")
-    campaign = _text(raw.get("campaign_id"))
-    if campaign is not None and campaign not in known_campaigns:
-        return None, ("campaign_id", "not a campaign of this clinic")
-    channel = _text(raw.get("channel"))
-    channel = channel.lower() if channel else channel
-    if channel is None and kind in CONTACT_EVENT_TYPES:
-        return None, ("channel", "required for contact events")
-    if channel is not None and channel not in CHANNELS:
-        return None, ("channel", "one of " + ", ".join(CHANNELS))
-    times: dict[str, dt.datetime | None] = {}
-    for name in TIME_FIELDS:
-        value = raw.get(name)
-        if _missing(value):
-            if name == "at":
-                return None, ("at", "required")
-            times[name] = None
-            continue
-        parsed = _local_time(value, zone)
-        if parsed is None:
-            return None, (name, "ISO 8601 timestamp (with offset, or naive = clinic local time)")
-        times[name] = parsed
-    if times["at"] > latest:
-        return None, ("at", "later than the service clock plus the allowed skew")
-    money: dict[str, float | None] = {}
-    for name in MONEY_FIELDS:
-        value = raw.get(name)
-        if _missing(value):
-            money[name] = None
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None, (name, "number")
-        if not math.isfinite(number) or number < 0:
-            return None, (name, f"{name} >= 0")
-        money[name] = number
-    event = {
-        "event_id": event_id, "patient_id": patient, "campaign_id": campaign, "channel": channel,
-        "type": kind, "at": times["at"], "revenue": money["revenue"], "cost": money["cost"],
-        "appointment_at": times["appointment_at"],
-    }
-    return event, None
+_KNOWN = frozenset(OUTCOME_EVENT_DTYPES)
 
 
 def check_events(
@@ -187,7 +105,12 @@ def check_events(
     settings: Settings,
     now: pd.Timestamp | None = None,
 ) -> CheckedEvents:
-    """Normalise and check posted events of one clinic.
+    """Normalise and check posted events of one clinic, the whole batch at once.
+
+    Each rule runs over every event's column; an event is refused for the first rule it
+    breaks, in this order: an object, known fields, ``event_id``, ``type``, ``patient_id``,
+    ``campaign_id``, ``channel``, ``at`` (present, readable), ``appointment_at`` (readable),
+    ``at`` (not in the future), ``revenue``, ``cost``.
 
     Args:
         raw_events: the events as posted (dicts) or read from a file (a frame of raw values).
@@ -196,41 +119,120 @@ def check_events(
         settings: ``outcomes`` section (zone, allowed clock skew).
         now: the service clock, local naive (default: :func:`clinic_now`).
     """
-    if isinstance(raw_events, pd.DataFrame):
-        frame = raw_events.astype(object).where(raw_events.notna(), None)
-        raw_events = frame.to_dict(orient="records")
     zone = clinic_zone(settings)
     clock = clinic_now(settings) if now is None else pd.Timestamp(now)
-    latest = (clock + pd.Timedelta(minutes=settings.outcomes.max_future_minutes)).to_pydatetime()
-    accepted: list[dict] = []
-    rejected: list[dict] = []
-    for position, raw in enumerate(raw_events):
-        if not isinstance(raw, dict):
-            rejected.append({"index": position, "field": "event", "reason": "not an object"})
-            continue
-        event, problem = _check_one(raw, known_patients, known_campaigns, latest, zone)
-        if problem is not None:
-            rejected.append({"index": position, "field": problem[0], "reason": problem[1]})
-            continue
-        event["content_hash"] = content_hash(event)
-        event["index"] = position
-        accepted.append(event)
-    return CheckedEvents(events=events_frame_of(accepted), rejected=rejected)
+    latest = clock + pd.Timedelta(minutes=settings.outcomes.max_future_minutes)
+    records, objects, unknown = _records(raw_events)
+    n = len(records)
+    column = {name: [r.get(name) for r in records] for name in OUTCOME_EVENT_DTYPES}
+    verdicts = _Verdicts(n)
+    verdicts.refuse(~objects, "event", "not an object")
+    verdicts.refuse(unknown != None, unknown, "not a field of outcome events")  # noqa: E711
+
+    event_id = texts(column["event_id"])
+    id_missing = event_id == None  # noqa: E711
+    verdicts.refuse(id_missing, "event_id", "required")
+    too_long = np.zeros(n, dtype=bool)
+    too_long[~id_missing] = pd.Series(event_id[~id_missing], dtype=object).str.len().to_numpy() \
+        > MAX_ID_LENGTH
+    verdicts.refuse(too_long, "event_id", f"at most {MAX_ID_LENGTH} characters")
+    kind = texts(column["type"], lower=True)
+    verdicts.refuse(~pd.Index(kind).isin(OUTCOME_TYPES), "type", "one of " + ", ".join(OUTCOME_TYPES))
+    patient = texts(column["patient_id"])
+    no_patient = patient == None  # noqa: E711
+    verdicts.refuse(no_patient, "patient_id", "required")
+    verdicts.refuse(~no_patient & ~_isin(patient, known_patients), "patient_id",
+                    "not a patient of this clinic")
+    campaign = texts(column["campaign_id"])
+    verdicts.refuse((campaign != None) & ~_isin(campaign, pd.Index(list(known_campaigns))),  # noqa: E711
+                    "campaign_id", "not a campaign of this clinic")
+    channel = texts(column["channel"], lower=True)
+    no_channel = channel == None  # noqa: E711
+    verdicts.refuse(no_channel & pd.Index(kind).isin(CONTACT_EVENT_TYPES), "channel",
+                    "required for contact events")
+    verdicts.refuse(~no_channel & ~_isin(channel, pd.Index(CHANNELS)), "channel",
+                    "one of " + ", ".join(CHANNELS))
+    at, at_missing, at_bad = local_times(column["at"], zone)
+    verdicts.refuse(at_missing, "at", "required")
+    verdicts.refuse(at_bad, "at", TIME_RULE)
+    appointment, _, appointment_bad = local_times(column["appointment_at"], zone)
+    verdicts.refuse(appointment_bad, "appointment_at", TIME_RULE)
+    verdicts.refuse(at > np.datetime64(latest.to_datetime64(), "us"), "at",
+                    "later than the service clock plus the allowed skew")
+    money = {}
+    for name in MONEY_FIELDS:
+        values, absent, unreadable = numbers(column[name])
+        verdicts.refuse(unreadable, name, "number")
+        with np.errstate(invalid="ignore"):
+            allowed = np.isfinite(values) & (values >= 0)
+        verdicts.refuse(~absent & ~unreadable & ~allowed, name, f"{name} >= 0")
+        money[name] = values
+
+    keep = verdicts.open
+    rows = np.flatnonzero(~keep)
+    rejected = [{"index": int(i), "field": str(verdicts.field[i]), "reason": str(verdicts.reason[i])}
+                for i in rows]
+    events = pd.DataFrame({
+        "event_id": pd.Series(event_id[keep], dtype=object),
+        "patient_id": pd.Series(patient[keep], dtype=object),
+        "campaign_id": pd.Series(campaign[keep], dtype=object),
+        "channel": pd.Series(channel[keep], dtype=object),
+        "type": pd.Series(kind[keep], dtype=object),
+        "at": at[keep].astype("datetime64[ns]"),
+        "revenue": money["revenue"][keep],
+        "cost": money["cost"][keep],
+        "appointment_at": appointment[keep].astype("datetime64[ns]"),
+    })
+    events["content_hash"] = pd.Series(_hashes(events, at[keep], appointment[keep]), dtype=object)
+    events["index"] = np.flatnonzero(keep).astype(np.int64)
+    return CheckedEvents(events=events, rejected=rejected)
 
 
-def events_frame_of(events: list[dict]) -> pd.DataFrame:
-    """Normalised event dicts -> a frame in the contract dtypes (+ ``content_hash``, ``index``)."""
-    names = [*OUTCOME_EVENT_DTYPES, "content_hash", "index"]
-    columns: dict[str, object] = {}
-    for column in names:
-        values = [e[column] for e in events]
-        dtype = OUTCOME_EVENT_DTYPES.get(column, "object")
-        if dtype.startswith("datetime"):
-            columns[column] = np.array(values, dtype="datetime64[ns]")
-        elif dtype == "float64":
-            columns[column] = np.array([np.nan if v is None else v for v in values], dtype=float)
-        elif column == "index":
-            columns[column] = np.array(values, dtype=np.int64)
-        else:
-            columns[column] = pd.Series(values, dtype=object)
-    return pd.DataFrame(columns)
+def _isin(values: np.ndarray, allowed: pd.Index) -> np.ndarray:
+    """Membership of each value (None is never a member of an id list).
+
+    A unique index answers from its cached hash table (the served snapshot's patients are
+    hashed once, not once per batch).
+    """
+    if not len(allowed) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    if allowed.is_unique:
+        return allowed.get_indexer(values) >= 0
+    return pd.Index(values, dtype=object).isin(allowed)
+
+
+def _hashes(events: pd.DataFrame, at: np.ndarray, appointment: np.ndarray) -> list[str]:
+    """SHA-256 of each accepted event's normalised content (everything but ``event_id``).
+
+    The parts, joined by ``\\x1f`` with a missing part empty: patient, campaign, channel,
+    type, ``at`` and ``appointment_at`` as ``datetime.isoformat()``, revenue and cost as
+    ``repr(float)``. The stored hashes follow this spelling: it must never change, or a
+    retried event would read as a conflict.
+    """
+    n = len(events)
+    has_appointment = ~np.isnat(appointment)
+    appointment_text = np.full(n, "", dtype=object)
+    appointment_text[has_appointment] = iso_text(appointment[has_appointment])
+    parts = [
+        events["patient_id"].to_numpy(object), _blank(events["campaign_id"].to_numpy(object)),
+        _blank(events["channel"].to_numpy(object)), events["type"].to_numpy(object),
+        iso_text(at), appointment_text,
+        _float_text(events["revenue"].to_numpy()), _float_text(events["cost"].to_numpy()),
+    ]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + "\x1f" + part
+    sha = hashlib.sha256
+    return [sha(text.encode()).hexdigest() for text in joined.tolist()]
+
+
+def _blank(values: np.ndarray) -> np.ndarray:
+    """Object array with None as the empty string (how a missing part enters the hash)."""
+    out = values.copy()
+    out[out == None] = ""  # noqa: E711 - elementwise on objects
+    return out
+
+
+def _float_text(values: np.ndarray) -> np.ndarray:
+    """``repr(float(v))`` of each value, the empty string where missing."""
+    return np.array(["" if v != v else repr(v) for v in values.tolist()], dtype=object)

@@ -79,8 +79,10 @@ def empty_visits() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in VISIT_DTYPES.items()})
 
 
-def stored_frames(settings: Settings, clinic_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Members and events the service recorded for ``clinic_id`` in the outcome store.
+def stored_frames(settings: Settings, clinic_id: str,
+                  campaign_id: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Members (of ``campaign_id`` only, when given) and events the service recorded for
+    ``clinic_id`` in the outcome store.
 
     Empty frames in the contract dtypes when no store is configured or exists yet (a clinic
     that only exports its campaigns).
@@ -93,7 +95,7 @@ def stored_frames(settings: Settings, clinic_id: str) -> tuple[pd.DataFrame, pd.
                 pd.DataFrame({c: pd.Series(dtype=t) for c, t in OUTCOME_EVENT_DTYPES.items()}))
     store = OutcomeStore.from_settings(settings)
     try:
-        members = store.members_frame(clinic_id).drop(columns="clinic_id")
+        members = store.members_frame(clinic_id, campaign_id).drop(columns="clinic_id")
         events = store.events_frame(clinic_id).drop(columns="clinic_id")
     finally:
         store.close()
@@ -123,8 +125,12 @@ def load_campaign_frames(settings: Settings, clinic_id: str, campaign_id: str | 
         posted_only: leave the export's visits out, so bookings and kept visits come only
             from posted events, as in ``GET /campaigns/{id}/results``.
     """
-    stored_members, stored_events = stored_frames(settings, clinic_id)
-    if export is None or tables is None:
+    store_only = export is None or tables is None
+    stored_members, stored_events = stored_frames(settings, clinic_id,
+                                                  campaign_id if store_only else None)
+    if store_only:
+        # the store's keys already make members (campaign, patient) and events (event_id)
+        # unique: no frame-wide duplicate search over millions of ids
         members, events, visits = stored_members, stored_events, empty_visits()
         posted_only = True
     else:
@@ -142,8 +148,9 @@ def load_campaign_frames(settings: Settings, clinic_id: str, campaign_id: str | 
         events = events[events["patient_id"].isin(patients)]
         visits = (empty_visits() if posted_only
                   else tables.visits[tables.visits["patient_id"].isin(patients)])
-    members = members.drop_duplicates(["campaign_id", "patient_id"])
-    events = events.drop_duplicates("event_id")
+    if not store_only:
+        members = members.drop_duplicates(["campaign_id", "patient_id"])
+        events = events.drop_duplicates("event_id")
     chosen = campaign_id or latest_campaign(members)
     where = "outcome store" if export is None else "export + outcome store"
     sources = {

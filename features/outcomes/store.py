@@ -162,50 +162,60 @@ class OutcomeStore:
         """Store checked events of one clinic in one transaction.
 
         Args:
-            events: normalised events (``features.outcomes.events.normalise``): the columns of
-                ``OUTCOME_EVENT_DTYPES`` plus ``content_hash``.
+            events: normalised events (``features.outcomes.events.check_events``): the
+                columns of ``OUTCOME_EVENT_DTYPES`` plus ``content_hash``.
         """
         if not len(events):
             return BatchOutcome(0, 0)
-        ids = events["event_id"].astype(str).tolist()
-        hashes = events["content_hash"].astype(str).tolist()
+        ids = pd.Index(events["event_id"].astype(str).to_numpy(object))
+        hashes = events["content_hash"].astype(str).to_numpy(object)
         with self.engine.begin() as con:
-            stored = self._stored_hashes(con, clinic_id, ids)
-            seen: dict[str, str] = {}
-            fresh: list[int] = []
-            duplicates, conflicts = 0, []
-            for position, (event_id, digest) in enumerate(zip(ids, hashes, strict=True)):
-                known = stored.get(event_id, seen.get(event_id))
-                if known is None:
-                    seen[event_id] = digest
-                    fresh.append(position)
-                elif known == digest:
-                    duplicates += 1
-                else:
-                    conflicts.append(position)
-            if fresh:
+            stored = self._stored_hashes(con, clinic_id, ids.unique())
+            fresh, duplicate, conflict = classify(ids, hashes, stored)
+            if fresh.any():
                 # Straight to the driver's executemany: SQLAlchemy's per-row parameter
                 # processing would cost more than the insert itself on 10,000 rows.
-                con.exec_driver_sql(self._insert_sql, _event_rows(clinic_id, events.iloc[fresh]))
-        return BatchOutcome(len(fresh), duplicates, conflicts, fresh)
+                con.exec_driver_sql(self._insert_sql, _event_rows(clinic_id, events[fresh]))
+        return BatchOutcome(int(fresh.sum()), int(duplicate.sum()),
+                            np.flatnonzero(conflict).tolist(), np.flatnonzero(fresh).tolist())
 
-    @staticmethod
-    def _stored_hashes(con: sa.Connection, clinic_id: str, ids: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        unique = list(dict.fromkeys(ids))
-        for chunk in _chunks(unique, _IN_CHUNK):
-            query = sa.select(outcome_events.c.event_id, outcome_events.c.content_hash).where(
-                outcome_events.c.clinic_id == clinic_id, outcome_events.c.event_id.in_(chunk)
-            )
-            found.update({r[0]: r[1] for r in con.execute(query)})
+    def _stored_hashes(self, con: sa.Connection, clinic_id: str, ids: pd.Index) -> pd.Series:
+        """Content hash of each of ``ids`` already stored for the clinic, by event id.
+
+        One query per batch: SQLite reads the ids from a JSON array (``json_each``),
+        PostgreSQL from an array parameter; other databases get ``IN`` lists in chunks.
+        """
+        dialect = self.engine.dialect.name
+        table = "outcome_events"
+        if dialect == "sqlite":
+            rows = con.exec_driver_sql(
+                f"SELECT event_id, content_hash FROM {table} WHERE clinic_id = ? AND event_id "
+                "IN (SELECT value FROM json_each(?))",
+                (clinic_id, json.dumps(ids.tolist())),
+            ).fetchall()
+        elif dialect == "postgresql":
+            rows = con.exec_driver_sql(
+                f"SELECT event_id, content_hash FROM {table} WHERE clinic_id = %s AND "
+                "event_id = ANY(%s)",
+                (clinic_id, ids.tolist()),
+            ).fetchall()
+        else:
+            rows = []
+            for chunk in _chunks(ids.tolist(), _IN_CHUNK):
+                query = sa.select(outcome_events.c.event_id, outcome_events.c.content_hash).where(
+                    outcome_events.c.clinic_id == clinic_id, outcome_events.c.event_id.in_(chunk))
+                rows += con.execute(query).fetchall()
+        found = pd.Series([r[1] for r in rows], index=[r[0] for r in rows], dtype=object)
         return found
 
     # --- frames ----------------------------------------------------------------------------
 
-    def members_frame(self, clinic_id: str | None = None, campaign_id: str | None = None) -> pd.DataFrame:
-        """Campaign members: ``clinic_id`` + the columns of ``CAMPAIGN_MEMBER_DTYPES``."""
+    def members_frame(self, clinic_id: str | None = None, campaign_id: str | None = None,
+                      columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Campaign members: ``clinic_id`` + the columns of ``CAMPAIGN_MEMBER_DTYPES``
+        (or only ``columns`` of them)."""
         table = campaign_members
-        query = sa.select(table)
+        query = sa.select(*_sources(table, CAMPAIGN_MEMBER_DTYPES, columns))
         if clinic_id is not None:
             query = query.where(table.c.clinic_id == clinic_id)
         if campaign_id is not None:
@@ -213,11 +223,14 @@ class OutcomeStore:
         return _frame(self.engine, query, CAMPAIGN_MEMBER_DTYPES)
 
     def events_frame(
-        self, clinic_id: str | None = None, types: Sequence[str] | None = None
+        self, clinic_id: str | None = None, types: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Outcome events in storage order: ``clinic_id`` + the columns of ``OUTCOME_EVENT_DTYPES``."""
+        """Outcome events in storage order: ``clinic_id`` + the columns of
+        ``OUTCOME_EVENT_DTYPES`` (or only ``columns`` of them: a million events read in
+        seconds, so read only what is needed)."""
         table = outcome_events
-        query = sa.select(*[c for c in table.c if c.name not in ("seq", "content_hash")])
+        query = sa.select(*_sources(table, OUTCOME_EVENT_DTYPES, columns))
         if clinic_id is not None:
             query = query.where(table.c.clinic_id == clinic_id)
         if types is not None:
@@ -233,50 +246,121 @@ class OutcomeStore:
             return int(con.execute(query).scalar_one())
 
 
+def classify(ids: pd.Index, hashes: np.ndarray,
+             stored: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each event of a batch as fresh, duplicate or conflict (boolean masks, batch order).
+
+    An id stored before is compared with the stored hash; an id new to the store is fresh
+    at its first position in the batch, and its repeats are compared with that first one.
+    """
+    known = stored.reindex(ids).to_numpy(object) if len(stored) else np.full(len(ids), None)
+    new = pd.isna(known)
+    first = ~ids.duplicated(keep="first")
+    fresh = new & first
+    # a repeat of a new id refers to the hash of that id's first position in the batch
+    reference = known.copy()
+    if (new & ~first).any():
+        firsts = pd.Series(hashes[fresh], index=ids[fresh])
+        repeats = new & ~first
+        reference[repeats] = firsts.reindex(ids[repeats]).to_numpy(object)
+    same = reference == hashes
+    duplicate = ~fresh & same
+    conflict = ~fresh & ~same
+    return fresh, duplicate, conflict
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _optional_float(values: pd.Series) -> list[float | None]:
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    return [None if np.isnan(v) else float(v) for v in numbers]
+def _nullable(values: np.ndarray, missing: np.ndarray) -> list:
+    out = values.astype(object)
+    out[missing] = None
+    return out.tolist()
 
 
-def _optional_text(values: pd.Series) -> list[str | None]:
-    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+def _text_or_none(values: pd.Series) -> list:
+    raw = values.to_numpy(object)
+    return [v if type(v) is str else (None if v is None or (isinstance(v, float) and v != v)
+                                      else str(v)) for v in raw]
+
+
+def _micros(values: pd.Series) -> list:
+    """Naive datetime values as microseconds since the epoch (None where missing)."""
+    stamps = values.to_numpy(dtype="datetime64[ns]")
+    return _nullable(stamps.view(np.int64) // 1000, np.isnat(stamps))
 
 
 def _event_rows(clinic_id: str, events: pd.DataFrame) -> list[tuple]:
-    """Driver parameter tuples in ``EVENT_COLUMNS`` order."""
+    """Driver parameter tuples in ``EVENT_COLUMNS`` order (plain Python values)."""
+    revenue = events["revenue"].to_numpy(dtype=float)
+    cost = events["cost"].to_numpy(dtype=float)
     columns = {
-        "event_id": events["event_id"].astype(str).tolist(),
-        "content_hash": events["content_hash"].astype(str).tolist(),
-        "patient_id": events["patient_id"].astype(str).tolist(),
-        "campaign_id": _optional_text(events["campaign_id"]),
-        "channel": _optional_text(events["channel"]),
-        "type": events["type"].astype(str).tolist(),
-        "at_us": to_micros(events["at"]),
-        "revenue": _optional_float(events["revenue"]),
-        "cost": _optional_float(events["cost"]),
-        "appointment_at_us": to_micros(events["appointment_at"]),
+        "event_id": _text_or_none(events["event_id"]),
+        "content_hash": _text_or_none(events["content_hash"]),
+        "patient_id": _text_or_none(events["patient_id"]),
+        "campaign_id": _text_or_none(events["campaign_id"]),
+        "channel": _text_or_none(events["channel"]),
+        "type": _text_or_none(events["type"]),
+        "at_us": _micros(events["at"]),
+        "revenue": _nullable(revenue, np.isnan(revenue)),
+        "cost": _nullable(cost, np.isnan(cost)),
+        "appointment_at_us": _micros(events["appointment_at"]),
     }
     clinic = [clinic_id] * len(events)
     return list(zip(clinic, *(columns[c] for c in EVENT_COLUMNS[1:]), strict=True))
 
 
+def _sources(table: sa.Table, dtypes: dict[str, str],
+             columns: Sequence[str] | None) -> list[sa.Column]:
+    """The table columns behind the wanted contract columns (``clinic_id`` always)."""
+    wanted = [c for c in dtypes if columns is None or c in columns]
+    return [table.c.clinic_id, *(table.c[_TIME_COLUMNS.get(c, c)] for c in wanted)]
+
+
 def _frame(engine: sa.Engine, query: sa.Select, dtypes: dict[str, str]) -> pd.DataFrame:
-    """Run ``query`` and give the contract columns (times back from microseconds)."""
+    """Run ``query`` and give its contract columns (times back from microseconds).
+
+    Rows come straight from the driver's cursor and each column is converted once as an
+    array: no per-row SQLAlchemy processing, no per-value pandas conversion.
+    """
+    compiled = query.compile(engine, compile_kwargs={"render_postcompile": True})
+    names = [c.name for c in query.selected_columns]
     with engine.connect() as con:
-        result = con.execute(query)
-        raw = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    out: dict[str, pd.Series] = {"clinic_id": raw["clinic_id"].astype(object)}
+        params = compiled.construct_params()
+        statement = str(compiled)
+        if compiled.positiontup is not None:
+            params = tuple(params[k] for k in compiled.positiontup)
+        rows = con.exec_driver_sql(statement, params).fetchall()
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    raw = dict(zip(names, values, strict=True))
+    out: dict[str, object] = {"clinic_id": _objects(raw["clinic_id"])}
     for column, dtype in dtypes.items():
         source = _TIME_COLUMNS.get(column, column)
+        if source not in raw:
+            continue
         if source != column:
-            out[column] = from_micros(raw[source])
+            out[column] = _stamps(raw[source])
         elif dtype == "float64":
-            out[column] = pd.to_numeric(raw[column], errors="coerce").astype("float64")
+            out[column] = np.array(raw[column], dtype=float) if rows else np.zeros(0)
         else:
-            out[column] = raw[column].astype(object).where(raw[column].notna(), None)
+            out[column] = _objects(raw[column])
     return pd.DataFrame(out)
+
+
+def _objects(values: tuple) -> pd.Series:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return pd.Series(array, dtype=object)
+
+
+def _stamps(values: tuple) -> np.ndarray:
+    """Microseconds since the epoch (None: missing) -> naive ``datetime64[ns]``."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    missing = array == None  # noqa: E711 - elementwise on objects
+    micros = np.where(missing, 0, array).astype(np.int64)
+    stamps = (micros * 1000).view("datetime64[ns]")
+    stamps[missing] = np.datetime64("NaT")
+    return stamps

@@ -34,6 +34,7 @@ from serving.api.campaign_models import (
 from serving.api.models import PatientRecord
 from serving.api.state import Served
 from serving.targeting import ranking
+from serving.targeting.outcome_policy import COLUMNS as POLICY_COLUMNS
 from serving.targeting.outcome_policy import POLICY_EVENT_TYPES, OutcomeOverlay
 from serving.targeting.ranking import Selection
 
@@ -56,8 +57,8 @@ class Outcomes:
         self.settings = settings
         self.store = store or OutcomeStore.from_settings(settings)
         self.overlay = OutcomeOverlay(settings)
-        self.overlay.add(self.store.events_frame(types=POLICY_EVENT_TYPES))
-        self.overlay.fold_all()
+        self.overlay.add(self.store.events_frame(types=POLICY_EVENT_TYPES,
+                                                 columns=("clinic_id", *POLICY_COLUMNS)))
         self.sequences = sequence_campaigns.Sequences(settings, self.store, self.overlay)
         self._write = threading.Lock()
 
@@ -195,6 +196,17 @@ def due_json(
     return f'{head}, "due": {due.to_json(orient="records")}}}'.encode()
 
 
+def clinic_segments(served: Served, clinic_id: str) -> pd.Series:
+    """Each patient's segment in the served snapshot, by patient id (None: unknown).
+
+    Indexed by the clinic's position index, whose hash table the served index keeps: the
+    results look their members up in it without hashing the clinic's ids again.
+    """
+    entry = served.index.clinics[clinic_id]
+    rows = entry.orders["probability"].rows
+    return pd.Series(served.index.outputs["segment"][rows], index=entry.position.index)
+
+
 def known_patients(served: Served, clinic_id: str) -> pd.Index:
     """Patient ids of the clinic in the served snapshot (404 when it has none)."""
     entry = served.index.clinics.get(clinic_id)
@@ -241,10 +253,7 @@ def campaign_results(
     if campaign_id not in outcomes.store.campaign_ids(clinic_id):
         raise handlers.ApiError(404, "this clinic has no campaign with that id", "campaign_id")
     frames = load_campaign_frames(settings, clinic_id, campaign_id, None, None)
-    snapshot = served.index.frame
-    segments = snapshot.loc[snapshot["clinic_id"].astype(str) == clinic_id,
-                            ["patient_id", "segment"]]
     results = compute(frames.members, frames.events, frames.visits, settings, campaign_id,
-                      segments=segments)
+                      segments=clinic_segments(served, clinic_id))
     return {"clinic_id": clinic_id, **results,
             "sources": {**frames.sources, "segments": "served scored snapshot"}}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -43,6 +44,30 @@ class BodyProblem(ValueError):
 
 def _reject_constant(name: str) -> float:
     raise BodyProblem(f"JSON numbers must be finite ({name} is not JSON)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BodyProblem("a number is outside the range of a double")
+    return value
+
+
+# A NUL or a surrogate can only reach a parsed string through a \u escape (raw NULs are not
+# JSON, and the UTF-8 decoder refuses encoded surrogates): without one, no string needs a look.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _check_depth(value: Any) -> None:
+    """The nesting rule alone, visiting containers only (the body's strings are clean)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if type(item) is dict else item
+        if depth > MAX_DEPTH:
+            raise BodyProblem(f"the body is nested deeper than {MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children
+                     if type(child) is dict or type(child) is list)
 
 
 def _check_tree(value: Any) -> None:
@@ -85,7 +110,7 @@ def check_json_body(body: bytes) -> None:
     except UnicodeDecodeError:
         raise BodyProblem("the body is not UTF-8") from None
     try:
-        parsed = json.loads(text, parse_constant=_reject_constant)
+        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except BodyProblem:
         raise
     except RecursionError:
@@ -93,7 +118,10 @@ def check_json_body(body: bytes) -> None:
     except ValueError as exc:  # JSONDecodeError, or an integer too long to read
         where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
         raise BodyProblem(f"the body is not valid JSON{where}") from None
-    _check_tree(parsed)
+    if "\\u" in text and _SUSPECT_ESCAPE.search(text):
+        _check_tree(parsed)
+    elif type(parsed) is dict or type(parsed) is list:
+        _check_depth(parsed)
 
 
 def _header(scope: Message, name: bytes) -> str | None:

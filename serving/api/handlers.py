@@ -27,8 +27,11 @@ from serving.api.models import (
 )
 from serving.api.state import Served, ServingState
 from serving.targeting import ranking
+from serving.targeting.explanations import explanation_basis
 from serving.targeting.index import SnapshotIndex
+from serving.targeting.kinds import reason_direction
 from serving.targeting.ranking import Selection
+from training.bundle import UPLIFT_BASIS
 from training.registry import ALIAS
 
 
@@ -52,19 +55,33 @@ def _clinic_error(clinic_id: str) -> ApiError:
 
 
 def build_records(
-    served: Served, selection: Selection, settings: Settings, explain: bool, max_reasons: int
+    served: Served, selection: Selection, settings: Settings, explain: bool, max_reasons: int,
+    ordering: str | None = None,
 ) -> list[PatientRecord]:
-    """Records of the selected rows, with reasons when asked (only these rows are explained)."""
+    """Records of the selected rows, with reasons when asked (only these rows are explained).
+
+    The reasons explain the score of ``ordering`` (``Served.explanations_for``; None: the
+    default ordering's) and point the way of each patient's group (``serving.targeting.kinds.reason_direction``).
+    """
     records = ranking.patient_records(served.index, selection, settings)
     if explain and len(selection.rows):
-        reasons = served.explanations.reasons(selection.rows, max_reasons)
+        store = served.explanations_for(ordering)
+        directions = reason_direction([r["patient_kind"] for r in records], store.basis)
+        reasons = store.reasons(selection.rows, max_reasons, directions)
         for record, found in zip(records, reasons, strict=True):
             record["reasons"] = found
     return [PatientRecord.model_validate(r) for r in records]
 
 
-def ordering(served: Served, request: RankRequest) -> tuple[str, str]:
-    """The ordering ``POST /rank`` uses and why: the request's, else the bundle's default."""
+def reasons_explain(served: Served, ordering: str) -> str:
+    """What a list's reasons explain, in the answer's words."""
+    basis = explanation_basis(served.bundle, served.index, ordering)
+    return "uplift" if basis == UPLIFT_BASIS else "return_probability"
+
+
+def ordering(served: Served, request: RankRequest | ScoreRequest) -> tuple[str, str]:
+    """The ordering of ``POST /rank`` and the ranks of ``POST /score``, and why: the
+    request's ``rank_by``, else the bundle's default (one rule for both routes)."""
     summary = served.bundle.uplift_summary()
     return ranking.resolve_ordering(served.index, request.rank_by, summary["ordering"],
                                     summary["ordering_reason"])
@@ -150,10 +167,12 @@ def rank_response(
         clinic_id=request.clinic_id,
         ordering=used,
         ordering_reason=why,
+        reasons_explain=reasons_explain(served, used),
         model_version=served.version,
         snapshot_as_of=served.as_of,
         total_eligible=selection.total_eligible,
-        patients=build_records(served, selection, settings, request.explain, request.max_reasons),
+        patients=build_records(served, selection, settings, request.explain, request.max_reasons,
+                               used),
         next_cursor=None
         if selection.resume_after is None
         else paging.encode_cursor(served, request, selection.resume_after),
@@ -164,7 +183,8 @@ def lookup(served: Served, request: ScoreRequest) -> ranking.Lookup:
     """The named patients of ``POST /score``, split by the contact policy."""
     try:
         return ranking.find_patients(
-            served.index, request.clinic_id, request.patient_ids, request.channels
+            served.index, request.clinic_id, request.patient_ids, request.channels,
+            ordering(served, request)[0],
         )
     except ranking.UnknownClinicError:
         raise _clinic_error(request.clinic_id) from None
@@ -178,12 +198,16 @@ def score_response(
         Blocked(patient_id=pid, policy_reasons=rules)
         for pid, rules in zip(found.blocked_ids, found.blocked_rules, strict=True)
     ]
+    used, why = ordering(served, request)
     return ScoreResponse(
         clinic_id=request.clinic_id,
+        ordering=used,
+        ordering_reason=why,
+        reasons_explain=reasons_explain(served, used),
         model_version=served.version,
         snapshot_as_of=served.as_of,
         patients=build_records(
-            served, found.selection, settings, request.explain, request.max_reasons
+            served, found.selection, settings, request.explain, request.max_reasons, used
         ),
         not_contactable=blocked,
         not_found=found.not_found,

@@ -147,21 +147,44 @@ class ScoreRequest(StrictRequest):
     channels: list[Channel] | None = Field(
         None, min_length=1, description="Channels the campaign will use (absent: all)."
     )
+    rank_by: RankBy | None = Field(
+        None,
+        description="The ordering each patient's rank refers to, as in POST /rank (absent: "
+        "the model's default ordering, the one /rank uses without rank_by).",
+    )
     explain: bool = Field(True, description="Attach plain-language reasons to each patient.")
     max_reasons: int = Field(
         3, ge=1, le=10, description="At most this many reasons per patient (1-10)."
     )
+    on: dt.date | None = Field(
+        None,
+        description="Policy day, as in /rank: posted outcomes (sends, opt-outs, bookings) "
+        "are judged at it (absent: today on the service's clock).",
+    )
+
+
+ReasonsExplain = Literal["return_probability", "uplift"]
+REASONS_EXPLAIN = (
+    "What the reasons explain: the return probability (orderings probability and "
+    "expected_value, or no explainable uplift), or the uplift - why a message adds a "
+    "booking (orderings uplift and incremental_value). The first reason points the way of "
+    "the patient's kind: what raises the score for 'needs a nudge', what keeps the uplift "
+    "low for 'likely to come back on their own'."
+)
 
 
 class Reason(BaseModel):
-    """One reason behind a patient's return probability."""
+    """One reason behind the score a patient was ranked by (see ``reasons_explain``)."""
 
     feature: str = Field(description="Model feature the reason is about (stable machine name).")
     value: ReasonValue = Field(
         description="The patient's value of that feature at the snapshot date."
     )
     contribution: float = Field(
-        description="SHAP contribution to the log-odds of returning (positive: likelier to return)."
+        description="SHAP contribution to the log-odds of the explained score: returning, or "
+        "the patient's part of the uplift (positive: raises it); features telling one story "
+        "(the timing measures, a channel's answers) are summed into one reason. Reasons "
+        "moving the log-odds by less than serving.reason_min_effect are not shown."
     )
     text: str = Field(description="The reason as one plain-language sentence for front-desk staff.")
 
@@ -170,7 +193,9 @@ class PatientRecord(BaseModel):
     """One patient on an outreach list."""
 
     rank: int = Field(
-        description="Position in the clinic's eligible list under this request (1 = best)."
+        description="Position in the clinic's eligible list under this request (1 = best), "
+        "in the answer's ordering; for /score, the list for the campaign's channels "
+        "without other filters."
     )
     patient_id: str = Field(description="The clinic's patient identifier.")
     return_probability: float = Field(
@@ -216,6 +241,8 @@ class RankResponse(BaseModel):
     clinic_id: str = Field(description="The clinic the list is for.")
     ordering: RankBy = Field(description="The ordering this list was ranked by.")
     ordering_reason: str = Field(description="Why this ordering was used, in words.")
+    reasons_explain: ReasonsExplain = Field(
+        "return_probability", description=REASONS_EXPLAIN)
     model_version: str = Field(
         description="Registry version of the model that scored the snapshot."
     )
@@ -246,6 +273,10 @@ class ScoreResponse(BaseModel):
     """Records of named patients."""
 
     clinic_id: str = Field(description="The clinic the patients belong to.")
+    ordering: RankBy = Field(description="The ordering the patients' ranks refer to.")
+    ordering_reason: str = Field(description="Why this ordering was used, in words.")
+    reasons_explain: ReasonsExplain = Field(
+        "return_probability", description=REASONS_EXPLAIN)
     model_version: str = Field(
         description="Registry version of the model that scored the snapshot."
     )
@@ -305,7 +336,8 @@ class ModelInfo(BaseModel):
     uplift_reason: str = Field("", description="Where the uplift estimate comes from, or why "
                                "there is none.")
     default_ordering: RankBy = Field(
-        "probability", description="The ordering /rank uses when rank_by is absent."
+        "probability", description="The ordering /rank (and the ranks of /score) use when "
+        "rank_by is absent."
     )
     ordering_reason: str = Field("", description="Why that is the default ordering.")
 

@@ -83,11 +83,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 http = FastAPI(title="reactivate", docs_url=None, redoc_url=None, openapi_url=None)
 
 
-async def explain_pending(served: Served, rows: np.ndarray) -> None:
-    """Explain the ``rows`` not explained yet on a worker thread (TreeSHAP frees the GIL)."""
-    pending = served.explanations.pending(rows)
+async def explain_pending(served: Served, rows: np.ndarray,
+                          ordering: str | None = None) -> None:
+    """Explain the ``rows`` not explained yet on a worker thread (TreeSHAP frees the GIL).
+
+    ``ordering``: the list's ordering (its reasons explain that ordering's score; None: the
+    bundle's default ordering).
+    """
+    store = served.explanations_for(ordering)
+    pending = store.pending(rows)
     if len(pending):
-        await asyncio.to_thread(served.explanations.prepare, pending)
+        await asyncio.to_thread(store.prepare, pending)
 
 
 async def off_loop(
@@ -157,7 +163,8 @@ class Reactivate:
             served = campaigns.with_outcomes(served, self.outcomes, request.clinic_id, request.on)
             selection = handlers.select(served, request)
             if request.explain:
-                await explain_pending(served, selection.rows)
+                await explain_pending(served, selection.rows,
+                                      handlers.ordering(served, request)[0])
             return await off_loop(
                 self.pages, len(selection.rows), handlers.rank_response,
                 served, request, selection, self.settings,
@@ -176,10 +183,12 @@ class Reactivate:
             started = await asyncio.to_thread(
                 campaigns.start_campaign, served, self.outcomes, request, self.settings
             )
+            used = handlers.ordering(served, request)[0]
             if request.explain:
-                await explain_pending(served, started.treatment.rows)
+                await explain_pending(served, started.treatment.rows, used)
             treatment = campaigns.campaign_records(handlers.build_records(
-                served, started.treatment, self.settings, request.explain, request.max_reasons
+                served, started.treatment, self.settings, request.explain, request.max_reasons,
+                used,
             ), started.sequences)
             return CampaignResponse(
                 clinic_id=request.clinic_id,
@@ -234,9 +243,11 @@ class Reactivate:
         try:
             handlers.authorize(clinics_in_scope(ctx.request.scope), request.clinic_id)
             served = handlers.require(self.state.current)
+            served = campaigns.with_outcomes(served, self.outcomes, request.clinic_id, request.on)
             found = handlers.lookup(served, request)
             if request.explain:
-                await explain_pending(served, found.selection.rows)
+                await explain_pending(served, found.selection.rows,
+                                      handlers.ordering(served, request)[0])
             return await off_loop(
                 self.pages, len(found.selection.rows), handlers.score_response,
                 served, request, found, self.settings,

@@ -24,7 +24,7 @@ import pandas as pd
 
 from features.config import Settings
 from features.store_paths import has_model_store
-from serving.targeting.explanations import ExplanationStore, warm_order
+from serving.targeting.explanations import ExplanationStore, explanation_basis, warm_order
 from serving.targeting.index import SnapshotIndex, build_index
 from training.registry import ALIAS, NoChampion, load_champion
 from training.scored_snapshot import latest_snapshot, read_snapshot
@@ -37,7 +37,12 @@ SnapshotKey = tuple[str, float, int]
 
 @dataclass
 class Served:
-    """One consistent model + snapshot pair and its derived structures."""
+    """One consistent model + snapshot pair and its derived structures.
+
+    ``explanations`` explains the bundle's default ordering (warmed in the background); a
+    request ranked by another ordering whose reasons explain another score gets its own
+    store, made on first use (:meth:`explanations_for`).
+    """
 
     bundle: object
     version: str
@@ -47,6 +52,26 @@ class Served:
     snapshot_key: SnapshotKey
     as_of: dt.date
     loaded_at: dt.datetime
+    others: dict[str, ExplanationStore] = field(default_factory=dict, repr=False)
+
+    def explanations_for(self, ordering: str | None) -> ExplanationStore:
+        """The store whose reasons explain ``ordering`` (``explanation_basis``; None: the
+        default ordering's, ``explanations``)."""
+        if ordering is None:
+            return self.explanations
+        basis = explanation_basis(self.bundle, self.index, ordering)
+        if basis == self.explanations.basis:
+            return self.explanations
+        if basis not in self.others:  # a race makes two stores, one is kept: harmless
+            self.others[basis] = ExplanationStore(self.bundle, self.index.frame, basis,
+                                                  self.explanations.min_effect)
+        return self.others[basis]
+
+    def stop_explaining(self) -> None:
+        """Stop every store's background work (a replaced pair needs no more reasons)."""
+        self.explanations.stop()
+        for store in list(self.others.values()):
+            store.stop()
 
 
 @dataclass
@@ -162,7 +187,9 @@ def _served(
     settings: Settings,
 ) -> Served:
     """A served pair whose explanation warm-up has started."""
-    store = ExplanationStore(bundle, index.frame)
+    default = bundle.uplift_summary()["ordering"]
+    store = ExplanationStore(bundle, index.frame, explanation_basis(bundle, index, default),
+                             settings.serving.reason_min_effect)
     budget = settings.serving.precompute_explanations
     clinics = max(len(index.clinics), 1)
     store.start_warming(warm_order(index, per_clinic=budget // clinics + 1), budget)
@@ -226,7 +253,7 @@ class ServingState:
             old, self.current = self.current, served
             self.status.refused = None
             if old is not None:
-                old.explanations.stop()
+                old.stop_explaining()
             logger.info("serving model version %s with snapshot %s", served.version, path.name)
             if self._on_swap is not None:
                 self._on_swap()
@@ -276,4 +303,4 @@ class ServingState:
         """Stop reloading and warming (service shutdown)."""
         self._stop.set()
         if self.current is not None:
-            self.current.explanations.stop()
+            self.current.stop_explaining()

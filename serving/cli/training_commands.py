@@ -110,7 +110,7 @@ def _print_evaluation(evaluation: dict, title: str) -> None:
 
     for table in rich_tables(evaluation, title):
         out.print(table)
-    _print_uplift(evaluation.get("uplift"))
+    _print_uplift(evaluation)
     bars = evaluation.get("bars", {})
     if bars:
         out.print(
@@ -131,28 +131,22 @@ def _print_validation(window: dict) -> None:
                   highlight=False)
 
 
-def _print_uplift(uplift: dict | None) -> None:
-    """The uplift backtest (issue 12): extra bookings per ranking, Qini, the ordering."""
+def _print_uplift(evaluation: dict) -> None:
+    """The uplift backtest (issue 12): extra bookings of the top k, Qini, AUUC, uplift at
+    10/20/30% against the truth and on held-out campaigns; the ordering and the normalisation."""
+    from training.backtest_table import uplift_tables
+
+    uplift = evaluation.get("uplift")
     if not uplift:
         return
     if not uplift["available"]:
         out.print(f"uplift: not available - {uplift['reason']}", highlight=False)
-    for part, title in (("oracle", "true extra bookings of the top k eligible (simulator)"),
-                        ("held_out_campaigns", "held-out campaigns (realised)")):
-        block = uplift.get(part)
-        if not block:
-            continue
-        table = Table(title=f"Uplift: {title}")
-        cols = ["extra_bookings", "share_of_oracle", "qini_normalised"] if part == "oracle" \
-            else ["extra_bookings_top_share", "qini", "auuc", "uplift_at_10", "uplift_at_20",
-                  "uplift_at_30"]
-        for col in ("ranking", *cols):
-            table.add_column(col)
-        for who, m in block["rankings"].items():
-            table.add_row(who, *(f"{m[c]:.3f}" for c in cols))
+    for table in uplift_tables(evaluation):
         out.print(table)
     out.print(f"default ordering: {uplift['ordering']} ({uplift['ordering_reason']})",
               highlight=False)
+    if uplift.get("normalisation"):
+        out.print(f"normalisation: {uplift['normalisation']}", highlight=False)
 
 
 def _bar(value: object) -> str:
@@ -193,7 +187,9 @@ def train_cmd(
     out.print(
         f"trained on {w['rows']['train']:,} snapshot rows ({w['train'][0]} .. "
         f"{w['train'][-1]}), validated on {w['rows']['validation']:,} rows as of "
-        f"{', '.join(w['validation'])}; {w['contacts']:,} contacts for the channel model",
+        f"{', '.join(w['validation'])}; {w['contacts']:,} contacts for the channel model"
+        + (f" (the latest of {w['contacts_available']:,}, cap {w['max_contact_rows']:,})"
+           if w.get("contacts_available", 0) > w["contacts"] else ""),
         highlight=False,
     )
     _print_validation(w)

@@ -7,8 +7,12 @@ snapshot, so this store keeps both:
 
 * contributions in one float32 matrix aligned with the snapshot rows (allocated zeroed:
   untouched pages cost no memory, so a million-row snapshot pays only for rows explained);
-* each row's ``MAX_REASONS`` strongest reasons, phrased; a request for ``k`` reasons takes
-  the first ``k`` (the order does not depend on ``k``).
+* each row's ``MAX_REASONS`` strongest raising and lowering reasons, phrased; a request for
+  ``k`` reasons picks the first ``k`` in the direction of each patient's group
+  (``serving.targeting.reasons.arrange``; the order does not depend on ``k``).
+
+One store explains one score (``basis``): the return model's, or the uplift's
+(``training.bundle.ModelBundle.contributions``); the service keeps one per basis it serves.
 
 A request explains and phrases only its rows not seen before, in one batch. A background
 warmer does the same ahead of any request for the rows most likely to be listed (each
@@ -26,24 +30,45 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from serving.targeting.reasons import top_reasons
+from serving.targeting.index import UPLIFT_ORDERINGS
+from serving.targeting.reasons import arrange, split_reasons
+from training.bundle import RETURN_BASIS, UPLIFT_BASIS
 
 logger = logging.getLogger(__name__)
 
 MAX_REASONS = 10  # the API's upper bound of max_reasons
 
 
+def explanation_basis(bundle: object, index: object, ordering: str) -> str:
+    """What the reasons of a list ranked by ``ordering`` explain.
+
+    An uplift ordering is explained by the uplift (why a message adds a booking) when the
+    bundle's learner can be explained per input and the snapshot carries the estimate;
+    otherwise - and for the probability and expected-value orderings - by the return model
+    (why the patient is likely to come back). The answers say which (``reasons_explain``).
+    """
+    uplift = ordering in UPLIFT_ORDERINGS and getattr(index, "has_uplift", False) \
+        and getattr(bundle, "explains_uplift", False)
+    return UPLIFT_BASIS if uplift else RETURN_BASIS
+
+
 class ExplanationStore:
     """Per-row SHAP contributions (log-odds) of one model on one snapshot.
 
     Args:
-        bundle: the model bundle (``features``, ``matrix(frame)``, ``return_model.booster``).
+        bundle: the model bundle (``features``, ``matrix(frame)``, ``contributions``).
         frame: the snapshot rows (positional), holding every model feature.
+        basis: what the reasons explain (``training.bundle.RETURN_BASIS`` or
+            ``UPLIFT_BASIS``).
+        min_effect: the smallest contribution (log-odds) shown as a reason.
     """
 
-    def __init__(self, bundle: object, frame: pd.DataFrame) -> None:
+    def __init__(self, bundle: object, frame: pd.DataFrame, basis: str = RETURN_BASIS,
+                 min_effect: float = 0.0) -> None:
         self.bundle = bundle
         self.frame = frame
+        self.basis = basis
+        self.min_effect = min_effect
         self.features: list[str] = list(bundle.features)
         self._values = np.zeros((len(frame), len(self.features)), dtype=np.float32)
         self._done = np.zeros(len(frame), dtype=bool)
@@ -57,10 +82,7 @@ class ExplanationStore:
         ``threads`` = 0 lets LightGBM use every core (request path); the warmer uses 1.
         """
         matrix = self.bundle.matrix(self.frame.iloc[rows])
-        contrib = self.bundle.return_model.booster.predict(
-            matrix, pred_contrib=True, num_threads=threads
-        )
-        return np.asarray(contrib)[:, : len(self.features)]
+        return self.bundle.contributions(matrix, self.basis, threads)
 
     def contributions(self, rows: np.ndarray) -> np.ndarray:
         """Contributions of ``rows`` (n, features), computing the missing ones now."""
@@ -74,11 +96,18 @@ class ExplanationStore:
         self._values[rows] = values
         self._done[rows] = True  # after the values: readers never see a half-written row
 
-    def reasons(self, rows: np.ndarray, max_reasons: int) -> list[list[dict]]:
-        """The ``max_reasons`` strongest reasons of each row, phrasing missing rows now."""
+    def reasons(self, rows: np.ndarray, max_reasons: int,
+                directions: np.ndarray | None = None) -> list[list[dict]]:
+        """The ``max_reasons`` strongest reasons of each row, phrasing missing rows now.
+
+        ``directions``: per row, +1 to explain why the score is high, -1 why it is low
+        (``serving.targeting.kinds.reason_direction``); default +1.
+        """
         rows = np.asarray(rows, dtype=np.int64)
         self._phrase(rows, threads=0)
-        return [list(self._reasons[row][:max_reasons]) for row in rows]
+        way = np.ones(len(rows), dtype=np.int8) if directions is None else directions
+        return [arrange(self._reasons[row], int(d), max_reasons)
+                for row, d in zip(rows, way, strict=True)]
 
     def pending(self, rows: np.ndarray) -> np.ndarray:
         """The rows among ``rows`` whose reasons are not phrased yet (unique, sorted).
@@ -100,14 +129,17 @@ class ExplanationStore:
         todo = missing[~self._done[missing]]
         if len(todo):
             self._store(todo, self.compute(todo, threads=threads))
-        phrased = top_reasons(
+        phrased = split_reasons(
             self._values[missing].astype(float),
             self.features,
             self.frame.iloc[missing],
             MAX_REASONS,
+            self.min_effect,
+            self.basis,
         )
         holder = np.empty(len(missing), dtype=object)
-        holder[:] = [tuple(r) for r in phrased]
+        for i, pair in enumerate(phrased):  # element-wise: numpy would unpack the pairs
+            holder[i] = pair
         self._reasons[missing] = holder
 
     @property

@@ -30,6 +30,10 @@ ORDERINGS: dict[str, str] = {
     "incremental_value": "incremental_value",
 }
 UPLIFT_ORDERINGS: frozenset[str] = frozenset({"uplift", "incremental_value"})
+# The tie-free key of the probability ordering (``training.rank_score``): the model's own
+# order, exact ties broken by closeness to the usual interval. Snapshots without it (written
+# before it existed, or made by hand) rank by ``return_probability``.
+RANK_KEY = "rank_score"
 CODED_COLUMNS: dict[str, str] = {
     "segment": "segment",
     "service": "last_service",
@@ -72,6 +76,9 @@ class ClinicIndex:
     orders: dict[str, OrderedArrays]
     position: pd.Series  # patient_id -> position in the ``probability`` ordering
     size: int
+    # per ordering, the position in it of the patient at each ``probability`` position
+    # (``/score`` ranks named patients in any ordering without sorting again)
+    from_probability: dict[str, np.ndarray] = field(default_factory=dict)
     # per coded column, a lookup table: code -> does this clinic hold the label
     present: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -185,19 +192,24 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
         },
     )
     scores = {name: _numeric(frame, column) for name, column in ORDERINGS.items()}
+    if RANK_KEY in frame.columns:
+        scores["probability"] = _numeric(frame, RANK_KEY)
+    # every ordering's ties go to the probability order, then (identical patients) to the id
+    tie_key = np.where(np.isnan(scores["probability"]), np.inf, -scores["probability"])
     patient_ids = frame["patient_id"].astype(str).to_numpy()
     id_rank = np.empty(len(frame), dtype=np.int64)
     id_rank[np.argsort(patient_ids, kind="stable")] = np.arange(len(frame))
     clinic_codes, clinic_labels = pd.factorize(frame["clinic_id"].astype(str), sort=True)
     grouping = np.argsort(clinic_codes, kind="stable")
+    place = np.empty(len(frame), dtype=np.int32)  # scratch: row -> position in one ordering
     bounds = np.searchsorted(clinic_codes[grouping], np.arange(len(clinic_labels) + 1))
     for number, clinic_id in enumerate(clinic_labels):
         members = grouping[bounds[number] : bounds[number + 1]]
         orders = {}
         for name, score in scores.items():
-            # best first; missing scores last; ties broken by patient id for stable lists
+            # best first; missing scores last; ties by the probability order, then patient id
             key = np.where(np.isnan(score[members]), np.inf, -score[members])
-            rows = members[np.lexsort((id_rank[members], key))]
+            rows = members[np.lexsort((id_rank[members], tie_key[members], key))]
             orders[name] = OrderedArrays(
                 rows=rows,
                 channel_bits=bits[rows],
@@ -206,6 +218,10 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
             )
         by_probability = orders["probability"].rows
         position = pd.Series(np.arange(len(by_probability)), index=patient_ids[by_probability])
+        from_probability = {}
+        for name, arrays in orders.items():
+            place[arrays.rows] = np.arange(len(arrays.rows), dtype=np.int32)
+            from_probability[name] = place[by_probability].copy()
         present = {}
         for col, (codes, labels) in coded.items():
             table = np.zeros(len(labels) + 1, dtype=bool)
@@ -217,5 +233,6 @@ def build_index(snapshot: pd.DataFrame, settings: Settings) -> SnapshotIndex:
             position=position,
             size=len(members),
             present=present,
+            from_probability=from_probability,
         )
     return index

@@ -16,11 +16,16 @@ The snapshot index folds the policy in when a snapshot loads; outcomes posted si
   caller passes those members with the last day they are kept off (``resting``, from
   :func:`serving.targeting.sequences.resting_until`).
 
-The policy day is the request's ``on`` date (the day the campaign will send). The overlay keeps
-a per-patient summary (latest send, opt-outs, latest booking, latest close) plus every send's
-time, and is recomputed only when a clinic's outcomes or the policy day change; a request then costs a
-dictionary lookup, and the adjusted arrays share everything with the snapshot index but the
-channel bits.
+The policy day is the request's ``on`` date (the day the campaign will send).
+
+How it stays cheap: a stored batch is folded into the clinic's per-patient state at once
+(:class:`~serving.targeting.outcome_state.ClinicOutcomes`, work in proportion to the batch).
+Per snapshot index, clinic and policy day the overlay keeps one adjusted view: the first
+request of a day computes the verdict of every patient with outcomes (numpy over integer
+patient numbers); after that, each batch redoes the verdicts of the patients it touched only,
+and the view's channel bits are patched on a copy (a request in flight keeps its view). The
+sequence members kept off are a last layer over that view, redone when they change. Between
+changes a request costs a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -35,157 +40,107 @@ import pandas as pd
 from features.config import Settings
 from features.vocabulary import CHANNELS, VISIT_EVENT_TYPES, cutoff
 from serving.targeting.index import SnapshotIndex
-from serving.targeting.policy import contacts_window_column
+from serving.targeting.outcome_state import ClinicOutcomes
+from serving.targeting.policy import SEQUENCE_RULE, contacts_window_column
 
 POLICY_EVENT_TYPES: tuple[str, ...] = ("sent", "opted_out", *VISIT_EVENT_TYPES)
 COLUMNS: tuple[str, ...] = ("patient_id", "type", "channel", "at", "appointment_at")
-CACHE_SIZE = 32
+CACHE_SIZE = 8  # adjusted views kept (each holds its own channel bits)
+TOUCHED_LOG = 256  # batches remembered per clinic for patching views
 
 
-def summarise(events: pd.DataFrame) -> pd.DataFrame:
-    """Per patient, what the policy needs of ``events`` (columns ``COLUMNS``).
+@dataclasses.dataclass(frozen=True)
+class ClinicTables:
+    """What a view needs of one clinic's entry in one snapshot index (computed once)."""
 
-    Returns:
-        Frame indexed by ``patient_id`` with ``last_send``, ``opted`` (bit i: channel i of
-        ``CHANNELS`` opted out of), ``booked_at`` and ``appointment_at`` of the latest
-        ``booked``, and ``closed_at`` (latest ``attended``, ``cancelled`` or ``no_show``).
-    """
-    kind = events["type"]
-    pid = events["patient_id"]
-    patients = pd.Index(pd.unique(pid), name="patient_id")
-    last_send = events["at"].where(kind.eq("sent")).groupby(pid).max()
-    codes = pd.Categorical(events["channel"].where(kind.eq("opted_out")),
-                           categories=list(CHANNELS)).codes
-    bit = np.where(codes >= 0, 1 << np.maximum(codes, 0), 0).astype(np.uint8)
-    opted = pd.Series(bit, index=pid.to_numpy()).groupby(level=0).agg(np.bitwise_or.reduce)
-    bookings = events[kind.eq("booked")].sort_values("at", kind="stable")
-    latest = bookings.groupby("patient_id").tail(1).set_index("patient_id")
-    closed = events["at"].where(kind.isin(VISIT_EVENT_TYPES[1:])).groupby(pid).max()
-    return pd.DataFrame({
-        "last_send": last_send.reindex(patients),
-        "opted": opted.reindex(patients, fill_value=0).astype(np.uint8),
-        "booked_at": latest["at"].reindex(patients),
-        "appointment_at": latest["appointment_at"].reindex(patients),
-        "closed_at": closed.reindex(patients),
-    }, index=patients)
-
-
-def combine(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Two summaries as one: the latest of each time, the union of opt-outs, the later booking."""
-    if not len(old):
-        return new
-    patients = old.index.union(new.index)
-    a, b = old.reindex(patients), new.reindex(patients)
-    later = b["booked_at"].notna() & ~(a["booked_at"] > b["booked_at"])
-    return pd.DataFrame({
-        "last_send": a["last_send"].where(~(b["last_send"] > a["last_send"]) & a["last_send"].notna(),
-                                          b["last_send"]),
-        "opted": (a["opted"].fillna(0).astype(np.uint8) | b["opted"].fillna(0).astype(np.uint8)),
-        "booked_at": b["booked_at"].where(later, a["booked_at"]),
-        "appointment_at": b["appointment_at"].where(later, a["appointment_at"]),
-        "closed_at": a["closed_at"].where(~(b["closed_at"] > a["closed_at"]) & a["closed_at"].notna(),
-                                          b["closed_at"]),
-    }, index=patients)
-
-
-def patient_bits(
-    summary: pd.DataFrame, send_pid: np.ndarray, send_at: np.ndarray, on: dt.date,
-    snapshot_as_of: dt.date, settings: Settings, snapshot_counts: pd.Series,
-) -> tuple[pd.Index, np.ndarray, np.ndarray]:
-    """What the outcomes change for each patient they concern, on policy day ``on``.
-
-    Args:
-        summary: per-patient summary (:func:`summarise`).
-        send_pid, send_at: every posted send's patient and time (for the cap's window).
-        snapshot_counts: the snapshot's contacts in the cap window, by patient id.
-
-    Returns:
-        ``(patient ids, blocked, removed channel bits)``: ``blocked`` is True where a rule
-        keeps the patient off every list; bit i of ``removed`` is set when channel i of
-        ``CHANNELS`` was opted out of.
-    """
-    policy = settings.policy
-    day = pd.Timestamp(on)
-    patients = summary.index
-    gap_days = (day - summary["last_send"].dt.normalize()).dt.days
-    recent = gap_days.lt(policy.min_days_between_contacts).to_numpy(bool)
-    window_start = np.datetime64(day - pd.Timedelta(days=policy.max_contacts_window_days))
-    late = (send_at >= np.datetime64(cutoff(snapshot_as_of))) & (send_at > window_start)
-    counted = pd.Series(send_pid[late]).value_counts().reindex(patients, fill_value=0)
-    before = snapshot_counts.reindex(patients).fillna(0).to_numpy(float)
-    capped = (counted.to_numpy(float) + before) >= policy.max_contacts
-    booked = np.zeros(len(patients), bool)
-    if not policy.include_booked:
-        closed = summary["closed_at"].notna() & (summary["closed_at"] >= summary["booked_at"])
-        pending = summary["appointment_at"].isna() | (summary["appointment_at"] >= day)
-        booked = (summary["booked_at"].notna() & ~closed & pending).to_numpy(bool)
-    return patients, recent | capped | booked, summary["opted"].to_numpy(np.uint8)
-
-
-def adjusted_index(
-    index: SnapshotIndex, clinic_id: str, patients: pd.Index, blocked: np.ndarray,
-    removed: np.ndarray,
-) -> SnapshotIndex:
-    """A view of ``index`` whose channel bits of ``clinic_id`` honour the outcomes.
-
-    Only ``channel_bits`` (global and per ordering) are copied; every other array is shared.
-    Patients not in the clinic's snapshot are ignored.
-    """
-    entry = index.clinics.get(clinic_id)
-    if entry is None or not len(patients):
-        return index
-    found = entry.position.reindex(patients).to_numpy(dtype=float)
-    known = ~np.isnan(found)
-    rows = entry.orders["probability"].rows[found[known].astype(np.int64)]
-    new_bits = index.channel_bits[rows] & ~removed[known]
-    new_bits[blocked[known]] = 0
-    changed = new_bits != index.channel_bits[rows]
-    if not changed.any():
-        return index
-    rows, new_bits = rows[changed], new_bits[changed]
-    bits = index.channel_bits.copy()
-    bits[rows] = new_bits
-    orders = {}
-    for name, arrays in entry.orders.items():
-        sorter = np.argsort(arrays.rows, kind="stable")
-        at = sorter[np.searchsorted(arrays.rows, rows, sorter=sorter)]
-        ordered = arrays.channel_bits.copy()
-        ordered[at] = new_bits
-        orders[name] = dataclasses.replace(arrays, channel_bits=ordered)
-    clinics = {**index.clinics, clinic_id: dataclasses.replace(entry, orders=orders)}
-    return dataclasses.replace(index, channel_bits=bits, clinics=clinics)
+    prob_rows: np.ndarray  # snapshot row of each position of the ``probability`` ordering
+    to_order: dict[str, np.ndarray]  # per ordering: position of each probability position
+    counts: np.ndarray  # the snapshot's contacts in the cap window, per position
 
 
 @dataclasses.dataclass
-class ClinicOutcomes:
-    """One clinic's outcomes as the policy needs them: a summary and every send's time."""
+class _View:
+    """One adjusted index of a clinic on a day, and what it reflects."""
 
-    summary: pd.DataFrame
-    send_pid: np.ndarray
-    send_at: np.ndarray
-    version: int = 0
-    pending: list[pd.DataFrame] = dataclasses.field(default_factory=list)
+    index: SnapshotIndex  # the plain snapshot index it was made from
+    version: int  # the clinic's outcomes version it reflects
+    outcome: SnapshotIndex  # the index with the outcomes applied
+    positions: np.ndarray  # per outcome patient number: position in the clinic (-1: none)
+    resting_key: object = None
+    final: SnapshotIndex | None = None  # with the resting members kept off
 
-    def fold(self) -> None:
-        """Fold the batches added since the last request into the summary."""
-        if not self.pending:
-            return
-        frame = pd.concat(self.pending, ignore_index=True)
-        self.pending = []
-        sends = frame[frame["type"].eq("sent")]
-        self.summary = combine(self.summary, summarise(frame))
-        self.send_pid = np.concatenate([self.send_pid, sends["patient_id"].to_numpy(object)])
-        self.send_at = np.concatenate(
-            [self.send_at, sends["at"].to_numpy(dtype="datetime64[ns]")]
-        )
+
+def clinic_tables(index: SnapshotIndex, clinic_id: str, settings: Settings) -> ClinicTables:
+    """Row lookups of a clinic's orderings and its cap counts."""
+    entry = index.clinics[clinic_id]
+    prob_rows = entry.orders["probability"].rows
+    to_order = {}
+    for name, arrays in entry.orders.items():
+        sorter = np.argsort(arrays.rows, kind="stable")
+        to_order[name] = sorter[np.searchsorted(arrays.rows, prob_rows, sorter=sorter)]
+    column = contacts_window_column(settings)
+    counts = np.zeros(len(prob_rows))
+    if column in index.frame.columns:
+        values = pd.to_numeric(index.frame[column].iloc[prob_rows], errors="coerce")
+        counts = np.nan_to_num(values.to_numpy(float), nan=0.0)
+    return ClinicTables(prob_rows, to_order, counts)
+
+
+def patched_index(index: SnapshotIndex, base: SnapshotIndex, clinic_id: str,
+                  tables: ClinicTables, positions: np.ndarray, rules: dict[str, np.ndarray],
+                  removed: np.ndarray, from_plain: bool = True) -> SnapshotIndex:
+    """``base`` with the policy of the clinic's ``positions`` redone.
+
+    Channel bits, the rule flags (``blocks``) and the permitted channels (``permissions``) of
+    those patients are recomputed from the plain ``index`` (``from_plain``: the outcome
+    layer, whose verdicts are whole) or added on top of ``base`` (the sequence layer): the
+    ``rules`` they break are set, the ``removed`` channel bits taken away, and no channel
+    remains where a rule blocks. Arrays are copied, never changed in place; every other
+    array is shared.
+    """
+    if not len(positions):
+        return base
+    rows = tables.prob_rows[positions]
+    source = index if from_plain else base
+    blocked = np.logical_or.reduce(list(rules.values()))
+    new_bits = source.channel_bits[rows] & ~removed
+    new_bits[blocked] = 0
+    entry = base.clinics[clinic_id]
+    bits = base.channel_bits.copy()
+    bits[rows] = new_bits
+    orders = {}
+    for name, arrays in entry.orders.items():
+        ordered = arrays.channel_bits.copy()
+        ordered[tables.to_order[name][positions]] = new_bits
+        orders[name] = dataclasses.replace(arrays, channel_bits=ordered)
+    flags = {}
+    for rule in base.blocks.columns:
+        column = base.blocks[rule].to_numpy(dtype=bool).copy()
+        if rule in rules:
+            column[rows] = source.blocks[rule].to_numpy(dtype=bool)[rows] | rules[rule]
+        elif from_plain:
+            column[rows] = index.blocks[rule].to_numpy(dtype=bool)[rows]
+        flags[rule] = column
+    permitted = base.permissions.to_numpy(dtype=bool).copy()
+    taken = ((removed[:, None] >> np.arange(len(CHANNELS))) & 1).astype(bool)
+    permitted[rows] = source.permissions.to_numpy(dtype=bool)[rows] & ~taken
+    clinics = {**base.clinics, clinic_id: dataclasses.replace(entry, orders=orders)}
+    return dataclasses.replace(
+        base, channel_bits=bits, clinics=clinics,
+        blocks=pd.DataFrame(flags, index=base.blocks.index),
+        permissions=pd.DataFrame(permitted, index=base.permissions.index,
+                                 columns=base.permissions.columns))
+
+
+def kept_off_ids(resting: pd.Series, on: dt.date) -> pd.Index:
+    """The sequence members kept off lists on day ``on`` (``resting``: last day, by id)."""
+    day = np.datetime64(pd.Timestamp(on).date(), "D")
+    until = resting.to_numpy("M8[D]")
+    return pd.Index(resting.index[until >= day], dtype=object).unique()
 
 
 class OutcomeOverlay:
-    """Per-clinic outcome summaries in memory, and the adjusted indexes they give (cached).
-
-    Adding a batch only queues it (the write path stays cheap); the next request folds the
-    queued batches into the clinic's summary (work in proportion to the patients concerned,
-    not to every event stored) and recomputes the clinic's adjusted bits once.
+    """Per-clinic outcome state in memory, and the adjusted indexes it gives (cached).
 
     Args:
         settings: the ``policy`` section.
@@ -194,35 +149,34 @@ class OutcomeOverlay:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._clinics: dict[str, ClinicOutcomes] = {}
-        self._cache: dict[tuple, tuple[SnapshotIndex, SnapshotIndex]] = {}
-        self._lock = threading.Lock()
+        self._touched: dict[str, list[tuple[int, np.ndarray]]] = {}
+        self._views: dict[tuple, _View] = {}
+        self._tables: dict[tuple, tuple[SnapshotIndex, ClinicTables]] = {}
+        self._lock = threading.RLock()
 
     def add(self, events: pd.DataFrame, clinic_id: str | None = None) -> None:
-        """Take in stored events (with ``clinic_id`` column, or all of ``clinic_id``)."""
-        relevant = events[events["type"].isin(POLICY_EVENT_TYPES)]
+        """Fold stored events in (with a ``clinic_id`` column, or all of ``clinic_id``)."""
+        relevant = events[events["type"].isin(POLICY_EVENT_TYPES).to_numpy(bool)]
         if not len(relevant):
             return
-        groups = (
-            [(clinic_id, relevant)] if clinic_id is not None
-            else list(relevant.groupby("clinic_id", sort=False))
-        )
-        for clinic, frame in groups:
-            with self._lock:
-                outcomes = self._clinics.get(str(clinic))
-                if outcomes is None:
-                    outcomes = ClinicOutcomes(
-                        summarise(frame[list(COLUMNS)].iloc[:0]), np.array([], dtype=object),
-                        np.array([], dtype="datetime64[ns]"),
-                    )
-                    self._clinics[str(clinic)] = outcomes
-                outcomes.pending.append(frame[list(COLUMNS)].copy())
-                outcomes.version += 1
-
-    def fold_all(self) -> None:
-        """Fold every queued batch now (at service start, so no request pays for the history)."""
+        groups = ([(clinic_id, relevant)] if clinic_id is not None
+                  else list(relevant.groupby("clinic_id", sort=False)))
         with self._lock:
-            for outcomes in self._clinics.values():
-                outcomes.fold()
+            for clinic, frame in groups:
+                outcomes = self._clinics.setdefault(str(clinic), ClinicOutcomes())
+                touched = outcomes.fold(frame[list(COLUMNS)])
+                log = self._touched.setdefault(str(clinic), [])
+                log.append((outcomes.version, touched))
+                del log[:-TOUCHED_LOG]
+
+    def _clinic_tables(self, index: SnapshotIndex, clinic_id: str) -> ClinicTables:
+        key = (id(index), clinic_id)
+        cached = self._tables.get(key)
+        if cached is None or cached[0] is not index:
+            if len(self._tables) >= CACHE_SIZE:
+                self._tables.clear()
+            cached = self._tables[key] = (index, clinic_tables(index, clinic_id, self.settings))
+        return cached[1]
 
     def index_for(
         self, index: SnapshotIndex, clinic_id: str, on: dt.date, snapshot_as_of: dt.date,
@@ -236,32 +190,80 @@ class OutcomeOverlay:
             resting_key: identifies ``resting`` for the cache (changes when it does).
         """
         outcomes = self._clinics.get(clinic_id)
-        if outcomes is None and (resting is None or not len(resting)):
+        has_resting = resting is not None and len(resting) > 0
+        if (outcomes is None and not has_resting) or clinic_id not in index.clinics:
             return index
-        version = None if outcomes is None else outcomes.version
-        key = (id(index), clinic_id, on, version, resting_key)
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] is index:
-            return cached[1]
-        if outcomes is not None:
-            with self._lock:
-                outcomes.fold()
-            counts = _snapshot_counts(index, clinic_id, self.settings)
-            patients, blocked, removed = patient_bits(
-                outcomes.summary, outcomes.send_pid, outcomes.send_at, on, snapshot_as_of,
-                self.settings, counts,
-            )
-        else:
-            patients, blocked, removed = pd.Index([], dtype=object), np.zeros(0, bool), \
-                np.zeros(0, np.uint8)
-        if resting is not None and len(resting):
-            patients, blocked, removed = with_resting(patients, blocked, removed, resting, on)
-        adjusted = adjusted_index(index, clinic_id, patients, blocked, removed)
-        if len(self._cache) >= CACHE_SIZE:
-            self._cache.clear()
-        self._cache[key] = (index, adjusted)
-        return adjusted
+        with self._lock:
+            view = self._view(index, clinic_id, on, snapshot_as_of, outcomes)
+            if not has_resting:
+                return view.outcome
+            if view.final is None or view.resting_key != resting_key:
+                view.final = self._rest(index, view.outcome, clinic_id, resting, on)
+                view.resting_key = resting_key
+            return view.final
 
+    def _view(self, index: SnapshotIndex, clinic_id: str, on: dt.date,
+              snapshot_as_of: dt.date, outcomes: ClinicOutcomes | None) -> _View:
+        """The clinic's outcome view on day ``on``, brought up to the latest batch."""
+        key = (id(index), clinic_id, on, snapshot_as_of)
+        view = self._views.get(key)
+        version = 0 if outcomes is None else outcomes.version
+        if view is not None and view.index is index and view.version == version:
+            return view
+        tables = self._clinic_tables(index, clinic_id)
+        if outcomes is None:
+            view = _View(index, 0, index, np.zeros(0, np.int64))
+        elif view is None or view.index is not index or not self._can_patch(clinic_id, view):
+            numbers = np.arange(outcomes.size)
+            positions = self._positions(index, clinic_id, outcomes, np.zeros(0, np.int64))
+            view = _View(index, version, self._apply(index, index, clinic_id, tables, outcomes,
+                                                     positions, numbers, on, snapshot_as_of),
+                         positions)
+        else:
+            touched = np.unique(np.concatenate(
+                [t for v, t in self._touched[clinic_id] if v > view.version]))
+            positions = self._positions(index, clinic_id, outcomes, view.positions)
+            outcome = self._apply(index, view.outcome, clinic_id, tables, outcomes, positions,
+                                  touched, on, snapshot_as_of)
+            view = _View(index, version, outcome, positions)
+        if key not in self._views and len(self._views) >= CACHE_SIZE:
+            self._views.pop(next(iter(self._views)))
+        self._views[key] = view
+        return view
+
+    def _can_patch(self, clinic_id: str, view: _View) -> bool:
+        log = self._touched.get(clinic_id, [])
+        return bool(log) and log[0][0] <= view.version + 1
+
+    @staticmethod
+    def _positions(index: SnapshotIndex, clinic_id: str, outcomes: ClinicOutcomes,
+                   known: np.ndarray) -> np.ndarray:
+        """Each outcome patient's position in the clinic (-1: not in the snapshot); only
+        patients numbered since ``known`` was made are looked up."""
+        if len(known) == outcomes.size:
+            return known
+        new_ids = outcomes.ids[len(known):]
+        found = index.clinics[clinic_id].position.index.get_indexer(new_ids)
+        return np.concatenate([known, found.astype(np.int64)])
+
+    def _apply(self, index: SnapshotIndex, base: SnapshotIndex, clinic_id: str,
+               tables: ClinicTables, outcomes: ClinicOutcomes, positions: np.ndarray,
+               numbers: np.ndarray, on: dt.date, snapshot_as_of: dt.date) -> SnapshotIndex:
+        numbers = numbers[positions[numbers] >= 0]
+        where = positions[numbers]
+        rules, removed = outcomes.verdicts(numbers, on, snapshot_as_of, tables.counts[where],
+                                           self.settings)
+        return patched_index(index, base, clinic_id, tables, where, rules, removed)
+
+    def _rest(self, index: SnapshotIndex, base: SnapshotIndex, clinic_id: str,
+              resting: pd.Series, on: dt.date) -> SnapshotIndex:
+        """``base`` with the sequence members kept off on day ``on`` blocked."""
+        found = index.clinics[clinic_id].position.index.get_indexer(kept_off_ids(resting, on))
+        where = found[found >= 0].astype(np.int64)
+        tables = self._clinic_tables(index, clinic_id)
+        return patched_index(index, base, clinic_id, tables, where,
+                             {SEQUENCE_RULE: np.ones(len(where), dtype=bool)},
+                             np.zeros(len(where), np.uint8), from_plain=False)
 
     def recent_sends(
         self, clinic_id: str, patient_ids: pd.Index, on: dt.date, before: pd.Timestamp,
@@ -276,14 +278,13 @@ class OutcomeOverlay:
         outcomes = self._clinics.get(clinic_id)
         if outcomes is None:
             return np.zeros(len(patient_ids))
-        with self._lock:
-            outcomes.fold()
         window = pd.Timedelta(days=self.settings.policy.max_contacts_window_days)
-        at = outcomes.send_at
-        late = ((at >= np.datetime64(cutoff(snapshot_as_of))) & (at < np.datetime64(before))
-                & (at > np.datetime64(pd.Timestamp(on) - window)))
-        counted = pd.Series(outcomes.send_pid[late]).value_counts()
-        return counted.reindex(patient_ids, fill_value=0).to_numpy(float)
+        with self._lock:
+            numbers = outcomes.number_of(np.asarray(patient_ids, dtype=object))
+            return outcomes.sends_between(
+                numbers, after=(pd.Timestamp(on) - window).value,
+                start=pd.Timestamp(cutoff(snapshot_as_of)).value,
+                before=pd.Timestamp(before).value)
 
     def opted_out(self, clinic_id: str, patient_ids: pd.Index) -> np.ndarray:
         """(n, C) channels each patient opted out of in a posted outcome (any campaign)."""
@@ -291,36 +292,6 @@ class OutcomeOverlay:
         if outcomes is None:
             return np.zeros((len(patient_ids), len(CHANNELS)), bool)
         with self._lock:
-            outcomes.fold()
-        bits = outcomes.summary["opted"].reindex(patient_ids, fill_value=0).to_numpy(np.uint8)
+            numbers = outcomes.number_of(np.asarray(patient_ids, dtype=object))
+            bits = np.where(numbers >= 0, outcomes.opted[np.maximum(numbers, 0)], 0)
         return ((bits[:, None] >> np.arange(len(CHANNELS))) & 1).astype(bool)
-
-
-def with_resting(
-    patients: pd.Index, blocked: np.ndarray, removed: np.ndarray, resting: pd.Series,
-    on: dt.date,
-) -> tuple[pd.Index, np.ndarray, np.ndarray]:
-    """The outcome bits with the sequence members kept off lists on day ``on`` added.
-
-    ``resting`` holds the last day each member is kept off; a patient in both stays blocked
-    by either rule and keeps its opt-outs.
-    """
-    day = np.datetime64(pd.Timestamp(on).date(), "D")
-    until = resting.to_numpy("M8[D]")
-    kept_off = pd.Index(resting.index[until >= day], dtype=object)
-    union = patients.union(kept_off) if len(patients) else kept_off.unique()
-    out_blocked = pd.Series(blocked, index=patients).reindex(union, fill_value=False)
-    out_blocked = out_blocked.to_numpy(bool) | union.isin(kept_off)
-    out_removed = pd.Series(removed, index=patients).reindex(union, fill_value=0)
-    return union, out_blocked, out_removed.to_numpy(np.uint8)
-
-
-def _snapshot_counts(index: SnapshotIndex, clinic_id: str, settings: Settings) -> pd.Series:
-    """The snapshot's contacts in the cap window for the clinic's patients, by patient id."""
-    entry = index.clinics.get(clinic_id)
-    column = contacts_window_column(settings)
-    if entry is None or column not in index.frame.columns:
-        return pd.Series(dtype=float)
-    rows = entry.orders["probability"].rows
-    values = pd.to_numeric(index.frame[column].iloc[rows], errors="coerce").to_numpy(float)
-    return pd.Series(values, index=entry.position.index)

@@ -35,7 +35,11 @@ PATIENT_RULES: tuple[str, ...] = (
     "booked",
     "contacted_recently",
     "contact_cap_reached",
+    "in_sequence",
 )
+# set by posted outcomes only (serving.targeting.outcome_policy): a member of a running or
+# resting outreach sequence; a scored snapshot never sets it
+SEQUENCE_RULE = "in_sequence"
 NO_CHANNEL_RULE = "no_allowed_channel"
 
 
@@ -86,6 +90,7 @@ def patient_blocks(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         "booked": booked & (not policy.include_booked),
         "contacted_recently": since_contact < policy.min_days_between_contacts,
         "contact_cap_reached": recent >= policy.max_contacts,
+        SEQUENCE_RULE: np.zeros(len(frame), dtype=bool),
     }
     return pd.DataFrame(blocks, index=frame.index)
 

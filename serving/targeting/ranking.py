@@ -158,13 +158,15 @@ def rank_patients(
 
 
 def find_patients(
-    index: SnapshotIndex, clinic_id: str, patient_ids: Sequence[str], channels: Sequence[str] | None
+    index: SnapshotIndex, clinic_id: str, patient_ids: Sequence[str],
+    channels: Sequence[str] | None, rank_by: str = "probability",
 ) -> Lookup:
     """Locate named patients of one clinic and split them by the contact policy.
 
     Ids of other clinics are reported as not found, exactly like ids that exist nowhere, so
-    a client learns nothing about other tenants. Ranks are positions in the clinic's list by
-    probability for the campaign's channels, without other filters.
+    a client learns nothing about other tenants. Ranks are positions in the clinic's list
+    ordered by ``rank_by`` (the ordering ``/rank`` would use, see :func:`resolve_ordering`)
+    for the campaign's channels, without other filters.
     """
     entry = clinic(index, clinic_id)
     requested = pd.Index(pd.unique(np.asarray(list(patient_ids), dtype=object)))
@@ -172,9 +174,12 @@ def find_patients(
     is_found = ~np.isnan(found_at)
     positions = found_at[is_found].astype(np.int64)
     arrays = entry.orders["probability"]
-    eligible = (arrays.channel_bits & channel_bits_of(channels)) != 0
-    ok = eligible[positions]
+    wanted = channel_bits_of(channels)
+    ok = (arrays.channel_bits[positions] & wanted) != 0
     rows = arrays.rows[positions]
+    ordered = entry.orders[rank_by]
+    eligible = (ordered.channel_bits & wanted) != 0
+    places = entry.from_probability[rank_by][positions[ok]]
     blocked_rows = rows[~ok]
     rules = policy.blocking_rules(
         index.blocks.iloc[blocked_rows], index.permissions.iloc[blocked_rows], channels
@@ -183,7 +188,7 @@ def find_patients(
     return Lookup(
         selection=Selection(
             rows=rows[ok],
-            ranks=np.cumsum(eligible)[positions[ok]],
+            ranks=np.cumsum(eligible)[places],
             total_eligible=int(eligible.sum()),
             channels=channels,
         ),

@@ -1,10 +1,14 @@
 """SHAP contributions -> reasons in words a receptionist understands.
 
-For each listed patient the strongest contributions of the return model (log-odds, from
-LightGBM's TreeSHAP) become reasons: the features that raise the probability come first,
-strongest first; features that lower it follow only when fewer than ``max_reasons`` raise
-it. Each reason is phrased from the patient's own snapshot values, e.g. "8 months since the
-last botox; usually returns every 3-4 months" or "answered 2 of 3 texts".
+For each listed patient the strongest contributions (log-odds, from LightGBM's TreeSHAP) of
+the score the list is ordered by - the return model's, or the uplift learner's patient part
+(``training.bundle.ModelBundle.contributions``) - become reasons. A reason is shown only when
+it moves the log-odds by at least ``serving.reason_min_effect``; the reasons pushing the
+way of the patient's group come first, strongest first (``serving.targeting.kinds``:
+"needs a nudge" is explained by what raises the uplift, "likely to come back on their own"
+by what lowers it); the others follow, and never alone. Each reason is phrased from the
+patient's own snapshot values, e.g. "8 months since the last botox; usually returns every
+3-4 months" or "answered 2 of 3 texts".
 
 Phrasing works per feature on all selected rows at once (vectorised); identical sentences of
 one patient (two timing features saying the same thing) are kept once.
@@ -20,6 +24,7 @@ import pandas as pd
 from features.spec import BY_NAME
 from features.vocabulary import CHANNELS
 from serving.targeting import wording as w
+from training.bundle import RETURN_BASIS, UPLIFT_BASIS
 
 Phrase = Callable[[pd.DataFrame], pd.Series]
 
@@ -230,13 +235,41 @@ def _python(value: object) -> str | float | int | bool | None:
     return value if isinstance(value, str | float | int | bool) else str(value)
 
 
-# Features that tell one story in different units: a row gets at most one reason per topic,
-# the strongest, so a list never says "not due for 8 days" and then "not due yet" again.
+BROUGHT_FORWARD = ", but a message now can bring the visit forward"
+
+# Features that tell one story in different units form a topic: a row gets one reason per
+# topic, carrying the topic's summed contribution (the story's whole effect) and the words
+# of its strongest feature pushing the same way - so a list never says "not due for 8 days"
+# and then "not due yet" again, and three small timing pieces can make one real reason.
 TOPICS: dict[str, str] = {
     "days_since_last_visit": "timing",
     "days_overdue": "timing",
     "overdue_ratio": "timing",
+    **{f"{ch}_{part}": f"{ch}_answers" for ch in CHANNELS
+       for part in ("sent", "responses", "response_rate")},
 }
+
+
+def topic_members(feature: str, features: Sequence[str]) -> list[str]:
+    """The features whose contributions a reason about ``feature`` sums (itself if alone)."""
+    topic = TOPICS.get(feature)
+    return [f for f in features if TOPICS.get(f) == topic] if topic else [feature]
+
+
+def _fold_topics(c: np.ndarray, features: Sequence[str]) -> np.ndarray:
+    """Each topic's summed contribution on its representative column, zeros elsewhere."""
+    out = c.copy()
+    names = list(features)
+    for topic in sorted(set(TOPICS.values())):
+        cols = [j for j, f in enumerate(names) if TOPICS.get(f) == topic]
+        if len(cols) < 2:
+            continue
+        part = c[:, cols]
+        total = part.sum(axis=1)
+        rep = np.argmax(part * np.where(total < 0, -1.0, 1.0)[:, None], axis=1)
+        out[:, cols] = 0.0
+        out[np.arange(len(c)), np.asarray(cols)[rep]] = total
+    return out
 
 
 def top_reasons(
@@ -244,6 +277,9 @@ def top_reasons(
     features: Sequence[str],
     ctx: pd.DataFrame,
     max_reasons: int,
+    min_effect: float = 0.0,
+    direction: np.ndarray | int = 1,
+    basis: str = RETURN_BASIS,
 ) -> list[list[dict]]:
     """The strongest reasons of each row, in words.
 
@@ -252,18 +288,51 @@ def top_reasons(
         features: model feature names, in column order of ``contributions``.
         ctx: the n snapshot rows (feature values and context columns), same order.
         max_reasons: reasons per row at most.
+        min_effect: a reason must move the log-odds by at least this much (``serving.
+            reason_min_effect``): weaker ones are filler ("aged 71") and are never shown.
+        direction: per row (or one for all), +1 when the reasons should say why the score
+            is high, -1 why it is low (``serving.targeting.kinds.reason_direction``).
+        basis: what the contributions explain (``training.bundle``); explaining the uplift,
+            "not due yet" raising it says what the learner means: the visit comes forward.
 
     Returns:
-        One list per row of dicts ``feature``, ``value``, ``contribution``, ``text``;
-        raising features first (strongest first), then lowering ones; zero contributions
-        are never reasons.
+        One list per row of dicts ``feature``, ``value``, ``contribution``, ``text``: the
+        reasons pushing the row's way first (strongest first), then the others; a row
+        with no reason pushing its way gets none (a list headed by a reason against the
+        patient's group would contradict it). See :func:`split_reasons`.
+    """
+    both = split_reasons(contributions, features, ctx, max_reasons, min_effect, basis)
+    way = np.broadcast_to(np.asarray(direction), (len(both),))
+    return [arrange(pair, int(d), max_reasons) for pair, d in zip(both, way, strict=True)]
+
+
+def arrange(pair: tuple[Sequence[dict], Sequence[dict]], direction: int, k: int) -> list[dict]:
+    """``k`` reasons from ``(raising, lowering)``: the row's way first, none against alone."""
+    first, second = (pair[0], pair[1]) if direction >= 0 else (pair[1], pair[0])
+    return [] if not first else [*first, *second][:k]
+
+
+def split_reasons(
+    contributions: np.ndarray,
+    features: Sequence[str],
+    ctx: pd.DataFrame,
+    max_reasons: int,
+    min_effect: float = 0.0,
+    basis: str = RETURN_BASIS,
+) -> list[tuple[tuple[dict, ...], tuple[dict, ...]]]:
+    """Per row, up to ``max_reasons`` raising and up to ``max_reasons`` lowering reasons.
+
+    Each is strongest first; topics are folded (:data:`TOPICS`), identical sentences kept
+    once, and reasons under ``min_effect`` (or exactly zero) left out. The explanation
+    store keeps these two lists per row so that any request's direction is a cheap pick.
     """
     n = len(ctx)
     if n == 0:
         return []
-    c = np.asarray(contributions, dtype=float)
-    key = np.where(c > 0, 1e6 + c, np.where(c < 0, -c, -np.inf))
-    width = min(c.shape[1], 3 * max_reasons)
+    c = _fold_topics(np.asarray(contributions, dtype=float), features)
+    strong = (np.abs(c) >= min_effect) & (c != 0)
+    key = np.where(strong, np.abs(c), -np.inf)
+    width = min(c.shape[1], 4 * max_reasons)
     order = np.argsort(-key, axis=1, kind="stable")[:, :width]
     rows = np.repeat(np.arange(n), width)
     cols = order.ravel()
@@ -283,13 +352,16 @@ def top_reasons(
         long.loc[group.index, "value"] = pd.Series(
             [_python(v) for v in raw], dtype=object
         ).to_numpy()
-    long["topic"] = [TOPICS.get(str(names[i]), str(names[i])) for i in long["col"]]
     long = long.sort_values(["row", "slot"]).drop_duplicates(["row", "text"])
-    long = long.drop_duplicates(["row", "topic"])
-    long = long[long.groupby("row").cumcount() < max_reasons]
+    long["raising"] = long["contribution"] > 0
+    if basis == UPLIFT_BASIS:  # the pull-forward story, in words (training.uplift)
+        early = long["raising"] & long["text"].str.startswith("not due")
+        long.loc[early, "text"] = long.loc[early, "text"] + BROUGHT_FORWARD
+    long = long[long.groupby(["row", "raising"]).cumcount() < max_reasons]
     long["feature"] = names[long["col"].to_numpy()]
-    out: list[list[dict]] = [[] for _ in range(n)]
-    for record in long[["row", "feature", "value", "contribution", "text"]].to_dict("records"):
-        row = record.pop("row")
-        out[row].append(record)
-    return out
+    out: list[tuple[list[dict], list[dict]]] = [([], []) for _ in range(n)]
+    for record in long[["row", "raising", "feature", "value", "contribution",
+                        "text"]].to_dict("records"):
+        row, raising = record.pop("row"), record.pop("raising")
+        out[row][0 if raising else 1].append(record)
+    return [(tuple(up), tuple(down)) for up, down in out]

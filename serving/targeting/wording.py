@@ -12,12 +12,26 @@ import pandas as pd
 
 DAYS_PER_MONTH = 30.44
 
+# What a channel is called where a person reads it (the report, never the raw value).
+CHANNEL_WORDS: dict[str, str] = {
+    "sms": "text",
+    "email": "email",
+    "phone": "phone call",
+    "mail": "letter",
+    "none": "no channel",
+}
+
 CHANNEL_NOUNS: dict[str, tuple[str, str]] = {
     "sms": ("text", "texts"),
     "email": ("email", "emails"),
     "phone": ("call", "calls"),
     "mail": ("letter", "letters"),
 }
+
+
+def channel_word(channel: object) -> str:
+    """A channel as a person says it ("text", "phone call"); unknown values: "no channel"."""
+    return CHANNEL_WORDS.get(str(channel), CHANNEL_WORDS["none"])
 
 
 def _num(values: pd.Series) -> pd.Series:

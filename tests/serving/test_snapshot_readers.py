@@ -14,7 +14,7 @@ from training.snapshot_schema import columns_read_by
 
 def test_the_service_reads_only_columns_declared_for_the_api() -> None:
     read = {*index.REQUIRED_COLUMNS, *index.NUMERIC_OUTPUTS, *index.LABEL_OUTPUTS,
-            *index.CODED_COLUMNS.values(), *index.ORDERINGS.values(),
+            *index.CODED_COLUMNS.values(), *index.ORDERINGS.values(), index.RANK_KEY,
             *(f"p_{c}" for c in CHANNELS), "as_of", "model_version"}
     assert read <= set(columns_read_by("api"))
 

@@ -107,3 +107,31 @@ def test_the_rate_interval_contains_the_observed_difference(case):
         assert lift["enough_data"] == (not low <= 0 <= high)
     else:
         assert lift["enough_data"] is False
+
+
+def _coded(members, events, visits):
+    """The frames with categorical columns, patients sharing one dictionary (in shuffled
+    order, so codes never follow the ids' order) plus a patient no table holds."""
+    ids = pd.unique(np.concatenate([t["patient_id"].to_numpy(object)
+                                    for t in (members, events, visits)]))
+    dictionary = pd.CategoricalDtype(pd.Index([*ids[::-1], "nobody"], dtype=object))
+    out = []
+    for table in (members, events, visits):
+        table = table.assign(patient_id=table["patient_id"].astype(dictionary))
+        for column in ("type", "channel", "campaign_id", "event_id", "arm", "status"):
+            if column in table.columns:
+                table[column] = table[column].astype("category")
+        out.append(table)
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(campaigns())
+def test_categorical_frames_give_the_same_results_as_plain_ones(case):
+    members, events, visits, segments = case
+    plain = _run(members, events, visits, segments)
+    coded_members, coded_events, coded_visits = _coded(members, events, visits)
+    assert _run(coded_members, coded_events, coded_visits, segments) == plain
+    # events coded with a dictionary of their own: joined on patient ids, not on codes
+    events_alone = events.assign(patient_id=events["patient_id"].astype("category"))
+    assert _run(coded_members, events_alone, coded_visits, segments) == plain

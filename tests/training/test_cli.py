@@ -105,6 +105,18 @@ def test_evaluate_saves_the_figures_as_json_with_the_oracle_from_the_given_truth
     figures = json.loads(out.read_text())
     assert set(figures["return"]) >= {"model", "recency", "overdue", "bgnbd", "oracle"}
     assert figures["window"]["validation"] == ["2026-08-02"]
+    uplift = figures["uplift"]  # issue 12: the uplift backtest, printed and saved
+    said = " ".join(result.output.split())
+    assert f"default ordering: {uplift['ordering']}" in said
+    if uplift["available"]:
+        oracle = uplift["oracle"]["rankings"]
+        assert set(oracle) == {"model", "return_probability", "days_since_last_visit",
+                               "random", "oracle"}
+        for key in ("extra_bookings", "qini", "auuc", "qini_normalised", "uplift_at_10",
+                    "uplift_at_20", "uplift_at_30"):
+            assert all(key in row for row in oracle.values())
+        assert "Uplift against the truth" in said and "uplift at 30%" in said
+        assert "normalisation: Qini and AUUC" in said
 
 
 def test_evaluate_without_truth_has_no_oracle_even_beside_a_truth_folder(app, demo, tmp_path):

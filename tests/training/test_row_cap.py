@@ -59,3 +59,23 @@ def test_capped_rows_hold_floats_as_float32(small_sim, as_of):
     capped, _ = _rows(small_sim, as_of, cap=5000)
     assert "float64" not in set(map(str, capped.dtypes))
     assert str(capped["days_since_last_visit"].dtype) == "float32"
+
+
+def test_contact_rows_keep_the_latest_contacts_up_to_the_cap(small_sim, as_of):
+    from features.pipeline.events import prepare
+    from training.contact_rows import build_contact_rows
+
+    tables = small_sim.tables
+    prepared = prepare(tables)
+    until = split_as_ofs(tables, as_of, small_settings()).validation[0]
+    full = build_contact_rows(tables, prepared, until, small_settings(max_contact_rows=0))
+    cap = len(full) // 4
+    capped = build_contact_rows(tables, prepared, until, small_settings(max_contact_rows=cap))
+    assert len(capped) == cap and capped.attrs["contacts_available"] == len(full)
+    # the latest contacts, with the same features and labels as in the full set
+    assert capped["sent_at"].min() >= full["sent_at"].sort_values().iloc[-cap]
+    keys = ["sent_at", "patient_id", "channel"]
+    merged = capped.merge(full, on=keys, suffixes=("", "_full"))
+    assert len(merged) >= cap
+    for col in ("booked", "responded", "days_since_last_visit", "channel_sent"):
+        pd.testing.assert_series_equal(merged[col], merged[f"{col}_full"], check_names=False)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from features.pipeline.grouping import first_rows, time_ordinals
 from features.vocabulary import CHANNELS, OUTCOME_TYPES, within_attribution
@@ -113,18 +114,29 @@ class Sends:
 def campaign_sends(members: Members, events: Events,
                    channel_costs: dict[str, float]) -> Sends:
     """The campaign's ``sent`` events of treatment and holdout members, with their cost."""
-    s = events.rows((events.type_ == SENT) & events.ours)
-    if (s.channel < 0).any():
+    rows = np.flatnonzero((events.type_ == SENT) & events.ours)
+    member, at, channel = events.member[rows], events.at[rows], events.channel[rows]
+    if (channel < 0).any():
         raise ValueError("outcome_events.channel: a 'sent' event needs a channel of "
-                         f"{CHANNELS} ({int((s.channel < 0).sum())} rows have none)")
+                         f"{CHANNELS} ({int((channel < 0).sum())} rows have none)")
     configured = np.asarray([channel_costs.get(c, np.nan) for c in CHANNELS], dtype=np.float64)
-    cost = np.where(np.isnan(s.cost), configured[s.channel], s.cost)
-    if np.isnan(cost).any():
-        raise ValueError("outcome_events.cost: no cost given and no configured cost for the "
-                         "channel (settings.policy.channel_costs)")
-    (t,), span = time_ordinals(s.at.view("datetime64[ns]"))
-    order = np.lexsort((cost, (s.member * span + t) * len(CHANNELS) + s.channel))
-    member, at, channel, cost = s.member[order], s.at[order], s.channel[order], cost[order]
+    cost = events.cost[rows]
+    unpriced = np.isnan(cost)
+    if unpriced.any():
+        cost = np.where(unpriced, configured[channel], cost)
+        if np.isnan(cost).any():
+            raise ValueError("outcome_events.cost: no cost given and no configured cost for "
+                             "the channel (settings.policy.channel_costs)")
+    (t,), span = time_ordinals(at.view("datetime64[ns]"))
+    key = (member * span + t) * len(CHANNELS) + channel
+    # the cheaper first among sends at one moment on one channel: the cost's rank is the
+    # key's last digit (rows equal in all four are interchangeable: no stable sort needed)
+    rank, prices = pd.factorize(cost, sort=True)
+    if int(key.max(initial=0)) < np.iinfo(np.int64).max // (len(prices) + 1):
+        order = np.argsort(key * max(len(prices), 1) + rank)
+    else:
+        order = np.lexsort((cost, key))
+    member, at, channel, cost = member[order], at[order], channel[order], cost[order]
     count = np.bincount(member, minlength=members.n)
     starts = np.cumsum(count) - count
     attempt = np.arange(len(member)) - starts[member] + 1

@@ -28,7 +28,7 @@ from training.campaign_results.outcomes import (
     first_bookings,
     kept_visits,
 )
-from training.campaign_results.tally import Rows, tally
+from training.campaign_results.tally import MemberFlags, Rows, flagged, member_tally, tally
 
 _T = ARMS.index(TREATMENT)
 DELIVERED, CLICKED, REPLIED, OPTED_OUT = (
@@ -74,10 +74,16 @@ def campaign_results(
     treated = m.arm == _T
     contacted = treated & (sends.count > 0)
     booked = booking != NAT
+    reactions = _reactions(ev)
+    flags = MemberFlags.of(
+        contacted,
+        {**{name: flagged(m.n, ev.member[rows]) for name, rows in reactions.items()},
+         "booked": booked, "attended": kept},
+        revenue, sends.member, sends.cost,
+    )
 
     def grouped(member_group: np.ndarray, n_groups: int) -> list[dict[str, object]]:
-        group = np.where(contacted, member_group, -1)
-        return tally(_member_rows(ev, sends, group, booked, kept, revenue), n_groups)
+        return member_tally(flags, member_group, n_groups)
 
     segment_labels, segment_code = _segment_codes(m.segment)
     by_segment = []
@@ -93,7 +99,7 @@ def campaign_results(
                        enumerate(grouped(sends.first_channel, len(CHANNELS)))
                        if item["contacted"]],
         "by_segment": by_segment,
-        "by_attempt": _by_attempt(ev, sends, treated, booking, kept, revenue),
+        "by_attempt": _by_attempt(ev, reactions, sends, treated, booking, kept, revenue),
         "versus_holdout": _lift(treated, ~treated, booked, revenue, sends),
         "attribution": attribution(m, ev, vi, sends, treated, window),
     }
@@ -108,59 +114,53 @@ def _segment_series(segments: pd.Series | pd.DataFrame | None) -> pd.Series | No
 
 def _segment_codes(segment: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Labels in the vocabulary's order (then others, then unknown) and a code per member."""
-    labels = pd.Series(segment, dtype=object).fillna(NO_SEGMENT)
-    present = set(labels.unique())
+    codes, uniques = pd.factorize(segment)  # missing segments get -1
+    labels = [str(u) for u in uniques]
+    present = set(labels) | ({NO_SEGMENT} if (codes < 0).any() else set())
     order = [s for s in SEGMENTS if s in present]
     order += sorted(present - set(order) - {NO_SEGMENT})
     order += [NO_SEGMENT] if NO_SEGMENT in present else []
-    return order, pd.Index(order).get_indexer(labels).astype(np.int64)
+    lookup = np.append(pd.Index(order).get_indexer(labels),
+                       order.index(NO_SEGMENT) if NO_SEGMENT in present else -1)
+    return order, lookup[codes].astype(np.int64)
 
 
-def _contact_rows(ev: Events, types: tuple[int, ...]) -> np.ndarray:
-    """Positions of this campaign's events of the given types."""
-    return np.flatnonzero(ev.ours & np.isin(ev.type_, types))
+def _reactions(ev: Events) -> dict[str, np.ndarray]:
+    """Positions of this campaign's deliveries, responses (reply or click) and opt-outs."""
+    flags = np.zeros(len(OUTCOME_TYPES), dtype=np.int8)
+    flags[DELIVERED], flags[REPLIED], flags[CLICKED], flags[OPTED_OUT] = 1, 2, 2, 3
+    kind = np.where(ev.ours, flags[ev.type_], 0)
+    rows = np.flatnonzero(kind)
+    found = kind[rows]
+    return {"delivered": rows[found == 1], "responded": rows[found == 2],
+            "opted_out": rows[found == 3]}
 
 
-def _member_rows(ev: Events, sends: Sends, group: np.ndarray, booked: np.ndarray,
-                 kept: np.ndarray, revenue: np.ndarray) -> Rows:
-    """Rows for a grouping fixed per member (overall, channel, segment); -1 excluded."""
-    def pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        member = ev.member[rows]
-        return member, group[member]
-
-    b, k = np.flatnonzero(booked), np.flatnonzero(kept)
-    return Rows(
-        sends=(sends.member, group[sends.member]), send_cost=sends.cost,
-        delivered=pairs(_contact_rows(ev, (DELIVERED,))),
-        responded=pairs(_contact_rows(ev, (REPLIED, CLICKED))),
-        opted_out=pairs(_contact_rows(ev, (OPTED_OUT,))),
-        booked=(b, group[b]), attended=(k, group[k]), attended_revenue=revenue[k],
-    )
-
-
-def _by_attempt(ev: Events, sends: Sends, treated: np.ndarray, booking: np.ndarray,
-                kept: np.ndarray, revenue: np.ndarray) -> list[dict[str, object]]:
+def _by_attempt(ev: Events, reactions: dict[str, np.ndarray], sends: Sends, treated: np.ndarray,
+                booking: np.ndarray, kept: np.ndarray,
+                revenue: np.ndarray) -> list[dict[str, object]]:
     """One block per attempt number: reactions and bookings before the next attempt."""
     t = treated[sends.member]
     n_attempts = int(sends.attempt[t].max(initial=0))
     if n_attempts == 0:
         return []
 
-    def pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        member = ev.member[rows]
-        group = sends.attempt_at(member, ev.at[rows]) - 1
-        return member, np.where(treated[member], group, -1)
-
+    # the attempt each reaction and booking followed, all looked up in one pass
     b = np.flatnonzero(booking != NAT)
-    b_group = np.where(treated[b], sends.attempt_at(b, booking[b]) - 1, -1)
+    parts = [reactions["delivered"], reactions["responded"], reactions["opted_out"]]
+    member = np.concatenate([*(ev.member[r] for r in parts), b])
+    attempt = sends.attempt_at(member, np.concatenate([*(ev.at[r] for r in parts), booking[b]]))
+    group = np.where(treated[member], attempt - 1, -1)
+    bounds = np.cumsum([0, *map(len, parts), len(b)])
+    pairs = [(member[bounds[i]:bounds[i + 1]], group[bounds[i]:bounds[i + 1]])
+             for i in range(len(parts))]
+    b_group = group[bounds[-2]:]
     k_group = np.full(len(treated), -1, np.int64)
     k_group[b] = b_group
     k = np.flatnonzero(kept)
     rows = Rows(
         sends=(sends.member, np.where(t, sends.attempt - 1, -1)), send_cost=sends.cost,
-        delivered=pairs(_contact_rows(ev, (DELIVERED,))),
-        responded=pairs(_contact_rows(ev, (REPLIED, CLICKED))),
-        opted_out=pairs(_contact_rows(ev, (OPTED_OUT,))),
+        delivered=pairs[0], responded=pairs[1], opted_out=pairs[2],
         booked=(b, b_group), attended=(k, k_group[k]), attended_revenue=revenue[k],
     )
     return [{"attempt": a + 1, **item} for a, item in enumerate(tally(rows, n_attempts))]

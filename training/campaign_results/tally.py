@@ -34,7 +34,9 @@ def distinct(pairs: Pairs, n_groups: int) -> np.ndarray:
     cells = member[ok].astype(np.int64) * n_groups + group[ok]
     seen = np.zeros(int(member.max()) * n_groups + n_groups, dtype=bool)
     seen[cells] = True
-    return seen.reshape(-1, n_groups).sum(axis=0).astype(np.int64)
+    if n_groups == 1:
+        return np.array([np.count_nonzero(seen)], dtype=np.int64)
+    return np.bincount(np.flatnonzero(seen) % n_groups, minlength=n_groups).astype(np.int64)
 
 
 def summed(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -91,3 +93,57 @@ def block(contacted: int, delivered: int, responded: int, opted_out: int, booked
         "cost_per_reactivation": ratio(cost, booked),
         "roi": ratio(revenue - cost, cost),
     }
+
+
+_FLAGS: tuple[str, ...] = ("delivered", "responded", "opted_out", "booked", "attended")
+
+
+@dataclass(frozen=True)
+class MemberFlags:
+    """What happened to each member, for groupings fixed per member (overall, channel,
+    segment): one flag per count of ``_FLAGS`` packed as bits, the kept visit's revenue
+    (0 without one), and the campaign's sends (member and cost) for the cost."""
+
+    contacted: np.ndarray
+    bits: np.ndarray
+    revenue: np.ndarray
+    send_member: np.ndarray
+    send_cost: np.ndarray
+
+    @classmethod
+    def of(cls, contacted: np.ndarray, flags: dict[str, np.ndarray], revenue: np.ndarray,
+           send_member: np.ndarray, send_cost: np.ndarray) -> MemberFlags:
+        """Pack the per-member flags named in ``_FLAGS``."""
+        bits = np.zeros(len(contacted), dtype=np.int64)
+        for i, name in enumerate(_FLAGS):
+            bits |= flags[name].astype(np.int64) << i
+        return cls(contacted, bits, revenue, send_member, send_cost)
+
+
+def member_tally(flags: MemberFlags, group: np.ndarray,
+                 n_groups: int) -> list[dict[str, float | int | None]]:
+    """:func:`tally` for a group per member, counting contacted members only.
+
+    A member sits in exactly one group, so distinct patients are flagged members: one
+    ``bincount`` of (group, flag bits) cells gives every count of every group.
+    """
+    grouped = np.where(flags.contacted, group, -1)
+    ok = grouped >= 0
+    width = 1 << len(_FLAGS)
+    cells = np.bincount(grouped[ok] * width + flags.bits[ok],
+                        minlength=n_groups * width)[: n_groups * width].reshape(n_groups, width)
+    patterns = np.arange(width)
+    contacted = cells.sum(axis=1)
+    counts = [cells[:, (patterns >> i) & 1 == 1].sum(axis=1) for i in range(len(_FLAGS))]
+    kept = ok & ((flags.bits >> _FLAGS.index("attended")) & 1 == 1)
+    revenue = summed(grouped[kept], flags.revenue[kept], n_groups)
+    cost = summed(grouped[flags.send_member], flags.send_cost, n_groups)
+    return [block(int(contacted[g]), *(int(c[g]) for c in counts), float(revenue[g]),
+                  float(cost[g])) for g in range(n_groups)]
+
+
+def flagged(n: int, members: np.ndarray) -> np.ndarray:
+    """A boolean per member, True for those in ``members``."""
+    out = np.zeros(n, dtype=bool)
+    out[members] = True
+    return out

@@ -26,7 +26,8 @@ from training.channel_choice import (
 
 
 def uplift_columns(frame: pd.DataFrame, x: np.ndarray, bundle: Any, settings: Settings,
-                   response: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   response: np.ndarray | None = None,
+                   allowed: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Uplift columns for a scored frame.
 
     Args:
@@ -36,6 +37,8 @@ def uplift_columns(frame: pd.DataFrame, x: np.ndarray, bundle: Any, settings: Se
         bundle: the ``training.bundle.ModelBundle``.
         settings: ``policy.channel_costs``, ``training.scoring_threads``.
         response: the channel model's ``(n, channels)`` probabilities (already predicted).
+        allowed: ``training.channel_choice.reachable_channels`` of ``frame`` when the caller
+            has it already (scoring), else computed here.
 
     Returns:
         ``uplift_<channel>``, ``incremental_value_<channel>`` (NaN where the channel is not
@@ -47,7 +50,7 @@ def uplift_columns(frame: pd.DataFrame, x: np.ndarray, bundle: Any, settings: Se
     tau = model.predict_matrix(x, settings.training.scoring_threads, response) if model else None
     if tau is None:
         tau = np.full((n, len(CHANNELS)), np.nan)
-    allowed = reachable_channels(frame, settings)
+    allowed = reachable_channels(frame, settings) if allowed is None else allowed
     revenue = pd.to_numeric(frame["expected_revenue_per_visit"], errors="coerce").to_numpy(float)
     value = incremental_values(tau, revenue, allowed, settings)
     pick = choose_channels(np.full(tau.shape, np.nan), allowed & ~np.isnan(value), settings,

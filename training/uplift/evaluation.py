@@ -21,6 +21,7 @@ from training.uplift.metrics import (
     qini_curve,
     realised_metrics,
     truth_curve,
+    truth_uplift_at,
 )
 from training.uplift.model import INCREMENTAL, PROBABILITY
 
@@ -46,14 +47,16 @@ def held_out_campaigns(members: pd.DataFrame, uplift: np.ndarray, p_return: np.n
     """
     treated = members["treatment"].to_numpy() != CONTROL
     y = members["y"].to_numpy().astype(float)
-    mean_tau = np.nanmean(np.where(allowed, uplift, np.nan), axis=1)
+    known = allowed & np.isfinite(uplift)  # a member allowing no channel gets -1 below
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_tau = np.where(known, uplift, 0.0).sum(axis=1) / known.sum(axis=1)
     rng = np.random.default_rng(0)
     scores = {"model": np.nan_to_num(mean_tau, nan=-1.0), "return_probability": p_return,
               "days_since_last_visit": members["days_since_last_visit"].to_numpy(float),
               "random": rng.random(len(y))}
     table = {name: realised_metrics(s, treated, y) for name, s in scores.items()}
     k = max(int(LIST_SHARE * len(y)), 1)
-    for name, s in scores.items():
+    for name, s in scores.items():  # extra bookings of contacting the top LIST_SHARE
         table[name]["extra_bookings_top_share"] = float(qini_curve(s, treated, y)[k] * len(y))
     model_gain = table["model"]["extra_bookings_top_share"]
     prob_gain = table["return_probability"]["extra_bookings_top_share"]
@@ -62,7 +65,7 @@ def held_out_campaigns(members: pd.DataFrame, uplift: np.ndarray, p_return: np.n
            f"{int((~treated).sum()):,} held out), contacting the top {LIST_SHARE:.0%} by uplift "
            f"brought {model_gain:.1f} extra bookings against {prob_gain:.1f} by return "
            f"probability")
-    return {"members": int(len(y)), "holdout": int((~treated).sum()),
+    return {"members": int(len(y)), "holdout": int((~treated).sum()), "k": k,
             "campaigns": sorted(members["campaign_id"].unique().tolist()),
             "rankings": table, "ordering": ordering, "ordering_reason": why}
 
@@ -116,10 +119,11 @@ def oracle_table(keys: pd.DataFrame, uplift: np.ndarray, p_channels: np.ndarray 
     table: dict[str, dict[str, float]] = {}
     for name, (score, gain) in plans.items():
         gain = np.nan_to_num(gain, nan=0.0)
-        curve = truth_curve(np.nan_to_num(score, nan=-np.inf), gain)
-        table[name] = {"extra_bookings": extra_bookings(np.nan_to_num(score, nan=-np.inf),
-                                                        gain, k),
-                       "qini": qini(curve), "auuc": area(curve)}
+        score = np.nan_to_num(score, nan=-np.inf)
+        curve = truth_curve(score, gain)
+        table[name] = {"extra_bookings": extra_bookings(score, gain, k),
+                       "qini": qini(curve), "auuc": area(curve),
+                       **truth_uplift_at(score, gain)}
     oracle = table["oracle"]
     for row in table.values():
         row["share_of_oracle"] = row["extra_bookings"] / oracle["extra_bookings"] \

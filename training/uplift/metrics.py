@@ -13,6 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
+NORMALISATION = (
+    "Qini and AUUC: members sorted by score, best first; the curve is the extra bookings "
+    "(treated bookings minus the holdout's scaled to the treated count; against the truth, "
+    "the sum of true effects) per member against the share listed; AUUC is its area on "
+    "[0, 1], Qini that area minus the random line's; qini_normalised divides by the "
+    "oracle's Qini (1 = perfect, 0 = random). Uplift at k%: treated minus holdout booking "
+    "rate (against the truth: the mean true effect) among the top k% by score."
+)
+
 
 def qini_curve(score: np.ndarray, treated: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``Q`` at each cut-off 0 .. n (length n + 1), realised outcomes of randomised arms."""
@@ -56,6 +65,15 @@ def uplift_at(score: np.ndarray, treated: np.ndarray, y: np.ndarray,
         rate_c = y_k[~tt].mean() if (~tt).any() else np.nan
         out[f"uplift_at_{int(s * 100)}"] = float(rate_t - rate_c)
     return out
+
+
+def truth_uplift_at(score: np.ndarray, true_effect: np.ndarray,
+                    shares: tuple[float, ...] = (0.1, 0.2, 0.3)) -> dict[str, float]:
+    """Mean true effect among the top ``share`` by score (the truth's uplift at k %)."""
+    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
+    effect = np.asarray(true_effect, dtype=float)[order]
+    return {f"uplift_at_{int(s * 100)}": float(effect[:max(int(round(s * len(effect))), 1)]
+                                               .mean()) for s in shares}
 
 
 def realised_metrics(score: np.ndarray, treated: np.ndarray, y: np.ndarray) -> dict[str, float]:

@@ -53,6 +53,23 @@ class UpliftModel:
             return self.learner.predict(x, num_threads=num_threads, response=response)
         return self.learner.predict(x, num_threads=num_threads)
 
+    @property
+    def explainable(self) -> bool:
+        """True when the learner's effect can be explained per input (``contributions``)."""
+        return self.available and isinstance(self.learner, PullForwardUplift)
+
+    def contributions(self, x: np.ndarray, num_threads: int = 0) -> np.ndarray | None:
+        """Per-input SHAP contributions (log-odds) to the patient's part of the uplift.
+
+        Only the pull-forward learner has one booster whose output the effect is
+        proportional to (``PullForwardUplift.contributions``); for the others (T, DR,
+        structured: a difference or product of several boosters) this returns None and the
+        service explains with the return model instead, saying so.
+        """
+        if not self.explainable:
+            return None
+        return self.learner.contributions(x, num_threads)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state (learner boosters as LightGBM model text)."""
         return {"available": self.available, "reason": self.reason, "ordering": self.ordering,
@@ -76,7 +93,7 @@ def unavailable(reason: str) -> UpliftModel:
 def fit_uplift(
     tables: Tables, prepared: Prepared, snapshot_rows: pd.DataFrame,
     contact_rows: pd.DataFrame, until: pd.Timestamp, model: ReturnModel, settings: Settings,
-    channel: Any = None,
+    channel: Any = None, members: pd.DataFrame | None = None,
 ) -> tuple[UpliftModel, pd.DataFrame]:
     """Fit the learner named by ``training.uplift_learner`` on data known by ``until``.
 
@@ -86,11 +103,13 @@ def fit_uplift(
         until: every outcome window used ends by the end of this day.
         model: the return model (its inputs are the uplift inputs).
         channel: the channel model (the pull-forward learner's channel tilt), or None.
+        members: ``member_rows`` known by ``until``, when the caller built them already.
 
     Returns:
         The model (possibly the fallback) and the member rows it was calibrated on.
     """
-    members = member_rows(tables, prepared, until, settings)
+    if members is None:
+        members = member_rows(tables, prepared, until, settings)
     why = _thin(members, contact_rows)
     if why:
         return unavailable(why), members

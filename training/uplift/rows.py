@@ -31,7 +31,11 @@ def _bookings(tables: Tables) -> pd.DataFrame:
 
 def booked_between(tables: Tables, patient_id: np.ndarray, start: np.ndarray,
                    days: np.ndarray | int) -> np.ndarray:
-    """0/1: the patient made a booking at or after ``start`` and before ``start + days``."""
+    """0/1: the patient made a booking at or after ``start`` and before ``start + days``.
+
+    ``days`` is one number or one per row; call it once for many rows (each call sorts the
+    export's bookings).
+    """
     left = pd.DataFrame({"patient_id": np.asarray(patient_id, dtype=object),
                          "t": np.asarray(start, "datetime64[ns]"), "row": np.arange(len(start))})
     left = left.sort_values("t", kind="stable")
@@ -49,40 +53,69 @@ def member_rows(tables: Tables, prepared: Prepared, until: pd.Timestamp,
                 settings: Settings) -> pd.DataFrame:
     """One row per campaign member whose outcome window ends by ``until``, oldest first.
 
+    Features are built once per launch day (campaigns of several clinics often share one),
+    and the outcomes of every member are looked up in one pass over the bookings.
+
     Returns:
         Frame with ``campaign_id``, ``assigned_at``, ``patient_id``, the feature columns as
         of the day before launch, ``treatment`` (``CONTROL`` for the holdout, else the code
-        of the first attempt's channel; -2 for a treated member never contacted) and ``y``.
-        Empty without campaign members.
+        of the first attempt's channel; -2 for a treated member never contacted), ``y`` and
+        ``outcome_end`` (the first instant after the member's outcome window: see
+        :func:`known_by`). Empty without campaign members.
     """
     members = tables.campaign_members
     if members is None or members.empty:
         return pd.DataFrame()
     attribution = settings.features.attribution_days
     first = _first_attempts(tables)
-    blocks = []
+    groups = []
     for (campaign, assigned), part in members.groupby(["campaign_id", "assigned_at"], sort=True):
         start = pd.Timestamp(assigned).normalize()
         got = first.loc[first["campaign_id"] == campaign]
         lag = int(((got["sent_at"].dt.normalize() - start).dt.days.clip(lower=0)).median()) \
             if len(got) else 0
         days = attribution + lag
-        if start + pd.Timedelta(days=days) > cutoff(until):
-            continue
-        as_of = start - pd.Timedelta(days=1)
+        if start + pd.Timedelta(days=days) <= cutoff(until):
+            groups.append((campaign, start, days, part, got))
+    blocks: dict[int, pd.DataFrame] = {}
+    for as_of in sorted({start - pd.Timedelta(days=1) for _, start, *_ in groups}):
         feats = add_context(build_prepared(prepared, as_of, settings), tables, as_of,
-                            settings.horizon_days)
-        ids = part["patient_id"].to_numpy(dtype=object)
-        rows = feats.reindex(ids).reset_index()
-        rows.insert(0, "assigned_at", start)
-        rows.insert(0, "campaign_id", campaign)
-        channel = pd.Series(ids).map(got.set_index("patient_id")["channel"]).map(
-            {c: i for i, c in enumerate(CHANNELS)})
-        treated = (part["arm"] == TREATMENT).to_numpy()
-        rows["treatment"] = np.where(treated, channel.fillna(-2).to_numpy(), CONTROL).astype(int)
-        rows["y"] = booked_between(tables, ids, np.full(len(ids), start.to_datetime64()), days)
-        blocks.append(rows)
-    return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
+                            settings.horizon_days, prepared)
+        for g, (campaign, start, days, part, got) in enumerate(groups):
+            if start - pd.Timedelta(days=1) == as_of:
+                blocks[g] = _member_block(feats, campaign, start, days, part, got)
+        del feats
+    if not blocks:
+        return pd.DataFrame()
+    rows = pd.concat([blocks[g] for g in range(len(groups))], ignore_index=True)
+    days = np.concatenate([np.full(len(blocks[g]), groups[g][2]) for g in range(len(groups))])
+    start = rows["assigned_at"].to_numpy("datetime64[ns]")
+    rows["y"] = booked_between(tables, rows["patient_id"].to_numpy(dtype=object), start, days)
+    rows["outcome_end"] = start + days.astype("timedelta64[D]")
+    return rows
+
+
+def _member_block(feats: pd.DataFrame, campaign: str, start: pd.Timestamp, days: int,
+                  part: pd.DataFrame, got: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one campaign launch: features, arm and first channel (``y`` comes later)."""
+    ids = part["patient_id"].to_numpy(dtype=object)
+    rows = feats.reindex(ids).reset_index()
+    rows.insert(0, "assigned_at", start)
+    rows.insert(0, "campaign_id", campaign)
+    channel = pd.Series(ids).map(got.set_index("patient_id")["channel"]).map(
+        {c: i for i, c in enumerate(CHANNELS)})
+    treated = (part["arm"] == TREATMENT).to_numpy()
+    rows["treatment"] = np.where(treated, channel.fillna(-2).to_numpy(), CONTROL).astype(int)
+    return rows
+
+
+def known_by(members: pd.DataFrame, until: pd.Timestamp) -> pd.DataFrame:
+    """The member rows whose outcome window ends by the end of day ``until`` (what
+    ``member_rows(..., until, ...)`` returns), from rows built for a later date."""
+    if members.empty:
+        return members
+    inside = (members["outcome_end"] <= cutoff(until)).to_numpy()
+    return members.loc[inside].reset_index(drop=True)
 
 
 def _first_attempts(tables: Tables) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from features.pipeline.events import Prepared
 from features.vocabulary import CHANNELS
 from training.channel_choice import reachable_channels
 from training.uplift.evaluation import held_out_campaigns, oracle_table
+from training.uplift.metrics import NORMALISATION
 from training.uplift.model import (
     INCREMENTAL,
     PROBABILITY,
@@ -25,7 +26,7 @@ from training.uplift.model import (
     fit_uplift,
     model_matrix,
 )
-from training.uplift.rows import member_rows
+from training.uplift.rows import known_by, member_rows
 
 
 def uplift_step(
@@ -39,13 +40,15 @@ def uplift_step(
         The uplift model (ordering resolved) and ``{"available", "reason", "learner",
         "held_out_campaigns", "oracle", "ordering", "ordering_reason"}``.
     """
+    everything = member_rows(tables, prepared, as_of, settings)  # one feature build a launch
     uplift, _ = fit_uplift(tables, prepared, snapshot_rows, contacts, until, model, settings,
-                           channel)
+                           channel, known_by(everything, until))
     report: dict[str, Any] = {"available": uplift.available, "reason": uplift.reason,
                               "learner": settings.training.uplift_learner,
+                              "normalisation": NORMALISATION,
                               "held_out_campaigns": None, "oracle": None}
     if uplift.available:
-        later = member_rows(tables, prepared, as_of, settings)
+        later = everything
         if not later.empty:
             later = later.loc[later["assigned_at"] > pd.Timestamp(until)].reset_index(drop=True)
         if len(later):

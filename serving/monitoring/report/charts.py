@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from features.vocabulary import EMAIL, MAIL, PHONE, SMS
+from serving.targeting.wording import channel_word
 
 BLUE, ORANGE, GREY, GREEN, RED = "#1f5f99", "#e08a1e", "#9aa0a6", "#2e7d32", "#b3261e"
 CHANNEL_COLOURS = {
@@ -129,7 +130,7 @@ def channel_chart(mix: pd.DataFrame) -> str:
             width,
             left=left,
             color=CHANNEL_COLOURS.get(channel, GREY),
-            label=channel.upper() if channel != "none" else "no channel",
+            label=channel_word(channel),
         )
         left += width
     ax.set_xlim(0, 100)

@@ -22,7 +22,12 @@ from serving.monitoring.drift import summary_paths
 from serving.monitoring.report.data import ReportData
 from serving.monitoring.report.model_views import global_explanations, model_health
 from serving.monitoring.report.render import render
-from serving.monitoring.report.tables import channel_table, segment_table, top_contacts
+from serving.monitoring.report.tables import (
+    channel_table,
+    segment_table,
+    segment_words,
+    top_contacts,
+)
 
 
 def assemble(
@@ -38,11 +43,12 @@ def assemble(
     if "clinic_id" in snapshot.columns and snapshot["clinic_id"].nunique() > 1:
         clinics = ", ".join(sorted(snapshot["clinic_id"].astype(str).unique()))
         notes.append(f"Figures cover all clinics together: {clinics}.")
+    listed = top_contacts(snapshot, bundle, settings, settings.report.top_n)
     return ReportData(
         as_of=as_of,
         horizon_days=settings.horizon_days,
         segments=segment_table(snapshot),
-        contacts=top_contacts(snapshot, bundle, settings, settings.report.top_n),
+        contacts=listed.contacts,
         channel_mix=channel_table(snapshot),
         explanations=(
             global_explanations(bundle, snapshot, settings.seed) if len(snapshot) else None
@@ -52,6 +58,12 @@ def assemble(
         model_version=model_version,
         currency=settings.report.currency_symbol,
         notes=notes,
+        ordering=listed.ordering,
+        ordering_reason=listed.ordering_reason,
+        list_value=listed.value,
+        on_their_own=listed.on_their_own,
+        pool=listed.pool,
+        segment_words=segment_words(settings),
     )
 
 

@@ -58,7 +58,8 @@ class ReportData:
             segment order (active ... lost).
         contacts: the top patients to contact: ``patient_id``, ``segment``, ``channel``,
             ``return_probability``, ``expected_value``, ``days_since_last_visit``, ``reasons``
-            (one sentence).
+            (one sentence); with an uplift estimate also ``kind``, ``uplift`` and
+            ``incremental_value``.
         channel_mix: patients per segment (index) and best channel (columns).
         explanations: global SHAP importance, or None when no model explains.
         health: backtest figures, or None when the model carries none.
@@ -68,6 +69,13 @@ class ReportData:
         notes: extra sentences (e.g. what was left out and why).
         campaign: a campaign's results (``training.campaign_results.campaign_results``),
             or None for no "Campaign results" section.
+        ordering: how ``contacts`` is ordered (``probability`` or ``incremental_value``...).
+        ordering_reason: why, in words (the bundle's backtest, or the fallback's reason).
+        list_value: ``extra_bookings``, ``extra_revenue``, ``net_value`` of the list (with
+            an uplift estimate), else None.
+        on_their_own: contactable win-back patients likely to come back on their own
+            (None without an uplift estimate); ``pool``: all contactable win-back patients.
+        segment_words: each segment in words (from the configured thresholds).
     """
 
     as_of: str
@@ -82,3 +90,9 @@ class ReportData:
     currency: str = "$"
     notes: list[str] = field(default_factory=list)
     campaign: dict[str, Any] | None = None
+    ordering: str = "probability"
+    ordering_reason: str = ""
+    list_value: dict[str, float] | None = None
+    on_their_own: int | None = None
+    pool: int | None = None
+    segment_words: dict[str, str] = field(default_factory=dict)

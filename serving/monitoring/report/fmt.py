@@ -81,6 +81,14 @@ def chance(value: float | None) -> str:
     return f"{p * 100:.0f}%"
 
 
+def points(value: float | None) -> str:
+    """A change of a chance, in percentage points: ``0.034`` -> ``+3.4 points``."""
+    if _missing(value):
+        return UNKNOWN
+    p = float(value) * 100
+    return f"{p:+.1f} points" if abs(p) >= 0.05 else "about 0 points"
+
+
 def plain(text: str) -> str:
     """Analyst wording made plain: the feature spec says "as-of date", a manager says "now"."""
     text = text.replace(" to the as-of date", " until now").replace(

@@ -14,13 +14,16 @@ from serving.monitoring.report import charts, fmt
 from serving.monitoring.report.campaign_view import campaign_section
 from serving.monitoring.report.data import ReportData
 from serving.monitoring.report.style import CSS
+from serving.targeting.wording import channel_word
 
+# Used when the data carries no configured words (hand-made report data): calendar facts of
+# the default thresholds, never a judgement such as "overdue" (see tables.segment_words).
 SEGMENT_WORDS = {
-    "active": "seen recently, on their usual rhythm",
-    "lapsing": "a little overdue",
-    "inactive": "about six months or more away",
-    "dormant": "a year or more away",
-    "lost": "three years or more away",
+    "active": "last visit under 4 months ago",
+    "lapsing": "last visit 4 to 6 months ago",
+    "inactive": "last visit 6 to 12 months ago",
+    "dormant": "last visit 1 to 3 years ago",
+    "lost": "last visit 3 years ago or more",
 }
 
 
@@ -81,40 +84,91 @@ def _header(data: ReportData) -> str:
 
 
 def _contacts(data: ReportData) -> str:
+    with_uplift = data.list_value is not None
     rows = []
     for i, r in enumerate(data.contacts.itertuples(index=False), start=1):
-        rows.append(
-            [
-                str(i),
-                _key(f"contact-{i}-patient", str(r.patient_id)),
-                escape(str(r.segment).capitalize()),
-                escape(str(r.channel).upper() if isinstance(r.channel, str) else fmt.UNKNOWN),
-                _key(f"contact-{i}-probability", fmt.chance(r.return_probability)),
-                escape(fmt.money(r.expected_value, data.currency)),
-                escape(r.reasons),
-            ]
-        )
-    intro = (
-        "<p>The patients most worth a message this week, best first, with the channel "
-        "that works best for each and why the model picked them. Patients who asked not "
-        "to be contacted, who already have an appointment or were contacted recently are "
-        "left out.</p>"
+        group = escape(str(r.segment).capitalize())
+        kind = getattr(r, "kind", None)
+        if isinstance(kind, str):  # the kind, then the segment as a calendar fact
+            fact = getattr(r, "segment_words", None)
+            fact = fact if isinstance(fact, str) else group
+            group = f"<b>{escape(kind.capitalize())}</b><br><small>{escape(fact)}</small>"
+        cells = [
+            str(i),
+            _key(f"contact-{i}-patient", str(r.patient_id)),
+            group,
+            _key(f"contact-{i}-channel", channel_word(r.channel)),
+            _key(f"contact-{i}-probability", fmt.chance(r.return_probability)),
+        ]
+        if with_uplift:
+            cells += [_key(f"contact-{i}-uplift", fmt.points(r.uplift)),
+                      _key(f"contact-{i}-value", fmt.money(r.incremental_value, data.currency))]
+        else:
+            cells.append(escape(fmt.money(r.expected_value, data.currency)))
+        rows.append([*cells, escape(r.reasons)])
+    by_value = data.ordering in ("incremental_value", "uplift")
+    order = (
+        "best first by what a message <b>adds</b>: the extra chance of a booking it brings "
+        "(beyond the patient's own chance of coming back) times the visit's revenue, minus "
+        "the channel's cost"
+        if by_value else "best first by their chance to come back"
     )
+    intro = (
+        f"<p>The patients most worth a message this week, {order}, with the channel to use "
+        "and why. Patients who asked not to be contacted, who already have an appointment "
+        "or were contacted recently are left out.</p>"
+        f'<p class="note" data-ordering="{escape(data.ordering)}">'
+        f"{escape(_ordering_words(data))}</p>"
+    )
+    intro += _list_value(data)
     if not rows:
         intro += "<p>Nobody to contact.</p>"
         return f'<section id="contacts"><h2>Who to contact this week</h2>{intro}</section>'
-    head = ["#", "Patient", "Group", "Channel", "Chance to return", "Expected revenue", "Why"]
+    head = ["#", "Patient", "Group", "Channel", "Chance to return"]
+    head += ["Extra booking chance", "Value of a message"] if with_uplift else \
+        ["Expected revenue"]
     return (
         f'<section id="contacts"><h2>Who to contact this week</h2>{intro}'
-        f"{_table(head, rows, 'contacts')}</section>"
+        f"{_table([*head, 'Why'], rows, 'contacts uplift' if with_uplift else 'contacts')}"
+        "</section>"
     )
 
 
+def _ordering_words(data: ReportData) -> str:
+    """The list's ordering and why, never silent about a fallback."""
+    reason = fmt.plain(data.ordering_reason) if data.ordering_reason else ""
+    return reason[:1].upper() + reason[1:] + ("." if reason and reason[-1] != "." else "")
+
+
+def _list_value(data: ReportData) -> str:
+    """Extra bookings and revenue of the list, and who comes back without a message."""
+    if data.list_value is None:
+        return ('<p class="note">Without an estimate of what a message adds, the list '
+                "cannot say how many bookings it brings, nor who would come back on their "
+                "own.</p>")
+    v, n = data.list_value, len(data.contacts)
+    text = (
+        f"<p>Contacting these {fmt.count(n)} patients should bring about "
+        f"{_key('list-extra-bookings', fmt.number(v['extra_bookings']))} extra bookings, "
+        f"worth about {_key('list-extra-revenue', fmt.money(v['extra_revenue'], data.currency))}"
+        f" ({_key('list-net-value', fmt.money(v['net_value'], data.currency))} after the cost "
+        "of the messages).</p>"
+    )
+    if data.on_their_own is not None:
+        text += (
+            f"<p><b>{_key('on-their-own', fmt.count(data.on_their_own))}</b> of the "
+            f"{fmt.count(data.pool)} patients who could be contacted are coming back on "
+            "their own — no message needed.</p>"
+        )
+    return text
+
+
 def _segments(data: ReportData) -> str:
+    words = data.segment_words or SEGMENT_WORDS
     rows = [
         [
             f"<b>{escape(r.segment.capitalize())}</b><br>"
-            f"<small>{escape(SEGMENT_WORDS.get(r.segment, ''))}</small>",
+            f"<small>{escape(words.get(r.segment, ''))}</small>",
             _key(f"segment-{r.segment}-patients", fmt.count(r.patients)),
             _key(f"segment-{r.segment}-returns", fmt.count(r.expected_returns)),
             _key(f"segment-{r.segment}-revenue", fmt.money(r.expected_revenue, data.currency)),
@@ -168,7 +222,7 @@ def _channels(data: ReportData) -> str:
     totals = mix.sum(axis=0)
     share = totals / max(float(totals.sum()), 1.0)
     words = ", ".join(
-        f"{'no channel' if ch == 'none' else ch.upper()} for "
+        f"{channel_word(ch)} for "
         f"{_key(f'channel-{ch}-share', fmt.percent(s))}"
         for ch, s in share.sort_values(ascending=False).items()
         if s > 0

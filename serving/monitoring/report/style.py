@@ -17,7 +17,8 @@ th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #dde1e6;
          vertical-align: top; }
 th { background: #eef2f6; }
 table.numbers td:not(:first-child), table.numbers th:not(:first-child) { text-align: right; }
-table.contacts td:nth-child(5), table.contacts td:nth-child(6) {
+table.contacts td:nth-child(5), table.contacts td:nth-child(6),
+table.contacts.uplift td:nth-child(7) {
   text-align: right; white-space: nowrap; }
 small { color: #555; }
 figure.plot { margin: 10px 0 14px; }

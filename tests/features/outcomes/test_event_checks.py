@@ -86,10 +86,19 @@ def test_a_file_frame_is_checked_like_posted_events(settings) -> None:
     assert reasons(frame, settings) == [(1, "cost", "cost >= 0")]
 
 
-def test_the_clock_shift_moves_the_service_clock_by_whole_days() -> None:
+def test_the_clock_shift_sets_the_service_clock_back_and_never_forward(settings) -> None:
+    from pydantic import ValidationError
+
     from features.config import Settings
     from features.outcomes.events import clinic_now
 
+    shifted = clinic_now(Settings(outcomes={"clock_shift_days": -30}))
     plain = clinic_now(Settings())
-    shifted = clinic_now(Settings(outcomes={"clock_shift_days": 30}))
-    assert pd.Timedelta(days=30) <= shifted - plain < pd.Timedelta(days=30, seconds=5)
+    assert pd.Timedelta(days=30) <= plain - shifted < pd.Timedelta(days=30, seconds=5)
+    with pytest.raises(ValidationError):
+        Settings(outcomes={"clock_shift_days": 1})
+    # on a clock set back, an event of the real today is in its future: refused
+    replay = Settings(outcomes={"clock_shift_days": -30, "clinic_timezone": "Europe/Paris"})
+    today = clinic_now(settings).floor("s").isoformat()
+    assert check_events([sent("e1", at=today)], PATIENTS, set(), replay).rejected == [
+        {"index": 0, "field": "at", "reason": "later than the service clock plus the allowed skew"}]

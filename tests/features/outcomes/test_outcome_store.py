@@ -29,6 +29,21 @@ def test_an_event_id_repeated_within_one_batch_is_a_duplicate(store, settings) -
     assert store.count_events() == 1
 
 
+def test_repeats_within_a_batch_are_judged_against_the_first_and_the_stored(
+    store, settings
+) -> None:
+    ingest(store, "north", [sent("old", cost=1.0)], PATIENTS, settings, now=NOW)
+    batch = [sent("new"), sent("new", cost=2.0), sent("new"), sent("old", cost=1.0),
+             sent("old", cost=3.0), sent("other")]
+    result = ingest(store, "north", batch, PATIENTS, settings, now=NOW)
+    assert (result.accepted, result.duplicates) == (2, 2)
+    assert result.rejected == [{"index": 1, "field": "event_id", "reason": "conflict"},
+                               {"index": 4, "field": "event_id", "reason": "conflict"}]
+    assert sorted(result.stored["event_id"]) == ["new", "other"]
+    stored = store.events_frame("north").set_index("event_id")
+    assert stored["cost"].isna()["new"] and stored.loc["old", "cost"] == 1.0
+
+
 def test_a_known_event_id_with_other_content_is_rejected_as_a_conflict(store, settings) -> None:
     ingest(store, "north", [sent("e1", cost=0.05)], PATIENTS, settings, now=NOW)
     result = ingest(store, "north", [sent("e2"), sent("e1", cost=0.07)], PATIENTS, settings,

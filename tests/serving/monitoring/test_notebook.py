@@ -82,6 +82,16 @@ def test_notebook_runs_top_to_bottom_and_registers_a_champion(
     assert "against the champion: first version" in text
     bundle, version = load_champion(Settings(models_dir=models))
     assert version == "1" and bundle.metrics["return"]["model"]["auc"] > 0.6
+    shown = "\n".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    uplift = bundle.metrics["uplift"]
+    if uplift["available"]:  # the uplift section: its tables, the ordering, the normalisation
+        if uplift["oracle"]:  # truth at the validation date (not in this small export)
+            assert "Uplift against the truth" in shown and "oracle (truth)" in shown
+        assert uplift["held_out_campaigns"] and "held-out campaign(s), realised" in shown
+        assert "uplift at 10%" in shown and "Qini" in shown and "AUUC" in shown
+        assert "Normalisation:" in shown and f"`{uplift['ordering']}`" in shown
+    else:
+        assert "Uplift: not available" in shown
 
 
 def test_report_command_describes_the_notebooks_champion_after_scoring(

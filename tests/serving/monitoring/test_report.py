@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from serving.monitoring.report import (
     write_report,
 )
 from serving.monitoring.report.tables import WIN_BACK_SEGMENTS
+from serving.targeting.index import ORDERINGS
 from tests.serving.monitoring.browser import Browser
 from tests.serving.monitoring.conftest import AS_OF, TrainedClinic
 
@@ -138,11 +140,85 @@ def test_report_numbers_match_the_snapshot(
     assert rows["segment"].isin(WIN_BACK_SEGMENTS).all()
     for flag in ("do_not_contact", "deceased", "has_booked_appointment"):
         assert not rows[flag].astype("boolean").fillna(False).any()
-    assert rows["return_probability"].is_monotonic_decreasing
+    ordering = re.search(r'data-ordering="([a-z_]+)"', real_report.read_text()).group(1)
+    assert ordering == trained_clinic.bundle.uplift_summary()["ordering"]
+    assert rows[ORDERINGS[ordering]].is_monotonic_decreasing
     assert keyed["contact-1-probability"] == fmt.chance(rows["return_probability"].iloc[0])
     assert keyed["auc-model"] == fmt.score(trained_clinic.bundle.metrics["return"]["model"]["auc"])
     stable = "Stable" if not trained_clinic.drift["flagged"] else "Warning"
     assert keyed["drift-status"].startswith(stable)
+
+
+def _keyed(html: str) -> dict[str, str]:
+    """The page's ``data-key`` figures, read from the HTML (no browser needed)."""
+    return dict(re.findall(r'<span data-key="([^"]+)">([^<]*)</span>', html))
+
+
+def test_the_list_is_ordered_by_what_a_message_adds_and_says_what_it_is_worth(
+    trained_clinic: TrainedClinic,
+) -> None:
+    from html import unescape
+
+    from serving.targeting.kinds import ON_THEIR_OWN, patient_kinds
+    from serving.targeting.wording import CHANNEL_WORDS
+
+    c = trained_clinic
+    bundle = c.bundle
+    assert bundle.uplift_summary()["uplift_available"]  # the small demo clinic has holdouts
+    uplift_first = replace(bundle, uplift_model=replace(
+        bundle.uplift_model, ordering="incremental_value", ordering_reason="backtest said so"))
+    data = assemble(c.snapshot, uplift_first, c.settings, AS_OF, c.drift, "1")
+    html = unescape(render(data))
+    keyed = {k: unescape(v) for k, v in _keyed(html).items()}
+    assert data.ordering == "incremental_value" and 'data-ordering="incremental_value"' in html
+    listed = data.contacts
+    assert listed["incremental_value"].is_monotonic_decreasing
+    assert keyed["list-extra-bookings"] == fmt.number(listed["uplift"].sum())
+    assert keyed["list-net-value"] == fmt.money(listed["incremental_value"].sum(), "$")
+    snap = c.snapshot.set_index("patient_id").loc[listed["patient_id"]]
+    revenue = snap["expected_value"] / snap["return_probability"]
+    assert keyed["list-extra-revenue"] == fmt.money((snap["uplift"] * revenue).sum(), "$")
+    pool = c.snapshot.loc[c.snapshot["patient_id"].isin(_pool_ids(c))]
+    kinds = patient_kinds(pool["uplift"].to_numpy(float), pool["return_probability"].to_numpy(
+        float), c.settings)
+    assert keyed["on-their-own"] == fmt.count((kinds == ON_THEIR_OWN).sum())
+    assert "coming back on their own — no message needed" in html
+    words = set(CHANNEL_WORDS.values())
+    channels = [v for k, v in keyed.items() if k.endswith("-channel")]
+    assert channels and set(channels) <= words
+    assert not re.search(r">(SMS|EMAIL|PHONE|MAIL|sms|phone|mail)<", html)
+    assert "a little overdue" not in html
+
+
+def _pool_ids(c: TrainedClinic) -> list[str]:
+    """Contactable win-back patients, through the service's own index."""
+    from serving.targeting import ranking
+    from serving.targeting.index import build_index
+
+    index = build_index(c.snapshot, c.settings)
+    ids = []
+    for clinic_id in index.clinics:
+        sel = ranking.rank_patients(index, clinic_id, ranking.RankFilters(
+            segments=WIN_BACK_SEGMENTS), index.rows)
+        ids += index.frame["patient_id"].to_numpy()[sel.rows].tolist()
+    return ids
+
+
+def test_without_an_uplift_estimate_the_list_says_it_ranks_by_return_probability(
+    trained_clinic: TrainedClinic,
+) -> None:
+    from training.uplift.model import unavailable
+
+    c = trained_clinic
+    bundle = replace(c.bundle, uplift_model=unavailable("no campaign members"))
+    snapshot = c.snapshot.assign(**{col: np.nan for col in c.snapshot.columns
+                                    if col.startswith(("uplift", "incremental_value"))})
+    data = assemble(snapshot, bundle, c.settings, AS_OF, c.drift, "1")
+    html = render(data)
+    assert data.ordering == "probability" and data.list_value is None
+    assert data.contacts["return_probability"].is_monotonic_decreasing
+    assert "ranked by return probability" in html.lower()
+    assert "cannot say how many bookings it brings" in html
 
 
 def test_report_file_is_self_contained(real_report: Path) -> None:

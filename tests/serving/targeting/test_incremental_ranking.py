@@ -8,7 +8,13 @@ from features.config import Settings
 from features.vocabulary import CHANNELS
 from serving.targeting.index import build_index
 from serving.targeting.kinds import LEFT_ALONE, NEEDS_NUDGE, ON_THEIR_OWN, UNLIKELY, patient_kinds
-from serving.targeting.ranking import RankFilters, patient_records, rank_patients, resolve_ordering
+from serving.targeting.ranking import (
+    RankFilters,
+    find_patients,
+    patient_records,
+    rank_patients,
+    resolve_ordering,
+)
 from tests.serving.frames import snapshot
 
 SETTINGS = Settings()
@@ -67,3 +73,18 @@ def test_patient_kinds_follow_uplift_first_then_return_probability() -> None:
     kinds = patient_kinds(np.array([0.05, 0.001, 0.001, -0.05, np.nan]),
                           np.array([0.2, 0.9, 0.1, 0.9, 0.5]), SETTINGS)
     assert kinds.tolist() == [NEEDS_NUDGE, ON_THEIR_OWN, UNLIKELY, LEFT_ALONE, None]
+
+
+def test_named_patients_are_ranked_in_the_ordering_asked_for() -> None:
+    index = build_index(_with_uplift(), SETTINGS)
+    for ordering in ("probability", "uplift", "incremental_value", "expected_value"):
+        listed = rank_patients(index, "north", RankFilters(), limit=6, rank_by=ordering)
+        ids = index.frame["patient_id"].to_numpy()[listed.rows]
+        by_id = dict(zip(ids, listed.ranks.tolist(), strict=True))
+        asked = ["north-p2", "north-p5", "north-p0"]
+        found = find_patients(index, "north", asked, None, ordering).selection
+        assert index.frame["patient_id"].to_numpy()[found.rows].tolist() == asked
+        assert found.ranks.tolist() == [by_id[i] for i in asked], ordering
+    uplift_ranks = find_patients(index, "north", ["north-p5"], None, "uplift").selection.ranks
+    probability_ranks = find_patients(index, "north", ["north-p5"], None).selection.ranks
+    assert (uplift_ranks.tolist(), probability_ranks.tolist()) == ([1], [6])

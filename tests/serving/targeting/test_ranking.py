@@ -121,3 +121,14 @@ def test_a_snapshot_repeating_a_patient_is_refused() -> None:
     frame = snapshot(2)
     with pytest.raises(ValueError, match="repeats"):
         build_index(pd.concat([frame, frame.iloc[:1]]), SETTINGS)
+
+
+def test_the_probability_ordering_follows_the_rank_score_where_probabilities_tie() -> None:
+    frame = snapshot(5, "north", return_probability=0.4, expected_value=100.0,
+                     rank_score=[0.1, 0.5, 0.3, 0.2, 0.4])
+    index = build_index(frame, SETTINGS)
+    by_probability = rank_patients(index, "north", RankFilters(), limit=5)
+    assert ids(index, by_probability) == [f"north-p{i}" for i in (1, 4, 2, 3, 0)]
+    # another ordering's ties go to the probability order too, not to the patient id
+    by_value = rank_patients(index, "north", RankFilters(), limit=5, rank_by="expected_value")
+    assert ids(index, by_value) == ids(index, by_probability)

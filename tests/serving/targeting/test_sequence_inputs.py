@@ -9,7 +9,7 @@ from features.config import Settings
 from features.vocabulary import CHANNELS
 from serving.targeting import sequence_inputs as si
 from serving.targeting.index import build_index
-from serving.targeting.outcome_policy import with_resting
+from serving.targeting.outcome_policy import kept_off_ids
 from tests.serving.frames import snapshot
 from training.attempt_model import AttemptFactors
 
@@ -49,14 +49,8 @@ def test_the_attempt_model_applies_the_bundles_factors():
     assert np.allclose(p, [[0.1, 0.08, 0.08, 0.08]])
 
 
-def test_resting_members_are_blocked_through_their_last_day_and_keep_their_opt_outs():
-    patients = pd.Index(["a", "b"], dtype=object)
+def test_resting_members_are_kept_off_through_their_last_day():
     resting = pd.Series(np.array(["2026-03-10", "2026-03-01"], "M8[D]"), index=["b", "c"])
-    ids, blocked, removed = with_resting(patients, np.array([False, False]),
-                                         np.array([1, 2], np.uint8), resting,
-                                         pd.Timestamp("2026-03-05").date())
-    verdict = dict(zip(ids, zip(blocked.tolist(), removed.tolist(), strict=True), strict=True))
-    assert verdict == {"a": (False, 1), "b": (True, 2)}
-    ids, blocked, _ = with_resting(patients, np.array([False, False]), np.zeros(2, np.uint8),
-                                   resting, pd.Timestamp("2026-03-10").date())
-    assert dict(zip(ids, blocked.tolist(), strict=True))["b"] is True
+    assert list(kept_off_ids(resting, pd.Timestamp("2026-03-05").date())) == ["b"]
+    assert list(kept_off_ids(resting, pd.Timestamp("2026-03-10").date())) == ["b"]
+    assert list(kept_off_ids(resting, pd.Timestamp("2026-03-11").date())) == []
