@@ -195,6 +195,13 @@ def validation_probabilities(result: TrainResult) -> np.ndarray:
     return result.p_validation if held_out else result.bundle.predict_return(result.validation)
 
 
+def champion_version(settings: Settings) -> str | None:
+    """Version holding the ``champion`` alias, or None (cheap: no bundle is read)."""
+    if not has_model_store(settings.models_dir):
+        return None
+    return _champion_version(client(settings.models_dir), settings.training.registered_model_name)
+
+
 def _champion_version(c: Any, name: str) -> str | None:
     from mlflow.exceptions import MlflowException
 

@@ -25,8 +25,8 @@ from training.snapshot_schema import (
     window_of,
 )
 
-__all__ = ["latest_snapshot", "read_snapshot", "snapshot_path", "snapshots_dir",
-           "write_snapshot"]
+__all__ = ["latest_snapshot", "read_snapshot", "scored_by_version", "snapshot_for",
+           "snapshot_path", "snapshots_dir", "write_snapshot"]
 
 
 def snapshot_path(models_dir: str | Path, as_of: str | pd.Timestamp) -> Path:
@@ -60,13 +60,44 @@ def write_scored_snapshot(snapshot: pd.DataFrame, path: str | Path) -> Path:
     return write_snapshot(snapshot, path)
 
 
-def latest_snapshot(models_dir: str | Path) -> Path | None:
-    """The snapshot with the latest as-of date in the models dir, or None if there is none."""
+def latest_snapshot(models_dir: str | Path, scored_by: str | None = None) -> Path | None:
+    """The snapshot with the latest as-of date in the models dir, or None if there is none.
+
+    With ``scored_by`` (a model version), the latest one that is not stamped by another
+    version: after a new champion re-scores an export whose as-of date is earlier than one an
+    older version scored (a re-generated demo, a re-imported older export), the older model's
+    later snapshot is stale for the new champion and must not shadow the one it scored. A
+    file without readable stamps is not skipped: the service's checks name what is wrong.
+    """
     folder = snapshots_dir(models_dir)
     if not folder.is_dir():
         return None
-    found = sorted(folder.glob(SCORED_GLOB))
-    return found[-1] if found else None
+    found = sorted(folder.glob(SCORED_GLOB), reverse=True)
+    if scored_by is None:
+        return found[0] if found else None
+    return next((p for p in found if scored_by_version(p) in (None, {str(scored_by)})), None)
+
+
+def snapshot_for(models_dir: str | Path, version: str | None) -> Path | None:
+    """The snapshot to serve or report with model ``version``: its own newest one, else the
+    newest of any model (which the service's stamp check then refuses by name)."""
+    own = latest_snapshot(models_dir, scored_by=version) if version is not None else None
+    return own or latest_snapshot(models_dir)
+
+
+def scored_by_version(path: str | Path) -> set[str] | None:
+    """The model versions stamped on a snapshot (its ``model_version`` column only), or None
+    when the file has no readable stamp."""
+    p = Path(path)
+    try:
+        if p.suffix.lower() == ".csv":
+            column = pd.read_csv(p, usecols=["model_version"], dtype=str)["model_version"]
+        else:
+            column = pd.read_parquet(p, columns=["model_version"])["model_version"]
+    except Exception:  # noqa: BLE001 - any unreadable file is for the service's checks to name
+        return None
+    versions = {str(v) for v in column.dropna().unique()}
+    return versions or None
 
 
 def read_snapshot(path: str | Path) -> pd.DataFrame:

@@ -23,11 +23,10 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
-from features.store_paths import has_model_store
 from serving.targeting.explanations import ExplanationStore, explanation_basis, warm_order
 from serving.targeting.index import SnapshotIndex, build_index
-from training.registry import ALIAS, NoChampion, load_champion
-from training.scored_snapshot import latest_snapshot, read_snapshot
+from training.registry import NoChampion, champion_version, load_champion
+from training.scored_snapshot import latest_snapshot, read_snapshot, snapshot_for
 from training.snapshot_schema import missing_stamps
 
 logger = logging.getLogger(__name__)
@@ -82,21 +81,6 @@ class ReloadStatus:
     last_error: str | None = None
     last_error_at: dt.datetime | None = None
     refused: tuple | None = field(default=None, repr=False)
-
-
-def champion_version(settings: Settings) -> str | None:
-    """Version holding the ``champion`` alias, or None (cheap: no bundle is read)."""
-    if not has_model_store(settings.models_dir):
-        return None
-    from mlflow.exceptions import MlflowException
-
-    from training.tracking import client
-
-    try:
-        name = settings.training.registered_model_name
-        return str(client(settings.models_dir).get_model_version_by_alias(name, ALIAS).version)
-    except MlflowException:
-        return None
 
 
 def snapshot_key(path: Path) -> SnapshotKey:
@@ -235,9 +219,9 @@ class ServingState:
             candidate: tuple | None = None
             try:
                 version = self._version_of_champion(self.settings)
-                path = latest_snapshot(self.settings.models_dir)
                 if version is None:
                     raise NoChampion("no champion model in the registry yet")
+                path = snapshot_for(self.settings.models_dir, version)
                 if path is None:
                     raise FileNotFoundError("no scored snapshot yet: run `reactivate score`")
                 candidate = (version, snapshot_key(path))
@@ -255,6 +239,10 @@ class ServingState:
             if old is not None:
                 old.stop_explaining()
             logger.info("serving model version %s with snapshot %s", served.version, path.name)
+            newest = latest_snapshot(self.settings.models_dir)
+            if newest is not None and newest != path:
+                logger.warning("newer snapshot %s was scored by another model version than "
+                               "champion v%s and is not served", newest.name, served.version)
             if self._on_swap is not None:
                 self._on_swap()
             return True

@@ -8,7 +8,13 @@ import pandas as pd
 from features.export.loading import load
 from features.vocabulary import CHANNELS
 from training.fit import train
-from training.scored_snapshot import latest_snapshot, read_snapshot, snapshot_path, write_snapshot
+from training.scored_snapshot import (
+    latest_snapshot,
+    read_snapshot,
+    snapshot_for,
+    snapshot_path,
+    write_snapshot,
+)
 from training.scoring import score
 from training.snapshot_schema import SCORE_COLUMNS, STAMPS
 
@@ -57,6 +63,21 @@ def test_snapshots_are_written_atomically_and_the_latest_is_found(tmp_path):
     pd.testing.assert_frame_equal(read_snapshot(found), frame)
     csv = write_snapshot(frame, tmp_path / "out" / "scored.csv")
     pd.testing.assert_frame_equal(read_snapshot(csv), frame)
+
+
+def test_the_latest_snapshot_of_a_model_version_is_found_by_its_stamp(tmp_path):
+    def stamped(version: str) -> pd.DataFrame:
+        return pd.DataFrame({"patient_id": ["a"], "model_version": [version]})
+
+    write_snapshot(stamped("2"), snapshot_path(tmp_path, "2026-01-31"))
+    write_snapshot(stamped("2"), snapshot_path(tmp_path, "2026-02-10"))
+    write_snapshot(stamped("1"), snapshot_path(tmp_path, "2026-03-01"))
+    assert latest_snapshot(tmp_path).name == "scored_2026-03-01.parquet"
+    assert latest_snapshot(tmp_path, scored_by="2").name == "scored_2026-02-10.parquet"
+    assert latest_snapshot(tmp_path, scored_by="3") is None
+    assert snapshot_for(tmp_path, "2").name == "scored_2026-02-10.parquet"
+    assert snapshot_for(tmp_path, "3").name == "scored_2026-03-01.parquet"
+    assert snapshot_for(tmp_path, None).name == "scored_2026-03-01.parquet"
 
 
 def test_a_bare_visit_log_trains_and_scores(small_sim, as_of, tmp_path):

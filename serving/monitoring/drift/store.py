@@ -116,13 +116,15 @@ def summary_paths(snapshot_path: Path | str) -> tuple[Path, Path]:
 
 
 def latest_summary(settings: Settings) -> dict[str, Any] | None:
-    """The drift summary stored beside the newest scored snapshot, or None if there is none.
+    """The drift summary stored beside the champion's newest scored snapshot (the one the
+    service serves), or None if there is none.
 
     Used by the service's ``GET /drift``; cheap (no Evidently import).
     """
-    from training.scored_snapshot import latest_snapshot
+    from training.registry import champion_version
+    from training.scored_snapshot import snapshot_for
 
-    snapshot = latest_snapshot(settings.models_dir)
+    snapshot = snapshot_for(settings.models_dir, champion_version(settings))
     if snapshot is None:
         return None
     json_path = summary_paths(snapshot)[1]

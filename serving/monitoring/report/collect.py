@@ -77,14 +77,14 @@ def collect(settings: Settings, snapshot_path: Path | None = None,
         ValueError: ``clinic_id`` has no patient in the snapshot.
     """
     from training.registry import load_champion
-    from training.scored_snapshot import latest_snapshot, read_snapshot
+    from training.scored_snapshot import read_snapshot, snapshot_for
 
-    path = snapshot_path or latest_snapshot(settings.models_dir)
+    bundle, version = load_champion(settings)
+    path = snapshot_path or snapshot_for(settings.models_dir, version)
     if path is None:
         raise FileNotFoundError(
             f"no scored snapshot under {settings.models_dir}: run `reactivate score`"
         )
-    bundle, version = load_champion(settings)
     snapshot = read_snapshot(path)
     if clinic_id is not None:
         snapshot = snapshot.loc[snapshot["clinic_id"].astype(str) == clinic_id]
@@ -121,9 +121,10 @@ def _latest_campaign(settings: Settings, snapshot_path: Path | None, clinic_id: 
                      export: Path | None, tables: Tables | None) -> dict | None:
     """Results of the latest campaign of the snapshot's clinics (or of ``clinic_id``)."""
     from serving.monitoring.report.campaign_source import latest_campaign_results
-    from training.scored_snapshot import latest_snapshot, read_snapshot
+    from training.registry import champion_version
+    from training.scored_snapshot import read_snapshot, snapshot_for
 
-    path = snapshot_path or latest_snapshot(settings.models_dir)
+    path = snapshot_path or snapshot_for(settings.models_dir, champion_version(settings))
     snapshot = read_snapshot(path)[["clinic_id", "patient_id", "segment"]]
     clinics = [clinic_id] if clinic_id else sorted(snapshot["clinic_id"].astype(str).unique())
     return latest_campaign_results(settings, clinics, export, tables,

@@ -79,14 +79,44 @@ def test_nothing_to_serve_is_reported_not_raised(tmp_path) -> None:
     assert "champion" in state.status.last_error
 
 
-def test_a_snapshot_scored_by_another_model_version_is_refused(world, models_dir) -> None:
+def test_a_newer_snapshot_of_another_model_version_does_not_shadow_the_champions(
+    world, models_dir
+) -> None:
     state = ServingState(world_settings(models_dir))
     state.refresh()
     good = state.current
     stale = world.snapshot.assign(model_version="999")
     write_snapshot(stale, snapshot_path(models_dir, later(world, 5)))
     assert not state.refresh() and state.current is good
-    assert "scored by model v999" in state.status.last_error
+    assert state.status.last_error is None
+
+
+def test_only_snapshots_of_other_versions_are_refused_by_name(world, models_dir) -> None:
+    state = ServingState(world_settings(models_dir))
+    state.refresh()
+    good = state.current
+    state._champion = lambda settings: (good.bundle, "3")
+    state._version_of_champion = lambda settings: "3"
+    write_snapshot(world.snapshot.assign(model_version="999"),
+                   snapshot_path(models_dir, later(world, 5)))
+    assert not state.refresh() and state.current is good
+    assert "scored by model v999 but the champion is v3" in state.status.last_error
+
+
+def test_a_new_champion_serves_its_own_snapshot_of_an_earlier_day(world, models_dir) -> None:
+    """A re-run demo: v1 scored a later export than the one v2 was trained and scored on."""
+    state = ServingState(world_settings(models_dir))
+    state.refresh()
+    good = state.current
+    write_snapshot(world.snapshot.assign(model_version="1"),
+                   snapshot_path(models_dir, later(world, 30)))
+    earlier = finish_snapshot(world.snapshot, later(world, -10), "2")
+    write_scored_snapshot(earlier, snapshot_path(models_dir, later(world, -10)))
+    state._champion = lambda settings: (good.bundle, "2")
+    state._version_of_champion = lambda settings: "2"
+    assert state.refresh() and state.current.version == "2"
+    assert state.current.as_of == later(world, -10).date()
+    assert state.status.last_error is None
 
 
 @pytest.mark.parametrize("stamp", ["model_version", "as_of"])
