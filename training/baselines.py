@@ -86,12 +86,17 @@ def rfm_summary(
         ``recency`` (first to last visit day), ``T`` (first visit day to the end of day T);
         NaN for patients without a completed visit.
     """
-    status = visits["status"].fillna(COMPLETED)
-    done = visits.loc[((status == COMPLETED) & (visits["visit_at"] < cutoff(as_of))).to_numpy()]
+    # Only the two columns used are taken, as arrays: copying every column of the visits
+    # rows kept (ids, services, revenue...) was the largest allocation of a million-patient
+    # training run's backtest.
+    status = visits["status"]
+    visit_at = visits["visit_at"].to_numpy()
+    done = ((status.isna() | status.eq(COMPLETED)).to_numpy(bool)
+            & (visit_at < cutoff(as_of).to_datetime64()))
     days = pd.DataFrame(
         {
-            "patient_id": done["patient_id"].to_numpy(),
-            "day": done["visit_at"].dt.normalize().to_numpy(),
+            "patient_id": visits["patient_id"].to_numpy()[done],
+            "day": visit_at[done].astype("datetime64[D]").astype("datetime64[ns]"),
         }
     ).drop_duplicates()
     agg = days.groupby("patient_id", sort=False)["day"].agg(["min", "max", "count"])

@@ -27,7 +27,13 @@ from training.channel_model import fit_channel_model
 from training.contact_rows import build_contact_rows
 from training.context import CONTEXT_FEATURES
 from training.cross_fit import fit_short_history
-from training.evaluation import channel_ranking, channel_table, quality_bars, return_table
+from training.evaluation import (
+    channel_ranking,
+    channel_table,
+    quality_bars,
+    return_forecasts,
+    return_table,
+)
 from training.group_evaluation import by_group
 from training.labels import label_known_by
 from training.return_model import fit_return_model
@@ -121,15 +127,18 @@ def train(
         validation, p_val, truth, settings)
 
     step("baselines")
+    # One set of forecasts (BG/NBD fitted once per validation date) for both tables.
+    forecasts = return_forecasts(validation, rule_rows, p_val, tables.visits,
+                                 settings.horizon_days, truth)
     table = return_table(validation, rule_rows, p_val, tables.visits,
-                         settings.horizon_days, truth)
+                         settings.horizon_days, truth, forecasts=forecasts)
     p_chan = channel.predict(validation) if channel is not None else None
     channels = channel_table(validation, p_chan, ranking, truth)
     evaluation = {"return": table, "channels": channels, "bars": quality_bars(table, channels),
                   "validation": validation_summary(split, table, choice),
                   "uplift": uplift_report,
                   "by_practice": by_group(validation, rule_rows, p_val, tables.visits,
-                                          settings.horizon_days, truth)}
+                                          settings.horizon_days, truth, forecasts=forecasts)}
 
     step("bundle")
     window = split.to_dict() | {

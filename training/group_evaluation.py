@@ -36,17 +36,22 @@ def by_group(
     visits: pd.DataFrame,
     horizon_days: int,
     truth: Truth | None = None,
+    *,
+    forecasts: dict[str, tuple[np.ndarray, np.ndarray | None, dict]] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]] | None:
     """``{group: {forecaster: metrics}}`` per practice type (and ``all``), or None when the
     validation rows hold a single group (arguments of ``evaluation.return_table``).
 
     The validation rows are the training population (by default: a completed visit, nothing
     booked at T), so each group's AUC is the reactivation question for that practice type.
+    ``forecasts``: ``evaluation.return_forecasts`` of these arguments, when already made.
     """
     groups = row_groups(validation, truth)
     if groups is None:
         return None
-    forecasts = return_forecasts(validation, calibration, model_p, visits, horizon_days, truth)
+    if forecasts is None:
+        forecasts = return_forecasts(validation, calibration, model_p, visits, horizon_days,
+                                     truth)
     y = validation["label"].to_numpy()
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name in [*sorted(set(groups)), ALL]:
