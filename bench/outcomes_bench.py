@@ -220,6 +220,12 @@ def over_http(settings: Settings, work: Path, args: argparse.Namespace) -> dict:
                                timeout=10).json()["reload"]
             ready = reload["explanations_ready"]
         warm_s = time.perf_counter() - started
+        # the server has closed the connection left idle while it warmed up (keep-alive
+        # timeout): a fresh one, opened by a small batch so that no batch pays the connect
+        client.close()
+        client = Connection(url, token)
+        client.post("/outcomes", {"clinic_id": CLINIC,
+                                  "events": _json_batches(args, 31_000_000, 1)[0][:10]})
         steady = _post_batches(client, _json_batches(args, 11_000_000, args.batches))
     finally:
         client.close()

@@ -14,6 +14,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
+from features.config import Settings
 from serving.cli.common import CONFIG_OPTION, MODELS_DIR_OPTION, build_settings, console
 
 out = Console()
@@ -32,11 +33,17 @@ def read_events(path: Path) -> pd.DataFrame:
     raise typer.BadParameter(f"{path.name}: expected a .csv or .parquet file")
 
 
-def clinic_patients(models_dir: Path, clinic_id: str) -> pd.Index:
-    """Patient ids of the clinic in the newest scored snapshot (exit 2 when there is none)."""
-    from training.scored_snapshot import latest_snapshot
+def clinic_patients(settings: Settings, clinic_id: str) -> pd.Index:
+    """Patient ids of the clinic in the snapshot the service serves (exit 2 when there is none).
 
-    path = latest_snapshot(models_dir)
+    That is the champion's own newest snapshot (``training.scored_snapshot.snapshot_for``):
+    a later one scored by an older model version (a re-run demo) must not decide which
+    patients an import accepts.
+    """
+    from training.registry import champion_version
+    from training.scored_snapshot import snapshot_for
+
+    path = snapshot_for(settings.models_dir, champion_version(settings))
     if path is None:
         console.print("[red]error:[/red] no scored snapshot yet: run `reactivate score` first")
         raise typer.Exit(2)
@@ -60,7 +67,7 @@ def import_cmd(
 
     settings = build_settings(config, models_dir)
     events = read_events(file)
-    patients = clinic_patients(Path(settings.models_dir), clinic)
+    patients = clinic_patients(settings, clinic)
     store = OutcomeStore.from_settings(settings)
     try:
         result = ingest(store, clinic, events, patients, settings)
