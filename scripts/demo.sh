@@ -46,6 +46,16 @@ CAMPAIGN_DAY=$("$BIN/python" -c "import datetime as d, sys; print(d.date.fromiso
 BACK=$((1 - PAST_DAYS))  # days the campaign's service sets its clock back: to $CAMPAIGN_DAY
 CLOCK_ENV=""
 
+# The demo world is generated anew with the same patient ids: outcomes a previous demo posted
+# (sends, bookings) would hold its patients off this run's lists. Moved aside, never deleted.
+STORE="$REACTIVATE_MODELS_DIR/outcomes.db"
+if [ -z "${REACTIVATE_OUTCOMES__STORE_URL:-}" ] && [ -f "$STORE" ]; then
+  KEPT="$STORE.before-demo-$(date +%Y%m%d-%H%M%S)"
+  mv "$STORE" "$KEPT"
+  for extra in "$STORE-wal" "$STORE-shm"; do [ -f "$extra" ] && mv "$extra" "$KEPT${extra#"$STORE"}"; done
+  echo "the previous outcome store is kept as $KEPT (this demo starts a new world)"
+fi
+
 step "1/9 demo group (aesthetics-1, dental-1, physio-1): $PATIENTS patients, seed $SEED, history to $END -> $DEMO_DIR/"
 "$BIN/reactivate" demo-data --patients "$PATIENTS" --seed "$SEED" --end "$END" --out "$DEMO_DIR"
 step "2/9 validate the export against the data contract"
