@@ -89,10 +89,20 @@ def _ns(raw: RawRun, day: np.ndarray | int, minute: np.ndarray) -> np.ndarray:
     return raw.calendar.timestamps(day, np.asarray(minute)).view(np.int64)
 
 
-def _play(raw: RawRun, pat: np.ndarray, treated: np.ndarray, channel: np.ndarray,
+def _plan(channel: np.ndarray, play: PlayConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(n, attempts) channels and day offsets: ``play.attempts`` on one channel, evenly spaced."""
+    a = np.arange(play.attempts) * play.spacing_days
+    return np.repeat(channel[:, None], play.attempts, axis=1), np.broadcast_to(
+        a, (len(channel), play.attempts))
+
+
+def _play(raw: RawRun, pat: np.ndarray, treated: np.ndarray, plan: tuple[np.ndarray, np.ndarray],
           day0: np.ndarray, rng: np.random.Generator,
           play: PlayConfig) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Run the rows (one per member, possibly repeated); events and first booking per row."""
+    """Run the rows (one per member, possibly repeated); events and first booking per row.
+
+    ``plan`` is (n, A) channel codes (-1: no attempt) and day offsets from ``day0``.
+    """
     cfg, cal, pop = raw.cfg, raw.calendar, raw.pop
     if (day0 <= raw.end_day).any():
         raise ValueError("campaign_members.assigned_at: must be after the simulated period")
@@ -106,14 +116,17 @@ def _play(raw: RawRun, pat: np.ndarray, treated: np.ndarray, channel: np.ndarray
     u_resp, u_silent = uplift_rates(cfg)
     delay = np.asarray(cfg.response_delay_days)
     leads, lead_p = lead_pmf(cfg)
-    for t in range(int(day0.min()), int(day0.max()) + play.days + 1):
-        off = t - day0
-        due = np.flatnonzero(treated & (off >= 0) & (off % play.spacing_days == 0)
-                             & (off // play.spacing_days < play.attempts) & (first == NAT)
-                             & (channel >= 0))
-        due = due[~opted[due, channel[due]]]
+    plan_ch, plan_off = plan
+    unanswered = np.zeros((n, 4), np.int8)
+    last_off = int(plan_off.max()) if plan_off.size else 0
+    for t in range(int(day0.min()), int(day0.max()) + max(play.days, last_off) + 1):
+        hit = (plan_off == (t - day0)[:, None]) & (plan_ch >= 0)
+        due = np.flatnonzero(treated & hit.any(axis=1) & (first == NAT))
+        channel = np.where(hit[due], plan_ch[due], -1).max(axis=1)
+        keep = ~opted[due, channel]
+        due, channel = due[keep], channel[keep]
         if len(due):
-            ch, k = channel[due], len(due)
+            ch, k = channel, len(due)
             minute = 540 + rng.integers(0, 180, k)
             log.add(due, SENT, _ns(raw, t, minute), ch)
             ok = rng.random(k) >= np.asarray(play.failure_rate)[ch]
@@ -121,8 +134,10 @@ def _play(raw: RawRun, pat: np.ndarray, treated: np.ndarray, channel: np.ndarray
             log.add(due[ok], DELIVERED, _ns(raw, t, minute[ok] + 1), ch[ok])
             idx, ch, minute = due[ok], ch[ok], minute[ok]
             k, eng, p_ = len(idx), engaged[idx], pat[idx]
-            p = response_prob(ch, pop.age[p_], pop.responsiveness[p_], eng, reason[idx], cfg)
+            p = response_prob(ch, pop.age[p_], pop.responsiveness[p_], eng, reason[idx], cfg,
+                              pop.deaf[p_], unanswered[idx])
             responded = rng.random(k) < p
+            unanswered[idx[~responded], ch[~responded]] += 1
             out = rng.random(k) < np.asarray(cfg.opt_out_rate)[ch] * np.where(eng, 1.0, 2.0)
             out &= reason[idx] != DECEASED
             opted[idx, ch] |= out
@@ -221,7 +236,8 @@ def play_campaign(raw: RawRun, members: pd.DataFrame, seed: int,
     if len(campaign) != 1:
         raise ValueError("campaign_members.campaign_id: play one campaign at a time")
     pat, treated, channel, day0 = _rows(raw, members, rng)
-    ev, _ = _play(raw, pat, treated, channel, day0, rng, config or PlayConfig())
+    play = config or PlayConfig()
+    ev, _ = _play(raw, pat, treated, _plan(channel, play), day0, rng, play)
     order = np.lexsort((ev["type"], ev["at"]))
     ev = {k: v[order] for k, v in ev.items()}
     types = np.asarray(OUTCOME_TYPES, dtype=object)[ev["type"].astype(np.int64)]
@@ -258,9 +274,10 @@ def true_effect(raw: RawRun, members: pd.DataFrame, window_days: int, seed: int 
     assigned = treat["assigned_at"].to_numpy("datetime64[ns]")
     rep = np.tile(np.arange(len(treat)), replications)
     rates = []
+    play = config or PlayConfig()
     for contacted in (True, False):
-        _, first = _play(raw, pat[rep], np.full(len(rep), contacted), channel[rep], day0[rep],
-                         rng, config or PlayConfig())
+        _, first = _play(raw, pat[rep], np.full(len(rep), contacted),
+                         _plan(channel[rep], play), day0[rep], rng, play)
         at = first.view("datetime64[ns]")
         booked = (first != NAT) & (at >= assigned[rep]) & within_attribution(
             at, assigned[rep], window_days)
@@ -270,3 +287,23 @@ def true_effect(raw: RawRun, members: pd.DataFrame, window_days: int, seed: int 
     se = np.sqrt(rates[0].var() / len(rep) + rates[1].var() / len(rep))
     return {"expected_extra_bookings": float(n * diff), "standard_error": float(n * se),
             "rate_contacted": float(rates[0].mean()), "rate_not_contacted": float(rates[1].mean())}
+
+
+def sequence_booking_rate(raw: RawRun, pat: np.ndarray, sequence: list[tuple[int, int]],
+                          window_days: int, replications: int, seed: int = 0) -> np.ndarray:
+    """Monte-Carlo share of replays booking in the window when ``sequence`` is sent.
+
+    The check of ``truth_sequences.p_book_sequence``: patients ``pat`` (numbers), attempts
+    ``(channel code, offset)`` from the day after the simulated period, days counted as there.
+    """
+    rng = np.random.default_rng(seed)
+    rep = np.tile(np.asarray(pat), replications)
+    ch = np.tile(np.array([c for c, _ in sequence]), (len(rep), 1))
+    off = np.tile(np.array([o for _, o in sequence]), (len(rep), 1))
+    day0 = np.full(len(rep), raw.end_day + 1)
+    play = PlayConfig(days=window_days)
+    _, first = _play(raw, rep, np.ones(len(rep), bool), (ch, off), day0, rng, play)
+    day = (first.view("datetime64[ns]") - raw.calendar.start.to_datetime64()) // np.timedelta64(
+        1, "D")
+    booked = (first != NAT) & (day >= raw.end_day + 1) & (day <= raw.end_day + window_days)
+    return booked.reshape(replications, len(pat)).mean(axis=0)

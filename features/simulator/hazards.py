@@ -99,17 +99,37 @@ def response_prob(
     engaged: np.ndarray,
     reason: np.ndarray,
     cfg: SimConfig,
+    deaf: np.ndarray | None = None,
+    unanswered: np.ndarray | None = None,
 ) -> np.ndarray:
     """Chance a contact on ``channel`` gets any reaction (reply, click, answered call, card).
 
     Younger patients answer texts and emails more, older ones calls and letters; a silently
-    churned patient rarely reacts and a deceased one never does.
+    churned patient rarely reacts and a deceased one never does. Repeated attempts wear off
+    (the guide's follow-up fatigue): ``unanswered`` (k, 4) counts the earlier attempts of the
+    same campaign left without a reaction, per channel; each one on the same channel
+    multiplies the chance by ``fatigue_same``, each one on another by ``fatigue_other``. A
+    patient's ``deaf`` channel (-1: none) is never answered.
     """
     base = np.asarray(cfg.response_base)[channel]
     slope = np.asarray(cfg.response_age_slope)[channel]
     p = base * np.exp(slope * (age - 50.0) / 15.0) * responsiveness
     p = np.where(engaged, p, np.where(reason == DECEASED, 0.0, p * cfg.churned_response_factor))
+    if unanswered is not None:
+        p = p * fatigue_factor(channel, unanswered, cfg)
+    if deaf is not None:
+        p = np.where(np.asarray(deaf) == channel, 0.0, p)
     return np.clip(p, 0.0, 0.9)
+
+
+def fatigue_factor(channel: np.ndarray | int, unanswered: np.ndarray,
+                   cfg: SimConfig) -> np.ndarray:
+    """How much earlier unanswered attempts (k, 4) lower the pull of one on ``channel``."""
+    unanswered = np.asarray(unanswered, dtype=np.float64)
+    k = len(unanswered)
+    same = unanswered[np.arange(k), np.broadcast_to(np.asarray(channel), (k,))]
+    other = unanswered.sum(axis=1) - same
+    return np.power(cfg.fatigue_same, same) * np.power(cfg.fatigue_other, other)
 
 
 def lead_pmf(cfg: SimConfig) -> tuple[np.ndarray, np.ndarray]:

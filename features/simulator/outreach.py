@@ -4,8 +4,9 @@ Quarterly, the clinic lists lapsed patients (no completed visit for 180-730 days
 booked, not marked do-not-contact or deceased, not targeted in the previous two campaigns),
 holds out a random 15 %, and contacts the rest 4-5 times, 1-2 weeks apart, each time on a
 channel drawn at random among the ones it may use (consented and not opted out). Attempts
-stop once the patient books. Randomised channels and holdout are what let a channel model
-and an uplift estimate learn something real from the export.
+stop once the patient books. Each attempt left unanswered lowers the pull of the next
+(``SimConfig.fatigue_*``), and a patient's deaf channel is never answered. Randomised
+channels and holdout are what let a channel model and an uplift estimate learn something real from the export.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def launch(st: State, pop: Population, day: int, campaign: int, hi: int,
     st.contact_days.update(np.unique(st.camp_next[go]).tolist())
     st.camp_idx[go] = campaign
     st.camp_launch[go] = day
+    st.camp_unanswered[go] = 0
 
 
 def contact(st: State, pop: Population, day: int, hi: int, rng: np.random.Generator,
@@ -71,8 +73,10 @@ def contact(st: State, pop: Population, day: int, hi: int, rng: np.random.Genera
     pick = rng.random(k) * cum[:, -1]
     channel = (cum <= pick[:, None]).sum(axis=1).astype(np.int8)
     eng = st.engaged[idx]
-    p = response_prob(channel, pop.age[idx], pop.responsiveness[idx], eng, st.reason[idx], cfg)
+    p = response_prob(channel, pop.age[idx], pop.responsiveness[idx], eng, st.reason[idx], cfg,
+                      pop.deaf[idx], st.camp_unanswered[idx])
     responded = rng.random(k) < p
+    st.camp_unanswered[idx[~responded], channel[~responded]] += 1
     p_out = np.asarray(cfg.opt_out_rate)[channel] * np.where(eng, 1.0, 2.0)
     opted = rng.random(k) < p_out
     opted &= st.reason[idx] != DECEASED

@@ -124,6 +124,10 @@ class SimConfig:
     attribution_days: int = 14
     opt_out_rate: tuple[float, ...] = (0.01, 0.006, 0.005, 0.003)
     winback_by_reason: tuple[float, ...] = (0.2, 0.03, 0.0, 0.12, 0.3, 0.1)
+    # reactions to repeated attempts (``hazards.response_prob``; 1.0 / 0.0 = off, the default)
+    fatigue_same: float = 1.0  # response x this per earlier unanswered attempt, same channel
+    fatigue_other: float = 1.0  # ... and x this per earlier unanswered attempt, other channels
+    deaf_channel_share: float = 0.0  # patients with one channel they never answer
 
     # --- consent and flags ------------------------------------------------------------------
     consent_base: tuple[float, ...] = (0.55, 0.82, 0.9, 0.8)

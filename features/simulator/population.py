@@ -130,6 +130,7 @@ class Population:
     course_k0: np.ndarray  # visits in the course under way at registration / ``start``
     course_done0: np.ndarray  # of which done before ``start``
     init_mode: np.ndarray  # CADENCE, IDLE or PROBLEM at ``start``
+    deaf: np.ndarray  # the channel the patient never answers (-1: none)
 
     @property
     def n(self) -> int:
@@ -197,6 +198,10 @@ def draw_population(rng: np.random.Generator, n: int, n_days: int, staff: Staff,
     churned = existing & (rng.random(n) < cfg.existing_churned_share)
     reason = np.asarray([DRIFTED, MOVED, UNHAPPY], np.int8)[rng.choice(3, n, p=[0.6, 0.3, 0.1])]
     episodes = _episodes(rng, main, mu_main, existing, init_last, cfg)
+    deaf = np.full(n, -1, np.int8)
+    if cfg.deaf_channel_share > 0:  # drawn last and only when used: other draws unchanged
+        has = rng.random(n) < cfg.deaf_channel_share
+        deaf[has] = rng.integers(0, 4, int(has.sum()))
     return Population(
         created_day=created, age=age, sex=sex, location=location,
         provider0=provider0, provider1=provider1, left_day=left_day, main=main,
@@ -206,7 +211,7 @@ def draw_population(rng: np.random.Generator, n: int, n_days: int, staff: Staff,
         p_cancel=p_cx.astype(np.float32), responsiveness=resp.astype(np.float32),
         consent=consent, consent_unknown=unknown, do_not_contact=dnc,
         init_last_day=episodes.pop("init_last"), init_mu=init_mu, init_churned=churned,
-        init_reason=np.where(churned, reason, -1).astype(np.int8), **episodes,
+        init_reason=np.where(churned, reason, -1).astype(np.int8), deaf=deaf, **episodes,
     )
 
 

@@ -51,6 +51,7 @@ class State:
         self.camp_left = np.zeros(n, np.int8)
         self.camp_idx = np.full(n, -1, np.int16)
         self.camp_launch = np.full(n, NEVER, np.int32)
+        self.camp_unanswered = np.zeros((n, 4), np.int8)  # this campaign's silent attempts
         self.mode = pop.init_mode.copy()
         self.course_k = pop.course_k0.copy()
         self.course_done = pop.course_done0.copy()
