@@ -12,6 +12,7 @@ the same folder and moved into place (``features.atomic_files``).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -85,9 +86,23 @@ def snapshot_for(models_dir: str | Path, version: str | None) -> Path | None:
     return own or latest_snapshot(models_dir)
 
 
-def scored_by_version(path: str | Path) -> set[str] | None:
+def scored_by_version(path: str | Path) -> frozenset[str] | None:
     """The model versions stamped on a snapshot (its ``model_version`` column only), or None
-    when the file has no readable stamp."""
+    when the file has no readable stamp.
+
+    The service asks at every reload check; a file's stamps change only with the file, so the
+    answer is remembered per name, modification time and size.
+    """
+    p = Path(path)
+    try:
+        stat = p.stat()
+    except OSError:
+        return None
+    return _stamped_versions(str(p), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _stamped_versions(path: str, mtime_ns: int, size: int) -> frozenset[str] | None:
     p = Path(path)
     try:
         if p.suffix.lower() == ".csv":
@@ -96,7 +111,7 @@ def scored_by_version(path: str | Path) -> set[str] | None:
             column = pd.read_parquet(p, columns=["model_version"])["model_version"]
     except Exception:  # noqa: BLE001 - any unreadable file is for the service's checks to name
         return None
-    versions = {str(v) for v in column.dropna().unique()}
+    versions = frozenset(str(v) for v in column.dropna().unique())
     return versions or None
 
 
