@@ -406,6 +406,11 @@ class SparkConfig(BaseModel):
     jdbc_options: dict[str, str] = Field(
         default_factory=dict, description="Options of a JDBC source (user, password, driver)."
     )
+    jdbc_jars: str = Field(
+        "/usr/share/java/postgresql.jar",
+        description="spark.jars of a JDBC source: the PostgreSQL JDBC driver (Debian's "
+        "libpostgresql-jdbc-java installs it here); comma-separated paths or URLs.",
+    )
 
 
 class Settings(BaseSettings):

@@ -53,7 +53,8 @@ def run_spark(
     from serving.batch.spark_engine import export_moment, read_tables, run_job, spark_session
 
     ours = SparkSession.getActiveSession() is None
-    spark = spark_session(master or settings.spark.master, settings)
+    spark = spark_session(master or settings.spark.master, settings,
+                          jdbc=source.startswith("jdbc:"))
     try:
         if as_of is None:
             moment = (pd.Timestamp(export_date) if export_date
@@ -62,7 +63,9 @@ def run_spark(
                 raise ValueError("visits.visit_at: no dated visit in the export")
             as_of = moment.normalize()
         spec = JobSpec(kind=kind, as_of=pd.Timestamp(as_of).normalize(),
-                       model_version=model_version, lenient=lenient, export_date=export_date)
+                       model_version=model_version, lenient=lenient, export_date=export_date,
+                       # as the pandas `reactivate score` does; `features` reads the export only
+                       merge_outcomes=kind == "score")
         target = out(spec.as_of) if callable(out) else out
         return run_job(spark, source, spec, settings, target, bundle), spec.as_of
     finally:

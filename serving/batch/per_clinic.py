@@ -17,6 +17,7 @@ import pandas as pd
 
 from features.config import Settings
 from features.export.loading import load_frames
+from features.export.validation import ContractError, Violation
 
 Kind = Literal["features", "score"]
 
@@ -47,6 +48,10 @@ class JobSpec:
             contacts still gets an empty contacts table, as inside the whole export).
         export_moment: the whole export's moment (the loader's rule over all clinics).
         export_date: the day the export was taken, when the user gave it (it wins).
+        merge_outcomes: fold the configured outcome store's posted contacts and campaign
+            members into each clinic's tables before features
+            (``features.outcomes.merge.merge_from_settings``), as ``reactivate score`` does on
+            the pandas engine.
     """
 
     kind: Kind
@@ -56,6 +61,7 @@ class JobSpec:
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     export_moment: pd.Timestamp | None = None
     export_date: str | None = None
+    merge_outcomes: bool = False
 
     def with_export_moment(self, moment: pd.Timestamp | None) -> JobSpec:
         """The same spec with the export moment computed over all clinics."""
@@ -72,9 +78,36 @@ def run_clinic(raw: dict[str, pd.DataFrame], spec: JobSpec, settings: Settings,
     """
     frames = {name: raw.get(name, pd.DataFrame(columns=list(cols)))
               for name, cols in spec.columns.items()}
-    loaded = load_frames(frames, settings, export_date=spec.export_date,
-                         export_moment=spec.export_moment, lenient=spec.lenient)
-    return clinic_rows(loaded.tables, spec, settings, bundle)
+    try:
+        tables = load_frames(frames, settings, export_date=spec.export_date,
+                             export_moment=spec.export_moment, lenient=spec.lenient).tables
+    except ContractError as err:
+        raise export_numbered(err, frames, settings) from None
+    if spec.merge_outcomes:
+        # per clinic is the same merge as over the whole export: the store is read by
+        # clinic and its rows join on (clinic, patient), up to the whole export's date
+        from features.outcomes.merge import merge_from_settings
+
+        tables = merge_from_settings(tables, settings)
+    return clinic_rows(tables, spec, settings, bundle)
+
+
+def export_numbered(err: ContractError, frames: dict[str, pd.DataFrame], settings: Settings
+                    ) -> ContractError:
+    """``err`` with the export's row numbers instead of positions in this clinic's slice.
+
+    The loader names rows by their position in the frames it is given; a clinic's frames are
+    indexed by their rows' positions in the whole export (``_row``), which is what the pandas
+    engine names.
+    """
+    def export_rows(v: Violation) -> tuple[int, ...]:
+        frame = frames.get(v.table)
+        if frame is None or not v.rows:
+            return v.rows
+        return tuple(int(frame.index[r]) for r in v.rows)
+
+    return ContractError([replace(v, rows=export_rows(v)) for v in err.violations],
+                         settings.load.max_rows_in_error)
 
 
 def clinic_rows(tables: Any, spec: JobSpec, settings: Settings, bundle: Any | None

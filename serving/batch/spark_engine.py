@@ -47,8 +47,16 @@ CLINIC = "clinic_id"
 SEP = "__"
 
 
-def spark_session(master: str, settings: Settings) -> Any:
-    """A Spark session for ``master`` with the settings' Spark configuration applied."""
+def spark_session(master: str, settings: Settings, jdbc: bool = False) -> Any:
+    """A Spark session for ``master`` with the settings' Spark configuration applied.
+
+    ``jdbc``: the session reads a JDBC source, so the driver jar (``spark.jdbc_jars``) joins
+    ``spark.jars``; a jar must be on the classpath when the JVM starts, not per read.
+
+    Raises:
+        FileNotFoundError: ``jdbc`` and a local driver jar that does not exist (the message
+            says which Debian package installs it).
+    """
     from pyspark.sql import SparkSession
 
     # Local workers start the interpreter named here; this one has the project's packages.
@@ -66,11 +74,44 @@ def spark_session(master: str, settings: Settings) -> Any:
         "spark.pyspark.python": sys.executable,
         **settings.spark.conf,
     }
+    if jdbc:
+        conf["spark.jars"] = ",".join(j for j in (conf.get("spark.jars", ""),
+                                                  jdbc_jars(settings)) if j)
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def jdbc_jars(settings: Settings) -> str:
+    """The JDBC driver jars of the settings, each local one checked to exist."""
+    jars = [j.strip() for j in settings.spark.jdbc_jars.split(",") if j.strip()]
+    for jar in jars:
+        if "://" not in jar and not Path(jar).exists():
+            raise FileNotFoundError(
+                f"{jar}: the PostgreSQL JDBC driver is missing (Debian: apt-get install "
+                "libpostgresql-jdbc-java), or set spark.jdbc_jars to its path")
+    return ",".join(jars)
+
+
+def jdbc_defaults(url: str) -> dict[str, str]:
+    """JDBC read options the engine needs (``spark.jdbc_options`` may override them)."""
+    options = {
+        # "timestamp without time zone" as Spark's TIMESTAMP_NTZ: the wall clock as stored,
+        # not shifted through the JVM's zone (the loader reads naive timestamps).
+        "preferTimestampNTZ": "true",
+    }
+    if url.startswith("jdbc:postgresql:"):
+        # a jar from spark.jars is not visible to java.sql.DriverManager: name its class
+        options["driver"] = "org.postgresql.Driver"
+    return options
+
+
+def _missing_table(err: Exception) -> bool:
+    """Whether a JDBC read failed because the table does not exist (PostgreSQL's wording)."""
+    text = str(err)
+    return "does not exist" in text and "relation" in text
 
 
 def read_tables(spark: Any, source: str, settings: Settings) -> dict[str, Any]:
@@ -83,24 +124,30 @@ def read_tables(spark: Any, source: str, settings: Settings) -> dict[str, Any]:
     if source.startswith("jdbc:"):
         for name in TABLE_NAMES:
             reader = spark.read.format("jdbc").option("url", source).option("dbtable", name)
-            for key, value in settings.spark.jdbc_options.items():
+            for key, value in {**jdbc_defaults(source), **settings.spark.jdbc_options}.items():
                 reader = reader.option(key, value)
             try:
                 frames[name] = reader.load()
-            except Exception as err:  # a missing optional table is not an error
+            except Exception as err:
+                if not _missing_table(err):  # a wrong login, no driver, no server: as it is
+                    raise
                 if name == "visits":
                     raise FileNotFoundError(f"{source}: the required table 'visits' is missing"
                                             ) from err
+                # a missing optional table is not an error
     else:
         folder = Path(source)
         for name in TABLE_NAMES:
             path = folder / f"{name}.parquet"
             if path.exists():
-                frames[name] = _naive_timestamps(spark.read.parquet(str(path)), path)
+                frames[name] = _naive_timestamps(
+                    _with_file_position(spark.read.parquet(str(path))), path)
         if "visits" not in frames:
             raise FileNotFoundError(
                 f"{folder}: the Spark engine reads a folder of Parquet tables and found no "
                 "visits.parquet")
+        return {name: _numbered(frame, folder / f"{name}.parquet")
+                for name, frame in frames.items()}
     return {name: _numbered(frame) for name, frame in frames.items()}
 
 
@@ -127,27 +174,77 @@ def _naive_timestamps(frame: Any, path: Path) -> Any:
     return frame
 
 
-def _numbered(frame: Any) -> Any:
+FILE = "_file"
+BLOCK = "_block"
+
+
+def _with_file_position(frame: Any) -> Any:
+    """A Parquet frame with each row's file and split start (``_metadata``), for numbering."""
+    from pyspark.sql import functions as F
+
+    return frame.select("*", F.col("_metadata.file_path").alias(FILE),
+                        F.col("_metadata.file_block_start").alias(BLOCK))
+
+
+def _file_order(path: Path) -> dict[str, int]:
+    """Rank of each file of a Parquet table in the order the pandas loader reads them.
+
+    ``pyarrow.parquet.read_table`` of a folder concatenates its files in sorted path order;
+    keys are the resolved local paths.
+    """
+    import pyarrow.dataset as ds
+
+    files = ds.dataset(str(path), format="parquet").files if path.is_dir() else [str(path)]
+    return {str(Path(f).resolve()): rank for rank, f in enumerate(files)}
+
+
+def _local(uri: str) -> str:
+    """A Spark file URI (``file:/a/b%20c``) as a resolved local path."""
+    from urllib.parse import unquote, urlparse
+
+    return str(Path(unquote(urlparse(uri).path)).resolve())
+
+
+def _numbered(frame: Any, path: Path | None = None) -> Any:
     """``frame`` with ``_row``: positions in the table's own order, without a Python pass.
 
-    ``monotonically_increasing_id`` is consecutive inside a partition (partition number in the
-    upper bits); adding the row counts of the partitions before gives the exact position.
+    ``monotonically_increasing_id`` is consecutive inside a partition, and a partition reads
+    its file splits one after the other, so within one split a row's position is its id minus
+    the split's first id. Spark packs splits into partitions largest first, not in file order,
+    so each split's offset is the row count of the splits before it in the pandas loader's
+    order: files by ``_file_order``, splits of a file by their start. Frames that are not
+    read from files (JDBC) have no splits; there partitions play that part, in their order.
     """
     from pyspark.sql import functions as F
 
-    lowered = frame.toDF(*[c.strip().lower() for c in frame.columns])
-    tagged = lowered.withColumn("_part", F.spark_partition_id()).withColumn(
-        "_mid", F.monotonically_increasing_id())
-    counts = sorted((r["_part"], r["count"]) for r in tagged.groupBy("_part").count().collect())
-    offsets, total = {}, 0
-    for part, count in counts:
-        offsets[part] = total
-        total += count
+    lowered = frame.toDF(*[c if c in (FILE, BLOCK) else c.strip().lower()
+                           for c in frame.columns])
+    if FILE in lowered.columns:
+        keys = [FILE, BLOCK]
+    else:
+        lowered = lowered.withColumn("_part", F.spark_partition_id())
+        keys = ["_part"]
+    tagged = lowered.withColumn("_mid", F.monotonically_increasing_id())
+    stats = tagged.groupBy(*keys).agg(F.count(F.lit(1)).alias("n"),
+                                      F.min("_mid").alias("first")).collect()
+    if FILE in lowered.columns:
+        order = _file_order(path) if path is not None else {}
+        ranked = sorted(stats, key=lambda r: (order.get(_local(r[FILE]), len(order)),
+                                              r[FILE], r[BLOCK]))
+        schema = f"{FILE} string, {BLOCK} long, _delta long"
+    else:
+        ranked = sorted(stats, key=lambda r: r["_part"])
+        schema = "_part int, _delta long"
+    deltas, total = [], 0
+    for r in ranked:
+        deltas.append((*(r[k] for k in keys), total - r["first"]))
+        total += r["n"]
     spark = lowered.sparkSession
-    table = spark.createDataFrame(list(offsets.items()) or [(0, 0)], "_part int, _offset long")
-    return tagged.join(F.broadcast(table), "_part").withColumn(
-        ROW, F.col("_offset") + F.col("_mid") - F.shiftleft(F.col("_part").cast("long"), 33)
-    ).drop("_part", "_mid", "_offset")
+    if not deltas:
+        return tagged.withColumn(ROW, F.col("_mid")).drop("_mid", *keys)
+    table = spark.createDataFrame(deltas, schema)
+    return tagged.join(F.broadcast(table), keys).withColumn(
+        ROW, F.col("_mid") + F.col("_delta")).drop("_mid", "_delta", *keys)
 
 
 def stacked(frames: dict[str, Any]) -> Any:
@@ -242,6 +339,8 @@ def run_job(spark: Any, source: str, spec: JobSpec, settings: Settings, out: Pat
     """
     from pyspark.sql import functions as F
 
+    if spec.merge_outcomes:  # the tasks open the outcome store: the driver's models dir
+        settings = settings.model_copy(update={"models_dir": Path(settings.models_dir).resolve()})
     frames = read_tables(spark, source, settings)
     sizes = dict(iter_clinic_sizes(frames))
     limit = settings.spark.max_patients_per_task

@@ -6,82 +6,33 @@ except in CI, where ``.ci/run`` installs both and a skip would hide a broken eng
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from features.export.loading import load
 from features.export.validation import ContractError
-from features.simulator.group import simulate_group
-from tests.training.conftest import small_settings
+from tests.serving.batch.conftest import (
+    AS_OF,
+    CLINICS,
+    assert_same_rows,
+    skip_without_spark,
+)
 
-if not os.environ.get("CI"):
-    pytest.importorskip("pyspark")
-    if shutil.which("java") is None:
-        pytest.skip("java is not installed", allow_module_level=True)
+skip_without_spark()
 
 from serving.batch.per_clinic import ClinicTooLarge, JobSpec, clinic_rows  # noqa: E402
-from serving.batch.spark_engine import run_job, spark_session  # noqa: E402
+from serving.batch.spark_engine import run_job  # noqa: E402
 from training.scored_snapshot import read_snapshot  # noqa: E402
 
-CLINICS = {"north": 520, "south": 360, "east": 240}
-END = "2026-06-30"
-AS_OF = pd.Timestamp(END)
 
-
-def write_parquet_export(tables, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("patients", "visits", "contacts"):
-        getattr(tables, name).to_parquet(folder / f"{name}.parquet", index=False)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def group(tmp_path_factory: pytest.TempPathFactory):
-    tables = simulate_group(CLINICS, seed=11, start="2023-07-01", end=END)
-    folder = write_parquet_export(tables, tmp_path_factory.mktemp("group") / "export")
-    settings = small_settings()
-    loaded = load(folder, settings).tables
-    from training.fit import train
-
-    bundle = train(loaded, AS_OF, settings).bundle
-    return folder, loaded, settings, bundle
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session("local[2]", small_settings().model_copy(
-        update={"spark": small_settings().spark.model_copy(update={"shuffle_partitions": 3})}))
-    yield session
-    session.stop()
-
-
-def assert_same_rows(expected: pd.DataFrame, got: pd.DataFrame) -> None:
-    expected = expected.sort_values("patient_id", ignore_index=True)
-    got = got.sort_values("patient_id", ignore_index=True)[expected.columns]
-    assert got["patient_id"].tolist() == expected["patient_id"].tolist()
-    for col in expected.columns:
-        a, b = expected[col], got[col]
-        if pd.api.types.is_float_dtype(a):
-            np.testing.assert_allclose(b.astype(float), a.astype(float), rtol=0, atol=1e-9,
-                                       equal_nan=True, err_msg=col)
-        else:
-            left = a.astype(object).where(a.notna(), None).tolist()
-            right = b.astype(object).where(b.notna(), None).tolist()
-            assert left == right, col
-
-
-def test_the_spark_snapshot_equals_the_pandas_snapshot_of_the_whole_group(spark, group,
-                                                                          tmp_path):
-    folder, tables, settings, bundle = group
+def test_the_spark_snapshot_equals_the_pandas_snapshot_of_the_whole_group(group,
+                                                                          parquet_snapshot):
+    _, tables, settings, bundle = group
     spec = JobSpec(kind="score", as_of=AS_OF, model_version="7")
     expected = clinic_rows(tables, spec, settings, bundle)
-    out = run_job(spark, str(folder), spec, settings, tmp_path / "scored_2026-06-30.parquet",
-                  bundle)
+    out = parquet_snapshot
     got = read_snapshot(out)
     assert list(got.columns) == list(expected.columns)
     assert len(got) == len(expected) > 0
