@@ -70,6 +70,9 @@ def spark_session(master: str, settings: Settings, jdbc: bool = False) -> Any:
         # them as numbers and convert them (read_tables) to naive timestamps.
         "spark.sql.legacy.parquet.nanosAsLong": "true",
         "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        # Adaptive execution merges small shuffle partitions: a group's clinics (a few MB
+        # each) would then run one after the other in a single task, on one core.
+        "spark.sql.adaptive.coalescePartitions.enabled": "false",
         # the workers run this interpreter (its packages) unless the cluster says otherwise
         "spark.pyspark.python": sys.executable,
         **settings.spark.conf,
