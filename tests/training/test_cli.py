@@ -100,10 +100,17 @@ def test_evaluate_saves_the_figures_as_json_with_the_oracle_from_the_given_truth
     out = tmp_path / "figures.json"
     result = CliRunner().invoke(app, ["evaluate", str(folder), "--models-dir",
                                       str(tmp_path / "m"), "--config", str(config),
-                                      "--out", str(out), "--truth", str(folder / "truth")])
+                                      "--out", str(out), "--truth", str(folder / "truth"),
+                                      "--sequence-members", "40"])
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
     assert set(figures["return"]) >= {"model", "recency", "overdue", "bgnbd", "oracle"}
+    sequences = figures["sequences"]  # issue 16: planned sequences against the truth
+    assert 0 < sequences["members"] <= 40 and sequences["clinic_id"] == "demo"
+    means = {k: v["mean_p_book"] for k, v in sequences["strategies"].items()}
+    assert all(means["best found"] >= m - 1e-12 for m in means.values())
+    assert all(m >= sequences["no_contact"] - 1e-12 for m in means.values())
+    assert "Outreach sequences on demo" in " ".join(result.output.split())
     assert figures["window"]["validation"] == ["2026-08-02"]
     uplift = figures["uplift"]  # issue 12: the uplift backtest, printed and saved
     said = " ".join(result.output.split())
