@@ -259,9 +259,13 @@ def _evaluate_sequences(result, tables, settings, truth: Path,  # noqa: ANN001
 
     clinic = clinic or default_clinic(truth)
     day = _as_of(as_of, tables)
-    with console.status(f"scoring planned sequences against the truth on {clinic}"):
-        found = evaluate_demo_sequences(tables, result.bundle, settings, truth, day, clinic,
-                                        members=members)
+    try:
+        with console.status(f"scoring planned sequences against the truth on {clinic}"):
+            found = evaluate_demo_sequences(tables, result.bundle, settings, truth, day,
+                                            clinic, members=members)
+    except (LookupError, ValueError, FileNotFoundError) as err:  # e.g. an unknown clinic
+        out.print(f"[yellow]sequence evaluation skipped:[/yellow] {err}", highlight=False)
+        return {"available": False, "reason": str(err)}
     table = Table(title=f"Outreach sequences on {clinic}: {found['members']:,} treatment "
                   f"members planned as of {found['as_of']}, true P(booking within "
                   f"{found['window_days']} days)")
