@@ -87,6 +87,7 @@ def evaluate_demo_sequences(
     from features.simulator.truth import state_at
     from training.scoring import score
 
+    sim, head = rebuild(truth_dir, clinic_id)  # first: names a clinic the demo lacks
     day = pd.Timestamp(as_of).normalize()
     frame = score(tables, day, bundle, settings)
     index = build_index(frame, settings)
@@ -97,7 +98,6 @@ def evaluate_demo_sequences(
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(treatment, min(members, len(treatment)), replace=False))
 
-    sim, head = rebuild(truth_dir, clinic_id)
     ids = pd.Series(index.outputs["patient_id"][rows], dtype=object).str.slice(len(head))
     pop_rows = pd.Index(patient_ids(sim.raw)).get_indexer(ids)
     state = state_at(sim.raw, sim.raw.calendar.day_of(day))

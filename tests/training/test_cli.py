@@ -135,6 +135,23 @@ def test_evaluate_without_truth_has_no_oracle_even_beside_a_truth_folder(app, de
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
     assert "oracle" not in figures["return"] and "model" in figures["return"]
+    assert "sequences" not in figures  # the sequence evaluation needs the truth too
+
+
+def test_evaluate_names_why_it_skips_the_sequences_of_a_clinic_the_demo_lacks(
+        app, demo, tmp_path):
+    folder, config, _ = demo
+    out = tmp_path / "figures.json"
+    result = CliRunner().invoke(app, ["evaluate", str(folder), "--models-dir",
+                                      str(tmp_path / "m"), "--config", str(config),
+                                      "--out", str(out), "--truth", str(folder / "truth"),
+                                      "--sequence-clinic", "elsewhere-9"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "sequence evaluation skipped:" in said and "'elsewhere-9'" in said
+    figures = json.loads(out.read_text())
+    assert figures["sequences"]["available"] is False
+    assert "oracle" in figures["return"]  # the rest of the evaluation stands
 
 
 def test_evaluate_with_a_folder_that_is_not_a_truth_folder_fails_naming_it(app, demo, tmp_path):
