@@ -196,7 +196,8 @@ def p_book_channels(raw: RawRun, s: LatentState, sl: Rows) -> np.ndarray:
     """(k, 4): P(booking within the attribution window | one contact on the channel at T+1).
 
     Engaged: response (or not) sets the uplift. Silently churned: only a response followed
-    by a win-back (chance by churn reason) can lead to a booking.
+    by a win-back (chance by churn reason) can lead to a booking. A patient's deaf channel is
+    never answered (a first contact has no earlier attempt, so fatigue does not apply).
     """
     cfg, pop = raw.cfg, raw.pop
     k = len(s.engaged)
@@ -211,7 +212,8 @@ def p_book_channels(raw: RawRun, s: LatentState, sl: Rows) -> np.ndarray:
             rate, start, until = combine_uplift(s.up_rate, s.up_start, s.up_until,
                                                 np.full(k, rate_new), s.day + 1, delay, cfg)
             booked.append(_p_book(raw, s, sl, base, surv, rate, start, until))
-        r = response_prob(ch, pop.age[sl], pop.responsiveness[sl], s.engaged, s.reason, cfg)
+        r = response_prob(ch, pop.age[sl], pop.responsiveness[sl], s.engaged, s.reason, cfg,
+                          pop.deaf[sl])
         out[:, ch] = np.where(s.engaged, r * booked[0] + (1 - r) * booked[1],
                               r * winback * booked[0])
     return out

@@ -51,6 +51,15 @@ TRUTH_OPTION = typer.Option(
     None, "--truth", exists=True, file_okay=False,
     help="Demo clinic only: the truth/ folder `demo-data` wrote; adds the oracle to the backtest.",
 )
+SEQUENCE_MEMBERS_OPTION = typer.Option(
+    300, "--sequence-members", min=0,
+    help="With --truth: treatment members whose planned sequences are scored against the "
+    "truth (0: skip; each strategy is an exact outcome-tree run of the simulator).",
+)
+SEQUENCE_CLINIC_OPTION = typer.Option(
+    None, "--sequence-clinic",
+    help="With --truth: the clinic of the evaluated campaign (default: the first dental one).",
+)
 
 
 def _as_of(value: str | None, tables) -> pd.Timestamp:  # noqa: ANN001 - Tables
@@ -65,7 +74,7 @@ def _run_training(
     export_date: str | None,  # noqa: ANN001
     lenient: bool,
     truth_dir: Path | None = None,
-):  # noqa: ANN202 - TrainResult
+):  # noqa: ANN202 - (TrainResult, Tables)
     from features.simulator.truth_files import read_truth
     from training.fit import STEPS, train
     from training.training_snapshots import InsufficientHistory
@@ -102,7 +111,7 @@ def _run_training(
         except InsufficientHistory as err:
             progress.stop()
             fail(err)
-    return result
+    return result, tables
 
 
 def _print_evaluation(evaluation: dict, title: str) -> None:
@@ -168,7 +177,7 @@ def train_cmd(
 ) -> None:
     """Train the return and channel models, backtest them, register the bundle in MLflow."""
     settings = build_settings(config, models_dir, horizon_days=horizon_days)
-    result = _run_training(source, settings, as_of, export_date, lenient, truth)
+    result, _ = _run_training(source, settings, as_of, export_date, lenient, truth)
     from training.registry import log_and_register
 
     with console.status("logging to MLflow"):
@@ -209,12 +218,15 @@ def evaluate_cmd(
     export_date: str = EXPORT_DATE_OPTION,
     lenient: bool = LENIENT_OPTION,
     truth: Path = TRUTH_OPTION,
+    sequence_members: int = SEQUENCE_MEMBERS_OPTION,
+    sequence_clinic: str = SEQUENCE_CLINIC_OPTION,
     models_dir: Path = MODELS_DIR_OPTION,
     config: Path = CONFIG_OPTION,
 ) -> None:
-    """Backtest on the last window(s) before T: model, baselines and (with --truth) the oracle."""
+    """Backtest on the last window(s) before T: model, baselines and (with --truth) the oracle
+    and the true booking probability of planned outreach sequences against simple orders."""
     settings = build_settings(config, models_dir, horizon_days=horizon_days)
-    result = _run_training(source, settings, as_of, export_date, lenient, truth)
+    result, tables = _run_training(source, settings, as_of, export_date, lenient, truth)
     evaluation = dict(result.evaluation)
     from training.registry import compare_with_champion, validation_probabilities
 
@@ -228,12 +240,42 @@ def evaluate_cmd(
     w = result.bundle.window
     _print_validation(w)
     _print_evaluation(evaluation, f"Backtest as of {', '.join(w['validation'])}")
+    if truth is not None and sequence_members > 0:
+        evaluation["sequences"] = _evaluate_sequences(result, tables, settings, truth, as_of,
+                                                      sequence_clinic, sequence_members)
     default = Path(settings.models_dir) / "evaluations" / f"evaluation_{w['as_of']}.json"
     target = out_path or default
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(evaluation, indent=2, default=str))
     out.print(f"against the champion: {compared.reason}", highlight=False)
     out.print(f"figures written to {target}")
+
+
+def _evaluate_sequences(result, tables, settings, truth: Path,  # noqa: ANN001
+                        as_of: str | None, clinic: str | None, members: int) -> dict:
+    """The sequence evaluation (issue 16) of a campaign planned on the export date, printed."""
+    from serving.cli.sequence_evaluation import default_clinic, evaluate_demo_sequences
+    from serving.targeting.sequence_evaluation import table_rows
+
+    clinic = clinic or default_clinic(truth)
+    day = _as_of(as_of, tables)
+    try:
+        with console.status(f"scoring planned sequences against the truth on {clinic}"):
+            found = evaluate_demo_sequences(tables, result.bundle, settings, truth, day,
+                                            clinic, members=members)
+    except (LookupError, ValueError, FileNotFoundError) as err:  # e.g. an unknown clinic
+        out.print(f"[yellow]sequence evaluation skipped:[/yellow] {err}", highlight=False)
+        return {"available": False, "reason": str(err)}
+    table = Table(title=f"Outreach sequences on {clinic}: {found['members']:,} treatment "
+                  f"members planned as of {found['as_of']}, true P(booking within "
+                  f"{found['window_days']} days)")
+    for col in ("strategy", "mean true P(booking)", "extra bookings / 1,000 vs no contact",
+                "share of best found"):
+        table.add_column(col)
+    for row in table_rows(found):
+        table.add_row(*row)
+    out.print(table)
+    return found
 
 
 def score_cmd(

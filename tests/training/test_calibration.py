@@ -88,8 +88,12 @@ def test_the_top_of_a_clinics_ranking_has_almost_no_ties(small_sim, as_of, train
     assert len(np.unique(key)) >= 0.99 * len(key)  # the target, in /rank's order
     bundle = trained.bundle
     margin = bundle.return_model.margin_matrix(bundle.matrix(top.set_index("patient_id")))
-    # the booster itself ties some of them (identical leaves): the key resolves those ties
-    assert len(np.unique(margin)) < 0.99 * len(key)
+    # the booster itself ties some of them (identical leaves): the key resolves those ties.
+    # How many depends on the data: with follow-up fatigue simulated, one pair among this
+    # clinic's top 324 (it was over 1 % before); every tied pair must get distinct keys.
+    assert len(np.unique(margin)) < len(key)
+    tied = pd.Series(margin).duplicated(keep=False).to_numpy()
+    assert len(np.unique(key[tied])) == tied.sum()
     p = top["return_probability"].to_numpy()
     assert len(np.unique(p)) == len(np.unique(margin))  # calibration adds no tie
 

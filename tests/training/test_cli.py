@@ -100,10 +100,17 @@ def test_evaluate_saves_the_figures_as_json_with_the_oracle_from_the_given_truth
     out = tmp_path / "figures.json"
     result = CliRunner().invoke(app, ["evaluate", str(folder), "--models-dir",
                                       str(tmp_path / "m"), "--config", str(config),
-                                      "--out", str(out), "--truth", str(folder / "truth")])
+                                      "--out", str(out), "--truth", str(folder / "truth"),
+                                      "--sequence-members", "40"])
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
     assert set(figures["return"]) >= {"model", "recency", "overdue", "bgnbd", "oracle"}
+    sequences = figures["sequences"]  # issue 16: planned sequences against the truth
+    assert 0 < sequences["members"] <= 40 and sequences["clinic_id"] == "demo"
+    means = {k: v["mean_p_book"] for k, v in sequences["strategies"].items()}
+    assert all(means["best found"] >= m - 1e-12 for m in means.values())
+    assert all(m >= sequences["no_contact"] - 1e-12 for m in means.values())
+    assert "Outreach sequences on demo" in " ".join(result.output.split())
     assert figures["window"]["validation"] == ["2026-08-02"]
     uplift = figures["uplift"]  # issue 12: the uplift backtest, printed and saved
     said = " ".join(result.output.split())
@@ -128,6 +135,23 @@ def test_evaluate_without_truth_has_no_oracle_even_beside_a_truth_folder(app, de
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
     assert "oracle" not in figures["return"] and "model" in figures["return"]
+    assert "sequences" not in figures  # the sequence evaluation needs the truth too
+
+
+def test_evaluate_names_why_it_skips_the_sequences_of_a_clinic_the_demo_lacks(
+        app, demo, tmp_path):
+    folder, config, _ = demo
+    out = tmp_path / "figures.json"
+    result = CliRunner().invoke(app, ["evaluate", str(folder), "--models-dir",
+                                      str(tmp_path / "m"), "--config", str(config),
+                                      "--out", str(out), "--truth", str(folder / "truth"),
+                                      "--sequence-clinic", "elsewhere-9"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "sequence evaluation skipped:" in said and "'elsewhere-9'" in said
+    figures = json.loads(out.read_text())
+    assert figures["sequences"]["available"] is False
+    assert "oracle" in figures["return"]  # the rest of the evaluation stands
 
 
 def test_evaluate_with_a_folder_that_is_not_a_truth_folder_fails_naming_it(app, demo, tmp_path):

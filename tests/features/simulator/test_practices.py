@@ -25,7 +25,9 @@ def quiet(request):
 
 @pytest.mark.parametrize("practice", PRACTICES)
 def test_each_practice_type_s_rates_fall_in_their_documented_ranges(practice):
-    sim = simulate(1000, 11, config=practice_config(practice))
+    # 3,000 patients: at 1,000 the five-year retention of the small first-year cohort swings
+    # 0.35-0.56 across seeds (aesthetics), wider than its band
+    sim = simulate(3000, 11, config=practice_config(practice))
     assert out_of_range(practice, practice_rates(sim)) == {}
 
 
