@@ -36,6 +36,12 @@ EVENT_COLUMNS: tuple[str, ...] = (
 )
 
 
+# what the service's in-memory event log keeps of each event (``events_after``)
+LOG_COLUMNS: tuple[str, ...] = (
+    "clinic_id", "patient_id", "campaign_id", "channel", "type", "at_us", "revenue", "cost",
+)
+
+
 class CampaignExists(ValueError):
     """The clinic already has a campaign with that id."""
 
@@ -156,6 +162,12 @@ class OutcomeStore:
         with self.engine.connect() as con:
             return {r[0] for r in con.execute(query)}
 
+    def campaign_keys(self) -> list[tuple[str, str]]:
+        """``(clinic_id, campaign_id)`` of every stored campaign."""
+        query = sa.select(campaigns.c.clinic_id, campaigns.c.campaign_id)
+        with self.engine.connect() as con:
+            return [(r[0], r[1]) for r in con.execute(query)]
+
     # --- events ----------------------------------------------------------------------------
 
     def add_events(self, clinic_id: str, events: pd.DataFrame) -> BatchOutcome:
@@ -236,6 +248,23 @@ class OutcomeStore:
         if types is not None:
             query = query.where(table.c.type.in_(list(types)))
         return _frame(self.engine, query.order_by(table.c.seq), OUTCOME_EVENT_DTYPES)
+
+    def events_after(self, seq: int, limit: int) -> tuple[int, list[tuple]]:
+        """Up to ``limit`` events stored after ``seq`` (every clinic), in storage order.
+
+        For the service's in-memory logs, which take in only the rows they have not seen:
+        rows are ``LOG_COLUMNS`` tuples straight from the driver (``at_us`` in
+        microseconds); the first value returned is the last row's ``seq`` (``seq`` itself
+        when there is none).
+        """
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (f"SELECT seq, {', '.join(LOG_COLUMNS)} FROM outcome_events WHERE seq > {mark} "
+               f"ORDER BY seq LIMIT {int(limit)}")
+        with self.engine.connect() as con:
+            rows = con.exec_driver_sql(sql, (int(seq),)).fetchall()
+        if not rows:
+            return seq, []
+        return int(rows[-1][0]), rows
 
     def count_events(self, clinic_id: str | None = None) -> int:
         """How many events are stored (for one clinic or all)."""
