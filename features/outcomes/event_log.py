@@ -3,8 +3,10 @@
 Why: reading two million events back from the store as Python rows takes over ten seconds,
 while the campaign results and the sequence due lists computed from integer arrays take well
 under one. The service fills this log from the store once (``catch_up`` at start, on a
-background thread) and then reads only the rows stored after the last one it has (by the
-store's ``seq`` column), so each ``POST /outcomes`` batch costs a read of that batch.
+background thread) and then takes in only the rows stored after the last one it has (by the
+store's ``seq`` column): a ``POST /outcomes`` batch is coded from the frame just stored when
+its ``seq`` values follow the log's last one (:meth:`EventLog.add_batch`), else the new rows
+are read back.
 
 Per clinic, patients and campaigns get numbers (first seen, first numbered); per event the
 log keeps the patient's number, the codes of ``type`` (into ``OUTCOME_TYPES``) and
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.outcomes.store import LOG_COLUMNS, OutcomeStore
+from features.outcomes.store import LOG_COLUMNS, OutcomeStore, log_values
 from features.vocabulary import CHANNELS, OUTCOME_TYPES
 
 CHUNK = 200_000  # rows read from the store per query
@@ -166,6 +168,22 @@ class EventLog:
                 self.seq = seq
                 if len(rows) < CHUNK:
                     return read
+
+    def add_batch(self, clinic_id: str, events: pd.DataFrame,
+                  seqs: tuple[int, int] | None) -> None:
+        """Take in a batch the caller just stored (normalised events, storage order).
+
+        When the log has read every row up to the batch (``seqs[0]``), the batch is coded
+        from memory, exactly as it reads back (times cut to the store's microseconds);
+        otherwise the log reads the store from where it stopped.
+        """
+        with self.lock:
+            if seqs is None or seqs[0] != self.seq or not len(events):
+                self.catch_up()
+                return
+            columns = log_values(events)
+            self._clinics.setdefault(clinic_id, ClinicLog()).fold(columns)
+            self.seq = seqs[1]
 
     def _fold(self, rows: list[tuple]) -> None:
         values = list(zip(*rows, strict=True))[1:]  # without seq

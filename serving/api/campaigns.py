@@ -239,8 +239,8 @@ def post_outcomes(
     with outcomes._write:
         result = ingest(outcomes.store, request.clinic_id, request.events, patients, settings)
         outcomes.overlay.add(result.stored, request.clinic_id)
-        if result.accepted:
-            outcomes.log.catch_up()  # the rows just stored: what results and due lists read
+        if result.accepted:  # the rows just stored: what results and due lists read
+            outcomes.log.add_batch(request.clinic_id, result.stored, result.seqs)
     return OutcomesResponse(
         accepted=result.accepted,
         duplicates=result.duplicates,
