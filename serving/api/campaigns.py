@@ -193,8 +193,9 @@ def campaign_records(
 def due_json(
     served: Served, outcomes: Outcomes, clinic_id: str, campaign_id: str, on: dt.date
 ) -> bytes:
-    """The ``GET /campaigns/{campaign_id}/due`` body, serialised by pandas (a day of a large
-    campaign holds hundreds of thousands of attempts: no per-attempt Python objects).
+    """The ``GET /campaigns/{campaign_id}/due`` body: the day's members' cached JSON records
+    joined (a day of a large campaign holds hundreds of thousands of attempts: nothing is
+    serialised per request).
 
     Raises:
         ApiError: 404 unknown clinic or campaign, 409 a campaign without sequences.
@@ -206,10 +207,10 @@ def due_json(
     if campaign is None:
         raise handlers.ApiError(409, "the campaign was not started with sequence: true",
                                 "campaign_id")
+    outcomes.log.catch_up()  # batches stored by another writer too
     progress = outcomes.sequences.progress(served, clinic_id, campaign)
-    due = sequence_campaigns.due_frame(progress, on)
-    head = json.dumps({"campaign_id": campaign_id, "on": on.isoformat()})[:-1]
-    return f'{head}, "due": {due.to_json(orient="records")}}}'.encode()
+    head = json.dumps({"campaign_id": campaign_id, "on": on.isoformat()})[:-1].encode()
+    return head + b', "due": ' + sequence_campaigns.due_json_list(progress, on) + b"}"
 
 
 def clinic_segments(served: Served, clinic_id: str) -> pd.Series:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import threading
 
 import numpy as np
@@ -70,6 +71,21 @@ class Progress:
     channel: np.ndarray  # code into CHANNELS, -1: the sequence is over
     send_on: np.ndarray  # datetime64[D], NaT with no next attempt
     kept_off_until: np.ndarray  # datetime64[D] last day other lists skip the member, NaT: none
+    records: np.ndarray | None = None  # each member's due record as JSON bytes (None: none)
+
+
+def due_records(patient_ids: np.ndarray, attempt: np.ndarray,
+                channel: np.ndarray) -> np.ndarray:
+    """Each member's ``{"patient_id", "attempt", "channel"}`` as JSON bytes (None without a
+    next attempt): made once per member and re-made only for the members a batch re-plans,
+    so a day's due list of hundreds of thousands of attempts is a join, not a serialisation.
+    """
+    names = [json.dumps(c) for c in CHANNELS]
+    out = np.full(len(patient_ids), None, dtype=object)
+    for i in np.flatnonzero(channel >= 0):
+        out[i] = (f'{{"patient_id":{json.dumps(str(patient_ids[i]))},'
+                  f'"attempt":{int(attempt[i])},"channel":{names[channel[i]]}}}').encode()
+    return out
 
 
 def start_day(record: dict) -> pd.Timestamp:
@@ -226,8 +242,9 @@ class Sequences:
                 planned = self._plan(served, clinic_id, campaign, which, view, names,
                                      patient_ids, member_of, None)
                 has_uplift = planned[-1]
-                progress = Progress(campaign.members["patient_id"].to_numpy(object),
-                                    *planned[:-1])
+                ids = campaign.members["patient_id"].to_numpy(object)
+                progress = Progress(ids, *planned[:-1],
+                                    due_records(ids, planned[0], planned[1]))
             else:
                 which = member_of[touched[touched < len(member_of)]]
                 which = np.sort(which[which >= 0])
@@ -293,8 +310,9 @@ def _patched(progress: Progress, which: np.ndarray, planned: tuple) -> Progress:
     """``progress`` with members ``which`` replaced (copies: a request in flight keeps its
     own)."""
     out = []
-    for name, values in zip(("attempt", "channel", "send_on", "kept_off_until"), planned,
-                            strict=True):
+    records = due_records(progress.patient_ids[which], planned[0], planned[1])
+    for name, values in zip(("attempt", "channel", "send_on", "kept_off_until", "records"),
+                            (*planned, records), strict=True):
         array = getattr(progress, name).copy()
         array[which] = values
         out.append(array)
@@ -322,14 +340,24 @@ def campaign_events(view: LogView, wanted: np.ndarray, names: np.ndarray,
     })
 
 
+def due_rows(progress: Progress, on: dt.date) -> np.ndarray:
+    """Members with an attempt to send on day ``on``: planned for it or earlier, not sent."""
+    return np.flatnonzero((progress.channel >= 0)
+                          & (progress.send_on <= np.datetime64(on, "D")))
+
+
+def due_json_list(progress: Progress, on: dt.date) -> bytes:
+    """The due list of day ``on`` as a JSON array (member order), from the cached records."""
+    return b"[" + b",".join(progress.records[due_rows(progress, on)].tolist()) + b"]"
+
+
 def due_frame(progress: Progress, on: dt.date) -> pd.DataFrame:
     """The attempts to send on day ``on``: planned for it or earlier and not sent yet.
 
     Returns:
         Frame ``patient_id``, ``attempt``, ``channel`` (name), in member order.
     """
-    today = np.datetime64(on, "D")
-    rows = np.flatnonzero((progress.channel >= 0) & (progress.send_on <= today))
+    rows = due_rows(progress, on)
     return pd.DataFrame({
         "patient_id": progress.patient_ids[rows],
         "attempt": progress.attempt[rows],
