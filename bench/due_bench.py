@@ -89,6 +89,14 @@ def _profiler(wanted: bool):
     return profile
 
 
+def _filled(outcomes: object) -> None:
+    """Wait for the service's event log to be read from the store (code before it had
+    none: this bench also measures that code, for the figure before)."""
+    filled = getattr(outcomes, "filled", None)
+    if filled is not None:
+        filled.join()
+
+
 def timed_ms(call) -> tuple[float, object]:
     started = time.perf_counter()
     out = call()
@@ -110,7 +118,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict:
     treated = record_campaign(settings, served, args.members)
     started = time.perf_counter()
     outcomes = campaigns.Outcomes(settings)
-    outcomes.filled.join()
+    _filled(outcomes)
     start_s = time.perf_counter() - started
     today = clinic_now(settings).date()
     second = today + dt.timedelta(days=settings.policy.sequences.min_gap_days)
@@ -144,7 +152,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict:
     mine = outcomes.sequences.progress(served, CLINIC, outcomes.sequences.campaign(
         CLINIC, CAMPAIGN)[1])
     fresh = campaigns.Outcomes(settings)
-    fresh.filled.join()
+    _filled(fresh)
     scratch = fresh.sequences.progress(served, CLINIC, fresh.sequences.campaign(
         CLINIC, CAMPAIGN)[1])
     fields = ("patient_ids", "attempt", "channel", "send_on", "kept_off_until")
