@@ -103,6 +103,16 @@ def timed_ms(call) -> tuple[float, object]:
     return round((time.perf_counter() - started) * 1000, 1), out
 
 
+def world(args: argparse.Namespace, tmp: Path) -> Settings:
+    """The model and snapshot (``--world``: built once, then reused), with an empty store."""
+    work = args.world or tmp
+    if args.world is None or not (work / "models").exists():
+        return build_world(args, work)
+    for path in (work / "models").glob("outcomes.db*"):
+        path.unlink()
+    return Settings(models_dir=work / "models", training={"num_threads": 2})
+
+
 def run(settings: Settings, args: argparse.Namespace) -> dict:
     from features.outcomes.events import clinic_now
     from serving.api import campaigns, handlers
@@ -185,10 +195,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile", type=Path, default=None,
                         help="cProfile stats of the last batch's post and first due list")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "due.json")
+    parser.add_argument("--world", type=Path, default=None,
+                        help="keep the trained model and snapshot here and reuse them when "
+                        "present (the outcome store is always new)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = build_world(args, Path(tmp))
-        due = run(settings, args)
+        due = run(world(args, Path(tmp)), args)
     result = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "snapshot_patients": args.patients, "members": args.members,
