@@ -115,7 +115,7 @@ def world(args: argparse.Namespace, tmp: Path) -> Settings:
 
 def run(settings: Settings, args: argparse.Namespace) -> dict:
     from features.outcomes.events import clinic_now
-    from serving.api import campaigns, handlers
+    from serving.api import campaigns, handlers, heap
     from serving.api.campaign_models import OutcomesRequest
     from serving.api.state import ServingState
 
@@ -123,7 +123,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict:
     # the one after it (a minute of one core that would only compete for the GIL here).
     settings = settings.model_copy(update={"serving": settings.serving.model_copy(
         update={"precompute_explanations": 0})})
-    state = ServingState(settings)
+    state = ServingState(settings, on_swap=heap.settle)  # as the service: heap settled
     state.refresh()
     served = handlers.require(state.current)
     treated = record_campaign(settings, served, args.members)
