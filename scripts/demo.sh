@@ -113,9 +113,11 @@ print('first of the treatment arm:', json.dumps(t[0]))"
 
 step "7/9 play it with the simulator: $CAMPAIGN_CLINIC's true dynamics over the following weeks"
 "$BIN/reactivate" demo-play "$DEMO_DIR" --clinic "$CAMPAIGN_CLINIC" --campaign "$CAMPAIGN" --seed "$SEED" --out "$DEMO_DIR/outcomes.parquet"
+# Read on the calling thread: Arrow's reader threads can abort the interpreter at exit
+# (exit 134, "terminate called without an active exception", apache/arrow#34314).
 "$BIN/python" - "$DEMO_DIR/outcomes.parquet" <<'PY'
-import sys, pandas as pd
-events = pd.read_parquet(sys.argv[1])
+import sys, pandas as pd, pyarrow.parquet as pq
+events = pq.read_table(sys.argv[1], columns=["at"], use_threads=False).to_pandas()
 if events["at"].max() > pd.Timestamp.now():
     sys.exit("the play runs past today: set DEMO_PAST_DAYS higher")
 print(f"the campaign's weeks ran {events['at'].min():%Y-%m-%d} to {events['at'].max():%Y-%m-%d}: all before today")

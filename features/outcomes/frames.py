@@ -102,6 +102,16 @@ def stored_frames(settings: Settings, clinic_id: str,
     return members, events
 
 
+def campaign_sources(with_export: bool, posted_only: bool) -> dict[str, str]:
+    """Where a campaign's members, events and visits came from (the results' ``sources``)."""
+    where = "export + outcome store" if with_export else "outcome store"
+    return {
+        "members": where, "events": where,
+        "visits": ("none: bookings and kept visits are the posted booked/attended events"
+                   if posted_only else "export's visits + posted booked/attended events"),
+    }
+
+
 def latest_campaign(members: pd.DataFrame) -> str:
     """The campaign assigned most recently (ties: the larger id)."""
     if members.empty:
@@ -152,11 +162,6 @@ def load_campaign_frames(settings: Settings, clinic_id: str, campaign_id: str | 
         members = members.drop_duplicates(["campaign_id", "patient_id"])
         events = events.drop_duplicates("event_id")
     chosen = campaign_id or latest_campaign(members)
-    where = "outcome store" if export is None else "export + outcome store"
-    sources = {
-        "members": where, "events": where,
-        "visits": ("none: bookings and kept visits are the posted booked/attended events"
-                   if posted_only else "export's visits + posted booked/attended events"),
-    }
+    sources = campaign_sources(export is not None, posted_only)
     return CampaignFrames(chosen, members[members["campaign_id"] == chosen], events, visits,
                           sources)

@@ -27,12 +27,15 @@ class IngestResult:
         accepted, duplicates: counts of newly stored and already stored events.
         rejected: refused events, ``{"index", "field", "reason"}``, in input order.
         stored: the newly stored events (normalised frame), for the policy overlay.
+        seqs: the store's last ``seq`` before and after the batch when the stored events
+            got the ``seq`` values in between, in ``stored`` order (None: unknown).
     """
 
     accepted: int
     duplicates: int
     rejected: list[dict] = field(default_factory=list)
     stored: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seqs: tuple[int, int] | None = None
 
 
 def ingest(
@@ -54,4 +57,4 @@ def ingest(
     ]
     rejected.sort(key=lambda r: r["index"])
     stored = checked.events.iloc[outcome.stored].reset_index(drop=True)
-    return IngestResult(outcome.accepted, outcome.duplicates, rejected, stored)
+    return IngestResult(outcome.accepted, outcome.duplicates, rejected, stored, outcome.seqs)

@@ -36,6 +36,12 @@ EVENT_COLUMNS: tuple[str, ...] = (
 )
 
 
+# what the service's in-memory event log keeps of each event (``events_after``)
+LOG_COLUMNS: tuple[str, ...] = (
+    "clinic_id", "patient_id", "campaign_id", "channel", "type", "at_us", "revenue", "cost",
+)
+
+
 class CampaignExists(ValueError):
     """The clinic already has a campaign with that id."""
 
@@ -51,12 +57,16 @@ class BatchOutcome:
         conflicts: positions (in the frame given) of events whose ``event_id`` is already
             stored with different content; none of them was stored.
         stored: positions of the events stored by this call.
+        seqs: ``(before, last)``: the store's last ``seq`` before this batch and after it,
+            when the batch got the ``seq`` values in between, in order (None: unknown, or
+            nothing stored).
     """
 
     accepted: int
     duplicates: int
     conflicts: list[int] = field(default_factory=list)
     stored: list[int] = field(default_factory=list)
+    seqs: tuple[int, int] | None = None
 
 
 def store_url(settings: Settings) -> str:
@@ -156,6 +166,12 @@ class OutcomeStore:
         with self.engine.connect() as con:
             return {r[0] for r in con.execute(query)}
 
+    def campaign_keys(self) -> list[tuple[str, str]]:
+        """``(clinic_id, campaign_id)`` of every stored campaign."""
+        query = sa.select(campaigns.c.clinic_id, campaigns.c.campaign_id)
+        with self.engine.connect() as con:
+            return [(r[0], r[1]) for r in con.execute(query)]
+
     # --- events ----------------------------------------------------------------------------
 
     def add_events(self, clinic_id: str, events: pd.DataFrame) -> BatchOutcome:
@@ -172,12 +188,19 @@ class OutcomeStore:
         with self.engine.begin() as con:
             stored = self._stored_hashes(con, clinic_id, ids.unique())
             fresh, duplicate, conflict = classify(ids, hashes, stored)
+            seqs = None
             if fresh.any():
+                last_sql = "SELECT COALESCE(MAX(seq), 0) FROM outcome_events"
+                before = int(con.exec_driver_sql(last_sql).scalar_one())
                 # Straight to the driver's executemany: SQLAlchemy's per-row parameter
                 # processing would cost more than the insert itself on 10,000 rows.
                 con.exec_driver_sql(self._insert_sql, _event_rows(clinic_id, events[fresh]))
+                last = int(con.exec_driver_sql(last_sql).scalar_one())
+                # contiguous under SQLite's write lock; a concurrent writer elsewhere breaks it
+                seqs = (before, last) if last - before == int(fresh.sum()) else None
         return BatchOutcome(int(fresh.sum()), int(duplicate.sum()),
-                            np.flatnonzero(conflict).tolist(), np.flatnonzero(fresh).tolist())
+                            np.flatnonzero(conflict).tolist(), np.flatnonzero(fresh).tolist(),
+                            seqs)
 
     def _stored_hashes(self, con: sa.Connection, clinic_id: str, ids: pd.Index) -> pd.Series:
         """Content hash of each of ``ids`` already stored for the clinic, by event id.
@@ -237,6 +260,23 @@ class OutcomeStore:
             query = query.where(table.c.type.in_(list(types)))
         return _frame(self.engine, query.order_by(table.c.seq), OUTCOME_EVENT_DTYPES)
 
+    def events_after(self, seq: int, limit: int) -> tuple[int, list[tuple]]:
+        """Up to ``limit`` events stored after ``seq`` (every clinic), in storage order.
+
+        For the service's in-memory logs, which take in only the rows they have not seen:
+        rows are ``LOG_COLUMNS`` tuples straight from the driver (``at_us`` in
+        microseconds); the first value returned is the last row's ``seq`` (``seq`` itself
+        when there is none).
+        """
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (f"SELECT seq, {', '.join(LOG_COLUMNS)} FROM outcome_events WHERE seq > {mark} "
+               f"ORDER BY seq LIMIT {int(limit)}")
+        with self.engine.connect() as con:
+            rows = con.exec_driver_sql(sql, (int(seq),)).fetchall()
+        if not rows:
+            return seq, []
+        return int(rows[-1][0]), rows
+
     def count_events(self, clinic_id: str | None = None) -> int:
         """How many events are stored (for one clinic or all)."""
         query = sa.select(sa.func.count()).select_from(outcome_events)
@@ -290,6 +330,18 @@ def _micros(values: pd.Series) -> list:
     """Naive datetime values as microseconds since the epoch (None where missing)."""
     stamps = values.to_numpy(dtype="datetime64[ns]")
     return _nullable(stamps.view(np.int64) // 1000, np.isnat(stamps))
+
+
+def log_values(events: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ``LOG_COLUMNS`` (but ``clinic_id``) of normalised events as the store holds them
+    (text or None, ``at`` in whole microseconds, NaN for no amount): what
+    ``events_after`` would read back."""
+    out = {name: np.asarray(_text_or_none(events[name]) if len(events) else [], dtype=object)
+           for name in ("patient_id", "campaign_id", "channel", "type")}
+    out["at_us"] = events["at"].to_numpy(dtype="datetime64[ns]").view(np.int64) // 1000
+    out["revenue"] = events["revenue"].to_numpy(dtype=float)
+    out["cost"] = events["cost"].to_numpy(dtype=float)
+    return out
 
 
 def _event_rows(clinic_id: str, events: pd.DataFrame) -> list[tuple]:

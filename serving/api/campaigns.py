@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
+from features.outcomes.event_log import EventLog
 from features.outcomes.events import clinic_now
 from features.outcomes.ingest import ingest
 from features.outcomes.store import CampaignExists, OutcomeStore
@@ -32,6 +33,7 @@ from serving.api.campaign_models import (
     OutcomesResponse,
 )
 from serving.api.models import PatientRecord
+from serving.api.results_state import CampaignResults
 from serving.api.state import Served
 from serving.targeting import ranking
 from serving.targeting.outcome_policy import COLUMNS as POLICY_COLUMNS
@@ -59,8 +61,19 @@ class Outcomes:
         self.overlay = OutcomeOverlay(settings)
         self.overlay.add(self.store.events_frame(types=POLICY_EVENT_TYPES,
                                                  columns=("clinic_id", *POLICY_COLUMNS)))
-        self.sequences = sequence_campaigns.Sequences(settings, self.store, self.overlay)
+        self.log = EventLog(self.store)
+        self.results = CampaignResults(settings, self.store, self.log)
+        self.sequences = sequence_campaigns.Sequences(settings, self.store, self.overlay,
+                                                      self.log)
         self._write = threading.Lock()
+        # every stored event coded in memory, and the campaigns' members, read off the
+        # request path; a request arriving before this is done waits for the log's lock
+        self.filled = threading.Thread(target=self._fill, daemon=True, name="outcome-log")
+        self.filled.start()
+
+    def _fill(self) -> None:
+        self.log.catch_up()
+        self.results.preload()
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -155,6 +168,9 @@ def start_campaign(
                                 "campaign_id") from None
     finally:
         outcomes.sequences.started(request.clinic_id)
+    # its members, read back in the store's order for the results, off the request path
+    threading.Thread(target=outcomes.results.members, daemon=True, name="campaign-members",
+                     args=(request.clinic_id, request.campaign_id)).start()
     keep = ~held
     treatment = Selection(
         rows=selection.rows[keep],
@@ -177,8 +193,9 @@ def campaign_records(
 def due_json(
     served: Served, outcomes: Outcomes, clinic_id: str, campaign_id: str, on: dt.date
 ) -> bytes:
-    """The ``GET /campaigns/{campaign_id}/due`` body, serialised by pandas (a day of a large
-    campaign holds hundreds of thousands of attempts: no per-attempt Python objects).
+    """The ``GET /campaigns/{campaign_id}/due`` body: the day's members' cached JSON records
+    joined (a day of a large campaign holds hundreds of thousands of attempts: nothing is
+    serialised per request).
 
     Raises:
         ApiError: 404 unknown clinic or campaign, 409 a campaign without sequences.
@@ -190,10 +207,10 @@ def due_json(
     if campaign is None:
         raise handlers.ApiError(409, "the campaign was not started with sequence: true",
                                 "campaign_id")
+    outcomes.log.catch_up()  # batches stored by another writer too
     progress = outcomes.sequences.progress(served, clinic_id, campaign)
-    due = sequence_campaigns.due_frame(progress, on)
-    head = json.dumps({"campaign_id": campaign_id, "on": on.isoformat()})[:-1]
-    return f'{head}, "due": {due.to_json(orient="records")}}}'.encode()
+    head = json.dumps({"campaign_id": campaign_id, "on": on.isoformat()})[:-1].encode()
+    return head + b', "due": ' + sequence_campaigns.due_json_list(progress, on) + b"}"
 
 
 def clinic_segments(served: Served, clinic_id: str) -> pd.Series:
@@ -223,7 +240,8 @@ def post_outcomes(
     with outcomes._write:
         result = ingest(outcomes.store, request.clinic_id, request.events, patients, settings)
         outcomes.overlay.add(result.stored, request.clinic_id)
-        outcomes.sequences.add(request.clinic_id, result.stored)
+        if result.accepted:  # the rows just stored: what results and due lists read
+            outcomes.log.add_batch(request.clinic_id, result.stored, result.seqs)
     return OutcomesResponse(
         accepted=result.accepted,
         duplicates=result.duplicates,
@@ -238,22 +256,19 @@ def campaign_results(
 ) -> dict:
     """The results of one stored campaign of ``clinic_id`` (``training.campaign_results``).
 
-    The service holds no export: members and events come from the outcome store through
-    the same loader as ``reactivate results`` (``load_campaign_frames`` without an export),
-    so bookings and kept visits are the posted ``booked``/``attended`` events; the answer's
-    ``sources`` says so. ``reactivate results --posted-only`` gives the same figures.
+    The service holds no export: members and events are what the outcome store holds, kept
+    coded in memory (:mod:`serving.api.results_state`, caught up with the store first), so
+    bookings and kept visits are the posted ``booked``/``attended`` events; the answer's
+    ``sources`` says so. ``reactivate results --posted-only`` gives the same figures from
+    the store.
 
     Raises:
         ApiError: 404 for a clinic outside the served snapshot or an unknown campaign.
     """
-    from features.outcomes.frames import load_campaign_frames
-    from training.campaign_results import campaign_results as compute
-
     known_patients(served, clinic_id)
     if campaign_id not in outcomes.store.campaign_ids(clinic_id):
         raise handlers.ApiError(404, "this clinic has no campaign with that id", "campaign_id")
-    frames = load_campaign_frames(settings, clinic_id, campaign_id, None, None)
-    results = compute(frames.members, frames.events, frames.visits, settings, campaign_id,
-                      segments=clinic_segments(served, clinic_id))
+    results = outcomes.results.results(clinic_id, campaign_id,
+                                       clinic_segments(served, clinic_id), served.index)
     return {"clinic_id": clinic_id, **results,
-            "sources": {**frames.sources, "segments": "served scored snapshot"}}
+            "sources": {**results["sources"], "segments": "served scored snapshot"}}

@@ -2,12 +2,14 @@
 
 Why state kept in memory: the due list of a day is re-planned from *every* outcome posted so
 far, for every treatment member, and must change on the very next call after a post. The
-service keeps, per clinic, the outcome events a sequence needs (sends, reactions, opt-outs,
-bookings; read from the store once, then extended by each stored batch), and per campaign its
-treatment members (read once: members never change). The planner's answer for a campaign
-(:func:`serving.targeting.sequences.next_attempts` from
-:func:`~serving.targeting.sequences.sequence_state`) is cached per (snapshot, model, events
-version); a day's due list is then a mask over it.
+service reads the clinic's events from its coded event log
+(:class:`features.outcomes.event_log.EventLog`: read from the store once, then extended by
+each stored batch), and per campaign its treatment members (read once: members never change).
+The planner's answer for a campaign (:func:`serving.targeting.sequences.next_attempts` from
+:func:`~serving.targeting.sequences.sequence_state`) is computed for every member once per
+(snapshot, model); after a batch only the members it touched are re-planned, so the first due
+list after a post costs in proportion to the batch, not to the campaign. A day's due list is
+then a mask over it.
 
 What a sequence reads: the served snapshot's ``p_<channel>``, ``expected_revenue_per_visit``,
 ``uplift_<channel>`` and cap-window count; the policy's channel permissions *without* the
@@ -22,14 +24,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import threading
 
 import numpy as np
 import pandas as pd
 
 from features.config import Settings
+from features.outcomes.event_log import EventLog, LogView
 from features.outcomes.store import OutcomeStore
-from features.vocabulary import CHANNELS, TREATMENT
+from features.vocabulary import CHANNELS, OUTCOME_TYPES, TREATMENT
 from serving.api.state import Served
 from serving.targeting import sequence_inputs as si
 from serving.targeting.outcome_policy import OutcomeOverlay
@@ -42,7 +46,7 @@ from serving.targeting.sequences import (
 )
 
 SEQUENCE_EVENT_TYPES: tuple[str, ...] = ("sent", "replied", "clicked", "opted_out", "booked")
-LOG_COLUMNS: tuple[str, ...] = ("patient_id", "campaign_id", "channel", "type", "at")
+BOOKED = OUTCOME_TYPES.index("booked")
 RUNNING = np.datetime64("9999-12-31", "D")  # kept off other lists for as long as it runs
 
 
@@ -55,6 +59,7 @@ class Campaign:
     start: pd.Timestamp  # day of the first attempts
     channels: list[str] | None
     members: pd.DataFrame  # patient_id, assigned_at
+    numbers: np.ndarray  # each member's number in the clinic's event log
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +71,21 @@ class Progress:
     channel: np.ndarray  # code into CHANNELS, -1: the sequence is over
     send_on: np.ndarray  # datetime64[D], NaT with no next attempt
     kept_off_until: np.ndarray  # datetime64[D] last day other lists skip the member, NaT: none
+    records: np.ndarray | None = None  # each member's due record as JSON bytes (None: none)
+
+
+def due_records(patient_ids: np.ndarray, attempt: np.ndarray,
+                channel: np.ndarray) -> np.ndarray:
+    """Each member's ``{"patient_id", "attempt", "channel"}`` as JSON bytes (None without a
+    next attempt): made once per member and re-made only for the members a batch re-plans,
+    so a day's due list of hundreds of thousands of attempts is a join, not a serialisation.
+    """
+    names = [json.dumps(c) for c in CHANNELS]
+    out = np.full(len(patient_ids), None, dtype=object)
+    for i in np.flatnonzero(channel >= 0):
+        out[i] = (f'{{"patient_id":{json.dumps(str(patient_ids[i]))},'
+                  f'"attempt":{int(attempt[i])},"channel":{names[channel[i]]}}}').encode()
+    return out
 
 
 def start_day(record: dict) -> pd.Timestamp:
@@ -118,50 +138,43 @@ def plan_treatment(
     return si.sequence_lists(plan, len(rows))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Planned:
+    """A campaign's progress and what it reflects (the clinic log's version)."""
+
+    progress: Progress
+    version: int
+    has_uplift: bool
+
+
 class Sequences:
-    """The clinic event logs and per-campaign caches behind the due lists.
+    """The per-campaign caches behind the due lists, over the service's coded event log.
+
+    A campaign's progress is computed for every member once per served pair; after that,
+    each stored batch re-plans only the members it touched (the planner is row by row: a
+    member's next attempt depends on that member's inputs and outcomes alone).
 
     Args:
         settings: ``policy`` (and its ``sequences`` section).
         store: the outcome store.
         overlay: the policy overlay (opt-outs and sends posted from any source).
+        log: the service's coded event log (every stored event).
     """
 
-    def __init__(self, settings: Settings, store: OutcomeStore, overlay: OutcomeOverlay) -> None:
+    def __init__(self, settings: Settings, store: OutcomeStore, overlay: OutcomeOverlay,
+                 log: EventLog) -> None:
         self.settings = settings
         self.store = store
         self.overlay = overlay
-        self._logs: dict[str, list[pd.DataFrame]] = {}
-        self._versions: dict[str, int] = {}
+        self.log = log
         self._campaigns: dict[tuple[str, str], tuple[dict, Campaign | None]] = {}
         self._sequence_ids: dict[str, list[str]] = {}
-        self._progress: dict[tuple, Progress] = {}
+        self._progress: dict[tuple, _Planned] = {}
         self._lock = threading.RLock()
 
-    # --- events ---------------------------------------------------------------------------
-
-    def add(self, clinic_id: str, stored: pd.DataFrame) -> None:
-        """Take in a stored batch (call under the service's write lock)."""
-        with self._lock:
-            self._versions[clinic_id] = self._versions.get(clinic_id, 0) + 1
-            if clinic_id in self._logs and len(stored):
-                relevant = stored[stored["type"].isin(SEQUENCE_EVENT_TYPES)]
-                self._logs[clinic_id].append(relevant[list(LOG_COLUMNS)].copy())
-
-    def events(self, clinic_id: str) -> pd.DataFrame:
-        """The clinic's sequence events (read from the store on first use)."""
-        with self._lock:
-            parts = self._logs.get(clinic_id)
-            if parts is None:
-                frame = self.store.events_frame(clinic_id, types=SEQUENCE_EVENT_TYPES)
-                parts = self._logs[clinic_id] = [frame[list(LOG_COLUMNS)]]
-            if len(parts) > 1:
-                parts[:] = [pd.concat(parts, ignore_index=True)]
-            return parts[0]
-
     def version(self, clinic_id: str) -> int:
-        """Batches stored for the clinic since the service started."""
-        return self._versions.get(clinic_id, 0)
+        """Batches of the clinic folded into the log."""
+        return self.log.clinic(clinic_id).version
 
     # --- campaigns ------------------------------------------------------------------------
 
@@ -186,8 +199,11 @@ class Sequences:
                 members = self.store.members_frame(clinic_id, campaign_id)
                 members = members.loc[members["arm"].eq(TREATMENT).to_numpy(),
                                       ["patient_id", "assigned_at"]].reset_index(drop=True)
+                with self.log.lock:
+                    numbers = self.log.clinic(clinic_id).number(
+                        members["patient_id"].to_numpy(object))
                 found = Campaign(campaign_id, record["started_at"], start_day(record),
-                                 record["request"].get("channels"), members)
+                                 record["request"].get("channels"), members, numbers)
             self._campaigns[key] = (record, found)
             return record, found
 
@@ -204,13 +220,53 @@ class Sequences:
     # --- re-planning ----------------------------------------------------------------------
 
     def progress(self, served: Served, clinic_id: str, campaign: Campaign) -> Progress:
-        """Every member's next attempt from the outcomes so far (cached per events version)."""
-        key = (served.snapshot_key, served.version, clinic_id, campaign.campaign_id,
-               self.version(clinic_id))
-        cached = self._progress.get(key)
-        if cached is not None:
-            return cached
-        settings, members = self.settings, campaign.members
+        """Every member's next attempt from the outcomes so far (the members a batch touched
+        re-planned; all of them for a new served pair)."""
+        key = (served.snapshot_key, served.version, clinic_id, campaign.campaign_id)
+        with self._lock:
+            with self.log.lock:
+                clinic = self.log.clinic(clinic_id)
+                view = clinic.view()
+                names = np.asarray([*clinic.campaigns, None], dtype=object)
+                patient_ids = clinic.ids
+                touched = None
+                cached = self._progress.get(key)
+                if cached is not None:
+                    touched = clinic.touched_since(cached.version)
+            if cached is not None and touched is not None and not len(touched):
+                return cached.progress
+            member_of = np.full(len(patient_ids), -1, np.int64)
+            member_of[campaign.numbers] = np.arange(len(campaign.numbers))
+            if cached is None or touched is None:
+                which = np.arange(len(campaign.numbers))
+                planned = self._plan(served, clinic_id, campaign, which, view, names,
+                                     patient_ids, member_of, None)
+                has_uplift = planned[-1]
+                ids = campaign.members["patient_id"].to_numpy(object)
+                progress = Progress(ids, *planned[:-1],
+                                    due_records(ids, planned[0], planned[1]))
+            else:
+                which = member_of[touched[touched < len(member_of)]]
+                which = np.sort(which[which >= 0])
+                has_uplift = cached.has_uplift
+                progress = cached.progress
+                if len(which):
+                    planned = self._plan(served, clinic_id, campaign, which, view, names,
+                                         patient_ids, member_of, has_uplift)
+                    progress = _patched(progress, which, planned[:-1])
+            stale = [k for k in self._progress if k[2:4] == key[2:4]]
+            for k in stale:
+                del self._progress[k]
+            self._progress[key] = _Planned(progress, view.version, has_uplift)
+            return progress
+
+    def _plan(self, served: Served, clinic_id: str, campaign: Campaign, which: np.ndarray,
+              view: LogView, names: np.ndarray, patient_ids: np.ndarray,
+              member_of: np.ndarray, has_uplift: bool | None) -> tuple:
+        """Next attempt, channel, day and kept-off day of members ``which``, and whether the
+        inputs had an uplift (``has_uplift``: what the whole campaign's inputs had)."""
+        settings = self.settings
+        members = campaign.members.iloc[which]
         ids = members["patient_id"].to_numpy(object)
         rows = member_rows(served, clinic_id, ids)
         permitted = si.never_permitted(served.index, rows) & ~self.overlay.opted_out(
@@ -218,23 +274,20 @@ class Sequences:
         inputs = campaign_inputs(served, self.overlay, clinic_id, ids, permitted, rows,
                                  campaign.start, campaign.started_at, campaign.channels,
                                  settings)
-        events = self.events(clinic_id)
-        kind = events["type"].to_numpy(object)
-        mine = (events["campaign_id"].to_numpy(object) == campaign.campaign_id) | (
-            kind == "booked")
-        state = sequence_state(members, events.loc[mine], campaign.campaign_id)
+        if has_uplift and inputs.uplift is None:  # these members' uplift is all unknown
+            inputs = dataclasses.replace(inputs, uplift=np.full(inputs.probabilities.shape,
+                                                                np.nan))
+        wanted = np.zeros(len(member_of) + 1, bool)
+        wanted[campaign.numbers[which]] = True
+        events = campaign_events(view, wanted, names, patient_ids, campaign.campaign_id)
+        state = sequence_state(members, events, campaign.campaign_id)
         config, cap = settings.policy.sequences, settings.policy.max_contacts
         first = np.full(len(ids), np.datetime64(campaign.start.date(), "D"))
         channel, send_on = next_attempts(inputs, state, first, si.costs(settings),
                                          si.attempt_model(served.bundle), config, cap)
         kept_off = np.where(channel >= 0, RUNNING, resting_until(inputs, state, config, cap))
-        progress = Progress(ids, state.sent + 1, channel, send_on, kept_off.astype("M8[D]"))
-        with self._lock:
-            stale = [k for k in self._progress if k[2:4] == key[2:4]]
-            for k in stale:
-                del self._progress[k]
-            self._progress[key] = progress
-        return progress
+        return (state.sent + 1, channel, send_on, kept_off.astype("M8[D]"),
+                inputs.uplift is not None)
 
     def kept_off(self, served: Served, clinic_id: str) -> tuple[pd.Series | None, object]:
         """Members other lists skip (last day, by patient id) and a key identifying them."""
@@ -253,14 +306,58 @@ class Sequences:
         return until, key
 
 
+def _patched(progress: Progress, which: np.ndarray, planned: tuple) -> Progress:
+    """``progress`` with members ``which`` replaced (copies: a request in flight keeps its
+    own)."""
+    out = []
+    records = due_records(progress.patient_ids[which], planned[0], planned[1])
+    for name, values in zip(("attempt", "channel", "send_on", "kept_off_until", "records"),
+                            (*planned, records), strict=True):
+        array = getattr(progress, name).copy()
+        array[which] = values
+        out.append(array)
+    return Progress(progress.patient_ids, *out)
+
+
+def campaign_events(view: LogView, wanted: np.ndarray, names: np.ndarray,
+                    patient_ids: np.ndarray, campaign_id: str) -> pd.DataFrame:
+    """The sequence events of patients ``wanted`` (by clinic log number) that count for
+    ``campaign_id``: its own, and bookings made any way (the columns ``sequence_state``
+    reads; ``names``: the clinic's campaign ids by number, then None)."""
+    campaign = {c: i for i, c in enumerate(names[:-1])}.get(campaign_id, -2)
+    kind_ok = np.zeros(len(OUTCOME_TYPES) + 1, bool)
+    kind_ok[[OUTCOME_TYPES.index(t) for t in SEQUENCE_EVENT_TYPES]] = True
+    rows = np.flatnonzero(wanted[view.patient] & kind_ok[view.type_] & (
+        (view.campaign == campaign) | (view.type_ == BOOKED)))
+    channels = np.asarray([*CHANNELS, None], dtype=object)
+    kinds = np.asarray(OUTCOME_TYPES, dtype=object)
+    return pd.DataFrame({
+        "patient_id": patient_ids[view.patient[rows]],
+        "campaign_id": names[view.campaign[rows]],
+        "channel": channels[view.channel[rows]],
+        "type": kinds[view.type_[rows]],
+        "at": view.at[rows].view("M8[ns]"),
+    })
+
+
+def due_rows(progress: Progress, on: dt.date) -> np.ndarray:
+    """Members with an attempt to send on day ``on``: planned for it or earlier, not sent."""
+    return np.flatnonzero((progress.channel >= 0)
+                          & (progress.send_on <= np.datetime64(on, "D")))
+
+
+def due_json_list(progress: Progress, on: dt.date) -> bytes:
+    """The due list of day ``on`` as a JSON array (member order), from the cached records."""
+    return b"[" + b",".join(progress.records[due_rows(progress, on)].tolist()) + b"]"
+
+
 def due_frame(progress: Progress, on: dt.date) -> pd.DataFrame:
     """The attempts to send on day ``on``: planned for it or earlier and not sent yet.
 
     Returns:
         Frame ``patient_id``, ``attempt``, ``channel`` (name), in member order.
     """
-    today = np.datetime64(on, "D")
-    rows = np.flatnonzero((progress.channel >= 0) & (progress.send_on <= today))
+    rows = due_rows(progress, on)
     return pd.DataFrame({
         "patient_id": progress.patient_ids[rows],
         "attempt": progress.attempt[rows],

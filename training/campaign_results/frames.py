@@ -131,12 +131,15 @@ def members_of(members: pd.DataFrame, campaign_id: str,
     if (assigned == NAT).any():
         raise ValueError(f"campaign_members.assigned_at: required "
                          f"({int((assigned == NAT).sum())} rows are empty)")
+    return Members(ids, arm, assigned, member_segments(ids, segments), categories, numbers)
+
+
+def member_segments(ids: pd.Index, segments: pd.Series | None) -> np.ndarray:
+    """Each member's segment label (object; None when unknown or without ``segments``)."""
     if segments is None:
-        segment = np.full(len(ids), None, dtype=object)
-    else:
-        segment = segments.reindex(ids).to_numpy(dtype=object)
-        segment = np.where(pd.isna(segment), None, segment)
-    return Members(ids, arm, assigned, segment, categories, numbers)
+        return np.full(len(ids), None, dtype=object)
+    segment = segments.reindex(ids).to_numpy(dtype=object)
+    return np.where(pd.isna(segment), None, segment)
 
 
 def _repeated_codes(codes: np.ndarray) -> int:

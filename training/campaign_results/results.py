@@ -20,7 +20,15 @@ from features.vocabulary import (
     TREATMENT,
 )
 from training.campaign_results.attribution import attribution
-from training.campaign_results.frames import NAT, Events, events_of, members_of, visits_of
+from training.campaign_results.frames import (
+    NAT,
+    Events,
+    Members,
+    Visits,
+    events_of,
+    members_of,
+    visits_of,
+)
 from training.campaign_results.lift import versus_holdout
 from training.campaign_results.outcomes import (
     Sends,
@@ -64,10 +72,17 @@ def campaign_results(
         cost_per_reactivation, roi``; ``versus_holdout`` (see ``lift.versus_holdout``; also
         inside each segment); ``attribution`` (latest-contact rule, labelled).
     """
-    window = settings.features.attribution_days
     m = members_of(members, campaign_id, _segment_series(segments))
-    ev = events_of(events, m, campaign_id)
-    vi = visits_of(visits, m, COMPLETED)
+    return coded_results(m, events_of(events, m, campaign_id), visits_of(visits, m, COMPLETED),
+                         settings, campaign_id)
+
+
+def coded_results(m: Members, ev: Events, vi: Visits, settings: Settings,
+                  campaign_id: str) -> dict[str, object]:
+    """:func:`campaign_results` of members, events and visits already coded
+    (``training.campaign_results.frames``): what a caller holding the coded arrays in
+    memory (the service) computes without building frames."""
+    window = settings.features.attribution_days
     sends = campaign_sends(m, ev, settings.policy.channel_costs)
     booking = first_bookings(m, ev, vi, window)
     kept, revenue = kept_visits(m, ev, vi, booking)

@@ -7,10 +7,12 @@ posts never reach the other tests' lists.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from features.config import Settings
@@ -261,6 +263,79 @@ def test_campaign_results_count_the_posted_sends_and_bookings_against_the_holdou
     assert lift["incremental_bookings"] == 3.0
     assert results["sources"]["visits"].startswith("none")
     assert not any(h in answer.text for h in held)
+
+
+def results_from_the_store(models_dir: Path, campaign_id: str) -> dict:
+    """The campaign's results computed from scratch: frames read from the store, segments
+    from the served snapshot (what ``reactivate results --posted-only`` computes)."""
+    from features.outcomes.frames import load_campaign_frames
+    from training.campaign_results import campaign_results
+    from training.scored_snapshot import latest_snapshot, read_snapshot
+
+    settings = Settings(models_dir=models_dir)
+    snapshot = read_snapshot(latest_snapshot(models_dir))
+    north = snapshot[snapshot["clinic_id"] == "north"]
+    segments = north.set_index("patient_id")["segment"].astype(object)
+    frames = load_campaign_frames(settings, "north", campaign_id, None, None)
+    results = campaign_results(frames.members, frames.events, frames.visits, settings,
+                               campaign_id, segments=segments)
+    return {"clinic_id": "north", **results,
+            "sources": {**frames.sources, "segments": "served scored snapshot"}}
+
+
+def test_results_after_further_batches_equal_results_computed_from_the_store(
+    api, world, models_dir
+) -> None:
+    body = {"clinic_id": "north", "campaign_id": "results-2", "limit": 40,
+            "holdout_share": 0.3, "seed": 5, "explain": False}
+    started = api.post("/campaigns", json=body, headers=auth(world.north_token))
+    assert started.status_code == 200, started.text
+    settings = Settings(models_dir=models_dir)
+    store = OutcomeStore.from_settings(settings)
+    members = store.members_frame("north", "results-2")["patient_id"].tolist()
+    others = [p for p in listed(rank(api, world, limit=200)) if p not in members][:5]
+    rng = np.random.default_rng(11)
+    now = clinic_now(settings).floor("s")
+    kinds = ["sent", "delivered", "replied", "clicked", "opted_out", "booked", "attended",
+             "no_show", "cancelled"]
+
+    def batch(tag: str, size: int) -> list[dict]:
+        events = []
+        for i in range(size):
+            kind = str(rng.choice(kinds))
+            patient = str(rng.choice(members + others))
+            event = {"event_id": f"r2-{tag}-{i}", "patient_id": patient, "type": kind,
+                     "at": (now - dt.timedelta(hours=int(rng.integers(0, 48)))).isoformat()}
+            if kind in ("sent", "delivered", "replied", "clicked", "opted_out"):
+                event["channel"] = str(rng.choice(["sms", "email", "phone"]))
+                event["campaign_id"] = str(rng.choice(["results-2", "results-1"]))
+            if kind == "sent" and rng.random() < 0.5:
+                event["cost"] = round(float(rng.uniform(0.1, 3.0)), 2)
+            if kind == "attended":
+                event["revenue"] = round(float(rng.uniform(20, 400)), 2)
+            events.append(event)
+        return events
+
+    first = api.get("/campaigns/results-2/results", params={"clinic_id": "north"},
+                    headers=auth(world.north_token)).json()
+    assert first["overall"]["contacted"] == 0
+    for b in range(3):
+        assert post(api, world, batch(str(b), 60)).json()["rejected"] == 0
+        answer = api.get("/campaigns/results-2/results", params={"clinic_id": "north"},
+                         headers=auth(world.north_token))
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == json.loads(json.dumps(results_from_the_store(models_dir,
+                                                                             "results-2")))
+    # a batch stored by another writer (``reactivate outcomes import``) is read on the next
+    # request too
+    from features.outcomes.ingest import ingest
+
+    ingest(store, "north", batch("import", 40), pd.Index(members + others), settings)
+    store.close()
+    answer = api.get("/campaigns/results-2/results", params={"clinic_id": "north"},
+                     headers=auth(world.north_token)).json()
+    assert answer == json.loads(json.dumps(results_from_the_store(models_dir, "results-2")))
+    assert answer["overall"]["contacted"] > 0 and answer["versus_holdout"]["holdout"]["members"]
 
 
 def test_campaign_results_are_404_for_an_unknown_campaign_and_403_outside_the_scope(

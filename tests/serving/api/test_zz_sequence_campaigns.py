@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -151,6 +152,50 @@ def test_each_outcome_changes_the_due_list_on_the_very_next_call(api, world) -> 
     post(api, world, [event("sent", replier, "seq-replan", channel, 5),
                       event("replied", replier, "seq-replan", channel, 6)])
     assert due(api, world, "seq-replan", day(30))[replier] == (2, "phone")
+
+
+def fresh_due(models_dir: Path, campaign_id: str, on: dt.date) -> dict[str, tuple]:
+    """The due list a service started afresh on the same store computes (every member
+    planned from every stored outcome), in process."""
+    import json
+
+    from serving.api import campaigns
+    from serving.api.state import ServingState
+
+    settings = Settings(models_dir=models_dir,
+                        policy={"sequences": {"max_attempts": ATTEMPTS}})
+    state = ServingState(settings)
+    state.refresh()
+    outcomes = campaigns.Outcomes(settings)
+    outcomes.filled.join()
+    try:
+        body = json.loads(campaigns.due_json(state.current, outcomes, "north", campaign_id, on))
+    finally:
+        outcomes.close()
+        state.stop()
+    return {d["patient_id"]: (d["attempt"], d["channel"]) for d in body["due"]}
+
+
+def test_due_lists_re_planned_batch_by_batch_equal_a_fresh_services(
+    api, world, models_dir
+) -> None:
+    body = start(api, world, "seq-fresh", limit=40)
+    plans = {r["patient_id"]: r["sequence"] for r in body["treatment"]}
+    ids = sorted(plans)
+    rng = np.random.default_rng(4)
+    days = (0, 7, 14, 30)
+    for b in range(3):
+        events = []
+        for i in range(12):
+            pid = str(rng.choice(ids))
+            kind = str(rng.choice(["sent", "sent", "replied", "clicked", "opted_out", "booked"]))
+            channel = None if kind == "booked" else str(rng.choice(["sms", "email"]))
+            events.append(event(kind, pid, "seq-fresh", channel, b * 100 + i))
+        post(api, world, events)
+        served = {d: due(api, world, "seq-fresh", day(d)) for d in days}
+    assert served[0] != {p: (1, plan[0]["channel"]) for p, plan in plans.items() if plan}
+    for d in days:
+        assert served[d] == fresh_due(models_dir, "seq-fresh", day(d)), d
 
 
 def test_sequence_members_are_kept_off_other_lists_while_running_and_resting(api, world) -> None:
