@@ -104,6 +104,12 @@ class CampaignResults:
             cached = self._segments[key] = (basis, member_segments(members.ids, segments))
         return cached[1]
 
+    def warm_segments(self, clinic_id: str, campaign_id: str, segments: pd.Series,
+                      basis: object) -> None:
+        """Look the campaign's members' segments up ahead of its first results request."""
+        self._segment((clinic_id, campaign_id), self.members(clinic_id, campaign_id).members,
+                      segments, basis)
+
     def results(self, clinic_id: str, campaign_id: str, segments: pd.Series,
                 basis: object) -> dict:
         """The campaign's results from the posted events (every stored batch included).

@@ -136,10 +136,17 @@ class Reactivate:
         self.settings = Settings.from_environment()
         # After each load, freeze the long-lived heap out of the collector's full passes:
         # one such pass held the GIL (and the health checks) for 0.2-0.3 s (serving.api.heap).
-        self.state = ServingState(self.settings, on_swap=heap.settle)
+        self.state = ServingState(self.settings, on_swap=self._swapped)
         self.outcomes = campaigns.Outcomes(self.settings)
         self.pages = ThreadPoolExecutor(self.settings.serving.page_threads, "page")
         self.state.start()
+
+    def _swapped(self) -> None:
+        """A new pair is served: settle the heap, then prepare the stored campaigns for it."""
+        heap.settle()
+        served = self.state.current
+        if served is not None:
+            self.outcomes.warm(served)
 
     async def __is_ready__(self) -> bool:
         """Ready once a valid model and snapshot are loaded.

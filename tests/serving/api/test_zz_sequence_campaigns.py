@@ -198,6 +198,34 @@ def test_due_lists_re_planned_batch_by_batch_equal_a_fresh_services(
         assert served[d] == fresh_due(models_dir, "seq-fresh", day(d)), d
 
 
+def test_a_new_served_pair_prepares_the_stored_campaigns_before_any_request(
+    api, world, models_dir
+) -> None:
+    import json
+
+    from serving.api import campaigns
+    from serving.api.state import ServingState
+
+    start(api, world, "seq-warm", limit=24)
+    settings = Settings(models_dir=models_dir,
+                        policy={"sequences": {"max_attempts": ATTEMPTS}})
+    state = ServingState(settings)
+    state.refresh()
+    outcomes = campaigns.Outcomes(settings)
+    try:
+        served = state.current
+        outcomes.warm(served).join()
+        key = (served.snapshot_key, served.version, "north", "seq-warm")
+        assert key in outcomes.sequences._progress
+        assert ("north", "seq-warm") in outcomes.results._segments
+        body = json.loads(campaigns.due_json(served, outcomes, "north", "seq-warm", day(0)))
+    finally:
+        outcomes.close()
+        state.stop()
+    assert {d["patient_id"]: (d["attempt"], d["channel"]) for d in body["due"]} == fresh_due(
+        models_dir, "seq-warm", day(0))
+
+
 def test_sequence_members_are_kept_off_other_lists_while_running_and_resting(api, world) -> None:
     body = start(api, world, "seq-rest", limit=8)
     pid = next(r["patient_id"] for r in body["treatment"] if len(r["sequence"]) == ATTEMPTS)
