@@ -8,8 +8,10 @@ In process, what the route runs (``serving.api.campaigns.due_json``: the body's 
 HTTP; the campaign is recorded straight in the store, since planning half a million records
 for a ``POST /campaigns`` answer is not what is measured):
 
-1. ``first_after_start``: the first due list after the service started (every member planned
-   from the outcomes stored so far);
+1. ``first_after_start``: the first due list after the service started and prepared the
+   stored campaigns for the served pair (``warm_for_served_pair_s``, off the request path:
+   every member planned from the outcomes stored so far); ``cold_first_ms``: the same request
+   when nothing was prepared (a request that beats the warm-up);
 2. per batch of ``--batch`` outcome events over the treatment members (sends of attempt 1,
    replies, clicks, opt-outs, bookings; through ``post_outcomes``, as ``POST /outcomes``
    does): the post, then the first due list on the start day and on the day the second
@@ -131,6 +133,9 @@ def run(settings: Settings, args: argparse.Namespace) -> dict:
     outcomes = campaigns.Outcomes(settings)
     _filled(outcomes)
     start_s = time.perf_counter() - started
+    started = time.perf_counter()  # as the service does for each newly served pair
+    outcomes.warm(served).join()
+    warm_s = time.perf_counter() - started
     today = clinic_now(settings).date()
     second = today + dt.timedelta(days=settings.policy.sequences.min_gap_days)
 
@@ -139,7 +144,8 @@ def run(settings: Settings, args: argparse.Namespace) -> dict:
 
     first_ms, body = timed_ms(lambda: due(today))
     result = {"first_after_start_ms": first_ms, "due_on_start_day": body.count(b'"attempt"'),
-              "service_start_s": round(start_s, 2), "batches": []}
+              "service_start_s": round(start_s, 2),
+              "warm_for_served_pair_s": round(warm_s, 2), "batches": []}
     for b in range(args.batches):
         events = batch_events(treated, args.batch, 100 + b, clinic_now(settings).floor("s"))
         request = OutcomesRequest.model_validate({"clinic_id": CLINIC, "events": events})
@@ -163,6 +169,9 @@ def run(settings: Settings, args: argparse.Namespace) -> dict:
         CLINIC, CAMPAIGN)[1])
     fresh = campaigns.Outcomes(settings)
     _filled(fresh)
+    # a request that finds nothing prepared plans every member itself (before the warm-up)
+    result["cold_first_ms"], _ = timed_ms(lambda: campaigns.due_json(
+        served, fresh, CLINIC, CAMPAIGN, today))
     scratch = fresh.sequences.progress(served, CLINIC, fresh.sequences.campaign(
         CLINIC, CAMPAIGN)[1])
     fields = ("patient_ids", "attempt", "channel", "send_on", "kept_off_until")
