@@ -88,10 +88,6 @@ class FeatureConfig(BaseModel):
         5.0,
         description="Pseudo-count that shrinks a patient's channel response rate toward the clinic's.",
     )
-    responsiveness_band_strength: float = Field(
-        50.0,
-        description="Pseudo-contacts that shrink an age band's response share on a channel toward the clinic's.",
-    )
     reliability_prior_strength: float = Field(
         4.0, description="Pseudo-count that shrinks no-show and cancel rates toward the clinic's."
     )

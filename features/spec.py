@@ -211,17 +211,6 @@ _DEMOGRAPHICS = [
     _f("demographics", "deceased", "Deceased (current state)", "yes/no", "flag", model=False),
 ]
 
-_RESPONSIVENESS = [
-    _f("responsiveness", "responsiveness", "How readily the patient reacts to any contact, "
-       "pooled over every channel: their reactions over those an average patient of the same "
-       "age would have given to the same contacts, pulled toward 1 (the clinic's spread of "
-       "patients sets how far)", "ratio", model=False, pooled=True),
-    *(_f("responsiveness", f"{ch}_response_pooled", f"Expected chance the patient reacts to a "
-         f"{CHANNEL_WORDS[ch]} contact: their own {CHANNEL_WORDS[ch]} record pulled toward "
-         "their pooled responsiveness times the share of their clinic and age band",
-         "share 0-1", model=False, pooled=True) for ch in CHANNELS),
-]
-
 
 
 @cache
@@ -229,8 +218,7 @@ def declared_features(contacts_window_days: int = DEFAULT_CONTACTS_WINDOW_DAYS
                       ) -> tuple[FeatureSpec, ...]:
     """Every feature column, with the contacts column of that cap window."""
     return tuple(_CADENCE + _EPISODES + _VALUE + _RELIABILITY + _SEGMENTS
-                 + _channel_specs(contacts_window_days) + _DEMOGRAPHICS
-                 + _RESPONSIVENESS)
+                 + _channel_specs(contacts_window_days) + _DEMOGRAPHICS)
 
 
 def feature_names(contacts_window_days: int = DEFAULT_CONTACTS_WINDOW_DAYS) -> tuple[str, ...]:

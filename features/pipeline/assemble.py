@@ -23,7 +23,6 @@ from features.pipeline import (
     demographics,
     episodes,
     reliability,
-    responsiveness,
     segments,
     value,
 )
@@ -33,7 +32,6 @@ from features.vocabulary import as_timestamp
 
 FAMILIES: tuple[str, ...] = (
     "cadence", "episodes", "value", "reliability", "segments", "channels", "demographics",
-    "responsiveness",
 )
 
 StepCallback = Callable[[str], None]
@@ -148,8 +146,6 @@ def build_prepared(
     values.update(channels.columns(ev, settings))
     _step(on_step, "demographics")
     values.update(demographics.columns(prepared.patients, as_of, settings))
-    _step(on_step, "responsiveness")
-    values.update(responsiveness.columns(values, prepared.clinic, settings))
     return typed_frame(values, ev.index, None, settings.policy.max_contacts_window_days)
 
 

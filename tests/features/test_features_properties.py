@@ -27,7 +27,6 @@ CLINIC_PRIOR_COLUMNS = {
     "expected_revenue_per_visit", "noshow_rate", "cancel_rate", "segment_cadence",
     "course_length_typical", "episode_progress", "episode_complete",
     *(f"{ch}_response_rate" for ch in CHANNELS),
-    "responsiveness", *(f"{ch}_response_pooled" for ch in CHANNELS),
 }
 
 
