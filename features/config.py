@@ -211,6 +211,12 @@ class TrainingConfig(BaseModel):
         180, description="L of the pull-forward learner: 'would book eventually' horizon in "
         "days (at least horizon_days).",
     )
+    uplift_tilt: Literal["channel_model", "response"] = Field(
+        "channel_model", description="Channel tilt of the pull-forward learner: "
+        "'channel_model' (the channel model's P(booking | contacted on c)) or 'response' "
+        "(P(reaction | contacted on c), its own booster on past contacts: more extra bookings "
+        "in the top 1,000 on both bench clinics, a lower Qini on the second; docs/training.md).",
+    )
     uplift_max_rounds: int = Field(200, description="Upper bound on boosting rounds per uplift part.")
     default_ordering: Literal["auto", "probability", "incremental_value"] = Field(
         "auto",

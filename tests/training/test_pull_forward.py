@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from features.vocabulary import CHANNELS
+from training.contact_rows import SUFFIXES
 from training.uplift.design import CONTROL
 from training.uplift.pull_forward import PullForwardUplift
 
@@ -74,3 +76,34 @@ def test_the_learner_round_trips_through_plain_json() -> None:
     x, _, _ = _patients(200, 9)
     again = PullForwardUplift.from_dict(model.to_dict())
     np.testing.assert_allclose(again.predict(x), model.predict(x))
+
+
+def _with_channel_columns(x: np.ndarray, keen: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The test matrix plus ``keen`` and every ``<channel>_<suffix>`` column (all unknown)."""
+    names = [*FEATURES, "keen", *(f"{ch}_{s}" for ch in CHANNELS for s in SUFFIXES)]
+    extra = np.full((len(x), len(names) - len(FEATURES) - 1), np.nan, dtype=np.float32)
+    return np.column_stack([x, keen, extra]).astype(np.float32), names
+
+
+def test_the_response_booster_tilts_toward_patients_who_react() -> None:
+    rng = np.random.default_rng(11)
+    x0, p_window, p_long = _patients(20_000, 11)
+    keen = (rng.random(len(x0)) < 0.5).astype(np.float32)
+    x, names = _with_channel_columns(x0, keen)
+    y_window = (rng.random(len(x)) < p_window).astype(float)
+    y_long = np.maximum(y_window, (rng.random(len(x)) < p_long).astype(float))
+    model = PullForwardUplift(names, {}, seed=1, rounds=60).fit(x, y_window, y_long)
+    # past contacts: keen patients react 40 % of the time, the others 5 %, on any channel
+    contacts = pd.DataFrame({"channel": rng.choice(CHANNELS, len(x)),
+                             "responded": (rng.random(len(x)) < np.where(keen > 0, 0.4, 0.05))
+                             .astype(float)})
+    model.fit_response(x, contacts)
+    t = np.where(rng.random(len(x)) < 0.3, CONTROL, rng.integers(0, len(CHANNELS), len(x)))
+    p = p_window + np.where(t >= 0, 0.3 * np.where(keen > 0, 0.4, 0.05) * model.pull(x), 0.0)
+    model.calibrate(x, t, (rng.random(len(x)) < p).astype(float))
+    same_pull = np.array([[1, 0, 0], [1, 0, 0]], dtype=np.float32)
+    pair, _ = _with_channel_columns(same_pull, np.array([1, 0], dtype=np.float32))
+    tau = model.predict(pair, response=np.full((2, len(CHANNELS)), 0.5))  # ignored: own booster
+    assert np.all(tau[0] > 4 * tau[1])  # 0.4 / 0.05 = 8 in truth
+    again = PullForwardUplift.from_dict(model.to_dict())
+    np.testing.assert_allclose(again.predict(pair), tau)

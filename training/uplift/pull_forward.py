@@ -15,8 +15,10 @@ is exactly P(first booking on days W+1 .. L | x): one LightGBM model of that lab
 return model's training rows estimates it (non-negative by construction, and half the
 scoring cost of two models) - plentiful, every patient, every month - labelled by the one booking rule
 (``features.vocabulary.booking_moment`` through ``training.uplift.rows.booked_between``).
-A patient's own readiness to answer on c (the channel model's P(booking | contacted on c),
-over its mean) tilts it: ``uplift_c = k_c x g(x) x r_c(x) / mean r_c``. Only the scale
+A patient's own readiness to answer on c tilts it: ``uplift_c = k_c x g(x) x r_c(x) / mean
+r_c``, with ``r_c`` the channel model's P(booking | contacted on c) (passed in as
+``response``) or, with ``training.uplift_tilt = "response"``, P(reaction | contacted on c)
+from the learner's own response booster (``training.uplift.response``). Only the scale
 ``k_c`` - the share of that pull a contact on c realises - comes from the randomised arms,
 where the data is thin: treated minus holdout booking rate over the mean tilted g, the
 channels' ratios shrunk toward the pooled k by their standard errors. So the thin holdouts
@@ -29,9 +31,11 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 
 from features.vocabulary import CHANNELS
 from training.uplift.design import CONTROL, categorical_columns, fit_booster, lgb_uplift_params
+from training.uplift.response import fit_response, predict_response
 
 BOOKED_FEATURE = "has_booked_appointment"
 
@@ -71,7 +75,21 @@ class PullForwardUplift:
         self.k_ = np.ones(len(CHANNELS))
         self.response_mean_ = None
         self.k_pooled_, self.k_se_ = 1.0, np.full(len(CHANNELS), np.nan)
+        self.response_ = None
         return self
+
+    def fit_response(self, x: np.ndarray, contacts: pd.DataFrame) -> PullForwardUplift:
+        """Fit the tilt's response booster on past contacts (``x``: their return-model
+        matrix); from then on the tilt ignores any ``response`` passed in."""
+        self.response_ = fit_response(x, self.features, self.levels, contacts, self.seed,
+                                      self.threads)
+        return self
+
+    def _own_response(self, X: np.ndarray, response: np.ndarray | None,  # noqa: N803
+                      num_threads: int = 0) -> np.ndarray | None:
+        if getattr(self, "response_", None) is None:
+            return response
+        return predict_response(self.response_, X, self.features, num_threads)
 
     def pull(self, X: np.ndarray, num_threads: int = 0) -> np.ndarray:  # noqa: N803
         """g(x) = P(first booking on days W+1 .. L); 0 for a patient holding a booking."""
@@ -115,6 +133,7 @@ class PullForwardUplift:
         if hold.sum() < 30 or (~hold).sum() < 30:
             return self
         g = self.pull(X)
+        response = self._own_response(X, response)
         if response is not None:
             self.response_mean_ = np.nanmean(response, axis=0)
             tilt = self._tilt(response)
@@ -160,6 +179,7 @@ class PullForwardUplift:
                 (without them, or if calibrated without them, no tilt).
         """
         out = self.pull(X, num_threads)[:, None] * self.k_[None, :]
+        response = self._own_response(X, response, num_threads)
         if response is not None and self.response_mean_ is not None:
             out *= self._tilt(response)
         return out
@@ -173,7 +193,9 @@ class PullForwardUplift:
                 "k": self.k_.tolist(), "k_pooled": self.k_pooled_,
                 "response_mean": None if self.response_mean_ is None
                 else [float(v) for v in self.response_mean_],
-                "k_se": [None if not np.isfinite(s) else float(s) for s in self.k_se_]}
+                "k_se": [None if not np.isfinite(s) else float(s) for s in self.k_se_],
+                "response": None if getattr(self, "response_", None) is None
+                else self.response_.model_to_string()}
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> PullForwardUplift:
@@ -186,4 +208,6 @@ class PullForwardUplift:
         mean = state.get("response_mean")
         obj.response_mean_ = None if mean is None else np.asarray(mean, dtype=float)
         obj.k_se_ = np.array([np.inf if s is None else s for s in state["k_se"]], dtype=float)
+        text = state.get("response")
+        obj.response_ = None if text is None else lgb.Booster(model_str=text)
         return obj
