@@ -119,6 +119,7 @@ def train(
 
     step("channel model")
     contacts = build_contact_rows(tables, prepared, split.validation[0], settings)
+    release_memory()  # one feature build per grid date: gigabytes of freed columns held
     channel = fit_channel_model(contacts, model.features, model.levels, settings)
     ranking = channel_ranking(contacts)
     attempts = fit_attempt_factors(tables.contacts, T, settings.seed)
