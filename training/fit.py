@@ -17,6 +17,7 @@ import pandas as pd
 
 from features.config import Settings
 from features.export.tables import Tables
+from features.memory import release_memory
 from features.pipeline.events import prepare
 from features.simulator.truth_files import Truth
 from features.spec import feature_names
@@ -100,8 +101,10 @@ def train(
     part = {name: rows.loc[rows["as_of"].isin(getattr(split, name))].reset_index(drop=True)
             for name in ("train", "calibration", "validation")}
     available = int(rows.attrs.get("rows_available", len(rows)))
+    counts = {k: int(len(v)) for k, v in part.items()}
     if split.mode == SEPARATE:
         del rows  # the parts hold every row: do not keep a million-row frame twice
+    release_memory()  # what each snapshot date's feature build freed (features.memory)
 
     step("return model")
     choice: dict[str, object] | None = None
@@ -116,6 +119,7 @@ def train(
 
     step("channel model")
     contacts = build_contact_rows(tables, prepared, split.validation[0], settings)
+    release_memory()  # one feature build per grid date: gigabytes of freed columns held
     channel = fit_channel_model(contacts, model.features, model.levels, settings)
     ranking = channel_ranking(contacts)
     attempts = fit_attempt_factors(tables.contacts, T, settings.seed)
@@ -125,6 +129,13 @@ def train(
     uplift, uplift_report = uplift_step(
         tables, prepared, history, contacts, split.validation[0], T, model, channel,
         validation, p_val, truth, settings)
+    # Nothing after this needs the sorted event logs or the training rows: the baselines
+    # and the bundle run at the end of a million-patient run, when memory peaked.
+    n_contacts = int(len(contacts))
+    contacts_available = int(contacts.attrs.get("contacts_available", n_contacts))
+    del prepared, history, contacts, part
+    rows = None  # a short export's cross-fit kept every row (deleted above otherwise)
+    release_memory()
 
     step("baselines")
     # One set of forecasts (BG/NBD fitted once per validation date) for both tables.
@@ -142,13 +153,13 @@ def train(
 
     step("bundle")
     window = split.to_dict() | {
-        "rows": {k: int(len(v)) for k, v in part.items()} | {"validation": int(len(validation))},
+        "rows": counts | {"validation": int(len(validation))},
         "model_choice": choice,
         "not_validated": evaluation["validation"]["not_validated"],
         "rows_available": available,
         "max_training_rows": int(settings.training.max_training_rows),
-        "contacts": int(len(contacts)),
-        "contacts_available": int(contacts.attrs.get("contacts_available", len(contacts))),
+        "contacts": n_contacts,
+        "contacts_available": contacts_available,
         "max_contact_rows": int(settings.training.max_contact_rows),
         "return_trees": int(model.booster.num_trees()),
         "channel_trees": int(channel.booster.num_trees()) if channel else 0,

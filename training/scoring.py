@@ -14,6 +14,7 @@ from scipy.special import expit
 
 from features.config import Settings
 from features.export.tables import Tables
+from features.memory import release_memory
 from features.pipeline.assemble import build_prepared
 from features.pipeline.events import prepare
 from features.vocabulary import CHANNELS, NO_CHANNEL_MODEL
@@ -39,6 +40,7 @@ def score(
     horizon = int(bundle.window.get("horizon_days", settings.horizon_days))  # as trained
     frame = add_context(frame, tables, as_of, horizon, prepared)
     del prepared  # the sorted event logs are not needed to score
+    release_memory()  # ... nor what building the features freed (features.memory)
     return score_features(frame, bundle, settings)
 
 

@@ -27,6 +27,7 @@ from features.export.validation import (
     find_violations,
     missing_required_columns,
 )
+from features.memory import release_memory
 from features.vocabulary import COMPLETED, SCHEDULED, as_timestamp, cutoff
 
 REJECT_COLUMNS = ("table", "data_row", "spreadsheet_row", "reason")
@@ -189,7 +190,10 @@ def load_frames(
     report.rejects = (
         pd.concat(reject_frames, ignore_index=True) if reject_frames else pd.DataFrame()
     )
-    return LoadResult(tables=_assemble(kept, gaps, export_ts, provided), report=report)
+    tables = _assemble(kept, gaps, export_ts, provided)
+    del kept, parsed
+    release_memory()  # the parse buffers: half a GB at a million patients (features.memory)
+    return LoadResult(tables=tables, report=report)
 
 
 def empty_tables(raw_tables: Mapping[str, pa.Table]) -> list[Violation]:

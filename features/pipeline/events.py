@@ -158,27 +158,25 @@ def prepare(tables: Tables) -> Prepared:
     pid = ids_to_codes(frame["patient_id"], ids)
     status_code = codes_in(frame["status"], VISIT_STATUSES, missing=COMPLETED_CODE)
     status_code = status_code.astype(np.int8)
-    service, services = codes_of(frame["service"])
-    provider, providers = codes_of(frame["provider_id"])
-    location, locations = codes_of(frame["location_id"])
+    # int32 codes from the start (what the log keeps): each int64 copy of a ten-million-row
+    # column is 80 MB, and this function ran at the nightly job's memory peak.
+    service, services = _codes32(frame["service"])
+    provider, providers = _codes32(frame["provider_id"])
+    location, locations = _codes32(frame["location_id"])
     visit_at = frame["visit_at"].to_numpy("datetime64[ns]")
-    (ordinal,), span = time_ordinals(visit_at)
-    keep = pid >= 0
-    order = np.flatnonzero(keep)[order_by([
-        (pid[keep], len(ids)), (ordinal[keep], span), shifted(status_code[keep].astype(np.int64)),
-        shifted(service[keep]), shifted(provider[keep]), shifted(location[keep]),
-    ], stable=False)]
+    order = _visit_order(pid, len(ids), visit_at, status_code, service, provider, location)
     visit_at = visit_at[order]
     booked_at = frame["booked_at"].to_numpy("datetime64[ns]")[order]
     visits = VisitLog(
         pid=pid[order],
         day=day_number(visit_at),
         status=status_code[order],
-        service=service[order].astype(np.int32),
-        provider=provider[order].astype(np.int32),
-        location=location[order].astype(np.int32),
+        service=service[order],
+        provider=provider[order],
+        location=location[order],
         revenue=frame["revenue"].to_numpy(np.float64)[order],
     )
+    del pid, status_code, service, provider, location
     booking_at = booking_moment(booked_at, visit_at)
     contacts = None if tables.contacts is None else _contact_log(tables.contacts, ids)
     credited = (np.full(len(order), -1, dtype=np.int64) if contacts is None
@@ -191,6 +189,26 @@ def prepare(tables: Tables) -> Prepared:
         export_date=pd.Timestamp(tables.export_date),
         revenue_provided=_has_revenue(tables),
     )
+
+
+def _codes32(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``codes_of`` with int32 codes."""
+    codes, labels = codes_of(values)
+    return codes.astype(np.int32), labels
+
+
+def _visit_order(pid: np.ndarray, n: int, visit_at: np.ndarray, *codes: np.ndarray
+                 ) -> np.ndarray:
+    """Positions of the visits of known patients (``pid >= 0``), sorted by patient, time
+    and then ``codes`` (status, service, provider, location); missing codes sort first."""
+    (ordinal,), span = time_ordinals(visit_at)
+    keep = pid >= 0
+    if keep.all():  # the usual case: no row to leave out, so no filtered copies
+        return order_by([(pid, n), (ordinal, span), *(shifted(c) for c in codes)],
+                        stable=False)
+    return np.flatnonzero(keep)[order_by(
+        [(pid[keep], n), (ordinal[keep], span), *(shifted(c[keep]) for c in codes)],
+        stable=False)]
 
 
 def _has_revenue(tables: Tables) -> bool:

@@ -23,7 +23,7 @@ def ids_to_codes(values: pd.Series | np.ndarray, ids: pd.Index) -> np.ndarray:
     the values first (ten million visit ids: about a second less), and a missing value can
     never borrow the code of another.
     """
-    return ids.get_indexer(np.asarray(values, dtype=object)).astype(np.int64)
+    return ids.get_indexer(np.asarray(values, dtype=object)).astype(np.int64, copy=False)
 
 
 def codes_in(values: pd.Series, labels: Sequence[str], missing: int = -1) -> np.ndarray:
@@ -37,7 +37,7 @@ def codes_in(values: pd.Series, labels: Sequence[str], missing: int = -1) -> np.
 def codes_of(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes in sorted-label order (-1 = missing) and the labels as an object array."""
     codes, labels = pd.factorize(values, sort=True)
-    return codes.astype(np.int64), np.asarray(labels, dtype=object)
+    return codes.astype(np.int64, copy=False), np.asarray(labels, dtype=object)
 
 
 def labels_at(labels: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -87,11 +87,16 @@ def order_by(keys: Sequence[tuple[np.ndarray, int]], stable: bool = True) -> np.
         groups[-1].append((codes, card))
         total *= card
     order = None
+    n = len(keys[0][0])
+    term = np.empty(n, dtype=np.int64)  # one scratch array: keys may be narrow (int8, int32)
     for group in groups:
-        packed = np.zeros(len(keys[0][0]), dtype=np.int64)
+        packed = np.zeros(n, dtype=np.int64)
         multiplier = 1
         for codes, card in group:
-            packed += (codes if order is None else codes[order]).astype(np.int64) * multiplier
+            term[:] = codes if order is None else codes[order]
+            if multiplier != 1:
+                term *= multiplier
+            packed += term
             multiplier *= card
         kind = "quicksort" if not stable and len(groups) == 1 else "stable"
         step = np.argsort(packed, kind=kind)
