@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import sqlalchemy as sa
 
@@ -33,8 +35,18 @@ def start(models_dir: Path, tokens: Path, port: int, log: Path) -> subprocess.Po
 
 
 def kill_9(process: subprocess.Popen) -> None:
+    """SIGKILL the server's session and every process it spawned.
+
+    BentoML's workers do not always stay in the server's process group: killing the group
+    alone left a worker running (holding its port and the store) after the test.
+    """
+    workers = psutil.Process(process.pid).children(recursive=True)
     os.killpg(process.pid, signal.SIGKILL)
+    for worker in workers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.kill()
     process.wait(timeout=30)
+    psutil.wait_procs(workers, timeout=30)
 
 
 def stored_ids(models_dir: Path, prefix: str) -> int:
