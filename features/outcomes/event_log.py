@@ -79,10 +79,10 @@ class ClinicLog:
         numbers = self.patients
         found = np.fromiter((numbers.setdefault(p, len(numbers)) for p in uniques),
                             dtype=np.int64, count=len(uniques))
-        grown = len(numbers) - len(self.ids)
-        if grown:
-            new_ids = np.empty(grown, dtype=object)
-            new_ids[:] = list(numbers)[len(self.ids):]
+        new = found >= len(self.ids)  # numbered just now, in the order of ``uniques``
+        if new.any():
+            new_ids = np.empty(int(new.sum()), dtype=object)
+            new_ids[:] = np.asarray(uniques, dtype=object)[new]
             self.ids = np.concatenate([self.ids, new_ids])
         return found[codes] if len(codes) else np.zeros(0, np.int64)
 
