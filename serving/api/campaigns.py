@@ -41,9 +41,9 @@ from serving.targeting.outcome_policy import COLUMNS as POLICY_COLUMNS
 from serving.targeting.outcome_policy import POLICY_EVENT_TYPES, OutcomeOverlay
 from serving.targeting.ranking import Selection
 
-# the request fields stored with the campaign (``sequence`` marks a sequence campaign)
 logger = logging.getLogger(__name__)
 
+# the request fields stored with the campaign (``sequence`` marks a sequence campaign)
 RANK_FIELDS: tuple[str, ...] = tuple(
     f for f in CampaignRequest.model_fields if f not in ("campaign_id", "name", "holdout_share",
                                                          "seed", "clinic_id")
