@@ -10,7 +10,7 @@ in both modes, without failing the load.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,8 @@ import pyarrow as pa
 from features.config import Settings
 from features.export.parsing import ParsedTable, parse_table, raw_rows
 from features.export.sources import TABLE_NAMES, as_arrow, read_source
-from features.export.tables import Tables, conform
+from features.export.tables import PatientRows, Tables, conform
+from features.export.text_columns import TextCodes
 from features.export.validation import (
     ContractError,
     Violation,
@@ -155,6 +156,7 @@ def load_frames(
     gaps: dict[str, set[str]] = {}  # per table, the columns with a missing value in kept rows
     reject_frames: list[pd.DataFrame] = []
     known: pd.Index | pa.Array | None = None
+    id_codes: dict[str, TextCodes] = {}  # the kept rows' patient id codes, per table
     for name in TABLE_NAMES:
         if name not in parsed:
             continue
@@ -172,6 +174,10 @@ def load_frames(
         gaps[name] = {c for c in table.present.columns
                       if not table.present[c].to_numpy()[keep if bad_rows else slice(None)].all()}
         reject_frames.append(_rejects(name, table, bad_rows))
+        coded = table.codes.get("patient_id")
+        if name in PATIENT_ROW_TABLES and isinstance(coded, TextCodes):
+            id_codes[name] = TextCodes(coded.codes[keep] if bad_rows else coded.codes,
+                                       coded.values)
         report.read[name] = len(table.frame)
         report.accepted[name] = int(keep.sum())
         report.rejected[name] = len(bad_rows)
@@ -190,8 +196,8 @@ def load_frames(
     report.rejects = (
         pd.concat(reject_frames, ignore_index=True) if reject_frames else pd.DataFrame()
     )
-    tables = _assemble(kept, gaps, export_ts, provided)
-    del kept, parsed
+    tables = _with_patient_rows(_assemble(kept, gaps, export_ts, provided), id_codes)
+    del kept, parsed, id_codes
     release_memory()  # the parse buffers: half a GB at a million patients (features.memory)
     return LoadResult(tables=tables, report=report)
 
@@ -329,6 +335,27 @@ def _assemble(
         has_patients_table=has_patients,
         provided_columns=provided,
     )
+
+
+PATIENT_ROW_TABLES = ("visits", "contacts")
+
+
+def _with_patient_rows(tables: Tables, id_codes: dict[str, TextCodes]) -> Tables:
+    """``tables`` with each visit's and contact's patient position (``Tables.patient_rows``),
+    from the codes the parse already made: one lookup per distinct id, not one per row."""
+    ids = pd.Index(tables.patients["patient_id"].astype(object))
+    if not ids.is_unique:  # positions would be ambiguous; prepare maps the ids itself
+        return tables
+    rows = {}
+    for name, coded in id_codes.items():
+        frame = getattr(tables, name)
+        if frame is None or len(frame) != len(coded.codes):
+            continue
+        lookup = np.append(ids.get_indexer(coded.values.to_numpy(zero_copy_only=False)), -1)
+        positions = lookup[np.where(coded.codes >= 0, coded.codes, len(coded.values))]
+        rows[name] = PatientRows.of(positions.astype(np.int64, copy=False), frame,
+                                    tables.patients)
+    return replace(tables, patient_rows=rows) if rows else tables
 
 
 def _with_columns(frame: pd.DataFrame, **columns: pd.Series) -> pd.DataFrame:

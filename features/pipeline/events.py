@@ -155,7 +155,7 @@ def prepare(tables: Tables) -> Prepared:
     ids = pd.Index(patients["patient_id"].astype(object), name="patient_id")
     clinic, clinics = codes_of(patients["clinic_id"].fillna("default"))
     frame = tables.visits
-    pid = ids_to_codes(frame["patient_id"], ids)
+    pid = _patient_codes(tables, "visits", ids)
     status_code = codes_in(frame["status"], VISIT_STATUSES, missing=COMPLETED_CODE)
     status_code = status_code.astype(np.int8)
     # int32 codes from the start (what the log keeps): each int64 copy of a ten-million-row
@@ -178,7 +178,8 @@ def prepare(tables: Tables) -> Prepared:
     )
     del pid, status_code, service, provider, location
     booking_at = booking_moment(booked_at, visit_at)
-    contacts = None if tables.contacts is None else _contact_log(tables.contacts, ids)
+    contacts = None if tables.contacts is None else _contact_log(
+        tables.contacts, _patient_codes(tables, "contacts", ids))
     credited = (np.full(len(order), -1, dtype=np.int64) if contacts is None
                 else credited_contacts(visits.pid, booking_at, contacts.pid, contacts.sent_at,
                                        contacts.channel))
@@ -223,8 +224,14 @@ def _has_revenue(tables: Tables) -> bool:
     return bool(tables.visits["revenue"].notna().any())
 
 
-def _contact_log(frame: pd.DataFrame, ids: pd.Index) -> ContactLog:
-    pid = ids_to_codes(frame["patient_id"], ids)
+def _patient_codes(tables: Tables, table: str, ids: pd.Index) -> np.ndarray:
+    """Each row's patient position: the loader's when it left them for this frame
+    (``Tables.patient_positions``), else one hash lookup per row."""
+    known = tables.patient_positions(table)
+    return known if known is not None else ids_to_codes(getattr(tables, table)["patient_id"], ids)
+
+
+def _contact_log(frame: pd.DataFrame, pid: np.ndarray) -> ContactLog:
     channel = codes_in(frame["channel"], CHANNELS)
     keep = (pid >= 0) & (channel >= 0)
     sent = frame["sent_at"].to_numpy("datetime64[ns]")[keep]
