@@ -78,9 +78,13 @@ def prepare_frame(frame: pd.DataFrame, numeric: list[str], categorical: list[str
 
 
 def evidently_run(
-    cur: pd.DataFrame, ref: pd.DataFrame, plan: ColumnPlan, score_on: bool, settings: Settings
+    cur: pd.DataFrame, ref: pd.DataFrame, plan: ColumnPlan, score_on: bool, settings: Settings,
+    count: bool = True,
 ):
-    """One Evidently report: the drift preset on the features, PSI on the score."""
+    """One Evidently report: the drift preset on the features, PSI on the score.
+
+    ``count=False`` leaves out the drifted-columns count (for a report of some columns only,
+    where it would count those alone)."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
 
@@ -92,7 +96,7 @@ def evidently_run(
     # DriftedColumnsCount plus one ValueDrift per column is what DataDriftPreset expands to,
     # minus the preset's summary table, which recomputes every test and doubles the run time.
     metrics: list[Any] = [ValueDrift(column=c) for c in plan.tested]
-    if plan.tested:
+    if plan.tested and count:
         share = settings.monitoring.drifted_share_threshold
         metrics.insert(0, DriftedColumnsCount(columns=plan.tested, drift_share=share))
     if score_on:

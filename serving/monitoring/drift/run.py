@@ -9,6 +9,7 @@ run is flagged, so a flagged night always leaves a report to look at.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def run_drift(
     channel = channel_mix(cur, ref, cfg.channel_shift_threshold)
     reasons = _reasons(share, drifted, plan, score, channel, settings)
     if html or reasons:
-        snapshot = snapshot or evidently_run(cur, ref, plan, score_on, settings)
+        snapshot = snapshot or _report(cur, ref, plan, score_on, settings, html, drifted)
         write_atomically(html_path, lambda p: snapshot.save_html(str(p)))
     summary: dict[str, Any] = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -120,6 +121,24 @@ def run_drift(
     summary = _json_safe(summary)
     write_atomically(json_path, lambda p: p.write_text(json.dumps(summary, indent=2, allow_nan=False)))
     return summary
+
+
+def _report(cur: pd.DataFrame, ref: pd.DataFrame, plan: ColumnPlan, score_on: bool,
+            settings: Settings, asked: bool, drifted: list[str]):  # noqa: ANN202
+    """Evidently's report: of every column when asked; on a flagged night, of what moved.
+
+    Why not every column on a flagged night: the JSON summary already holds them all, and
+    Evidently draws each column as it computes (at a million patients: 8.2 s for 64 columns
+    and their drifted-share count, against 0.3 s to write the file), so a night flagged by
+    its score or two columns showed 62 unremarkable charts and took 15 s instead of ~6.
+    """
+    if asked:
+        return evidently_run(cur, ref, plan, score_on, settings)
+    moved = [c for c in plan.tested if c in set(drifted)]
+    if not moved and not score_on:  # flagged by the channel mix alone: nothing narrower
+        return evidently_run(cur, ref, plan, score_on, settings)
+    return evidently_run(cur, ref, replace(plan, tested=moved), score_on, settings,
+                         count=False)
 
 
 def channel_mix(

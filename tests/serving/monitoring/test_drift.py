@@ -250,3 +250,20 @@ def test_the_reference_channels_follow_the_channel_choice_scoring_makes(trained_
     mix = c.drift["channel_mix"]
     assert mix["shifted"] is False, mix
     assert mix["total_variation"] < 0.1
+
+
+def test_a_flagged_nights_report_draws_what_moved_and_an_asked_one_everything(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Flagged by the score alone, the unasked report draws the score, not the four
+    unremarkable columns; asked for (``--html``), it draws every column."""
+    cur, ref = _frame(2000, 1, score_shift=0.25), _frame(2000, 2)
+    flagged = run_drift(cur, ref, settings, tmp_path, stem="flagged")
+    asked = run_drift(cur, ref, settings, tmp_path, stem="asked", html=True)
+    assert flagged["drifted_columns"] == [] and flagged["score"]["drifted"]
+    assert flagged["columns"] == asked["columns"]  # the summary keeps every column
+    unasked_html = Path(flagged["html_path"]).read_text()
+    asked_html = Path(asked["html_path"]).read_text()
+    assert "return_probability" in unasked_html
+    for column in ("days_since_last_visit", "visits_12m", "age_years"):
+        assert column in asked_html and column not in unasked_html, column
