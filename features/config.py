@@ -211,7 +211,7 @@ class TrainingConfig(BaseModel):
         180, description="L of the pull-forward learner: 'would book eventually' horizon in "
         "days (at least horizon_days).",
     )
-    uplift_tilt: Literal["channel_model", "response"] = Field(
+    uplift_tilt: Literal["channel_model", "response", "reaction"] = Field(
         "channel_model", description="Channel tilt of the pull-forward learner: "
         "'channel_model' (the channel model's P(booking | contacted on c)) or 'response' "
         "(P(reaction | contacted on c), its own booster on past contacts: more extra bookings "

@@ -35,6 +35,7 @@ import pandas as pd
 
 from features.vocabulary import CHANNELS
 from training.uplift.design import CONTROL, categorical_columns, fit_booster, lgb_uplift_params
+from training.uplift.reaction import ReactionModel, fit_reaction
 from training.uplift.response import fit_response, predict_response
 
 BOOKED_FEATURE = "has_booked_appointment"
@@ -76,6 +77,7 @@ class PullForwardUplift:
         self.response_mean_ = None
         self.k_pooled_, self.k_se_ = 1.0, np.full(len(CHANNELS), np.nan)
         self.response_ = None
+        self.reaction_ = None
         return self
 
     def fit_response(self, x: np.ndarray, contacts: pd.DataFrame) -> PullForwardUplift:
@@ -85,8 +87,16 @@ class PullForwardUplift:
                                       self.threads)
         return self
 
+    def fit_reaction(self, x: np.ndarray, contacts: pd.DataFrame) -> PullForwardUplift:
+        """Fit the tilt's log-linear reaction model on past contacts
+        (``training.uplift.reaction``); from then on the tilt ignores any ``response``."""
+        self.reaction_ = fit_reaction(x, self.features, contacts)
+        return self
+
     def _own_response(self, X: np.ndarray, response: np.ndarray | None,  # noqa: N803
                       num_threads: int = 0) -> np.ndarray | None:
+        if getattr(self, "reaction_", None) is not None:
+            return self.reaction_.predict(X)
         if getattr(self, "response_", None) is None:
             return response
         return predict_response(self.response_, X, self.features, num_threads)
@@ -135,7 +145,7 @@ class PullForwardUplift:
         g = self.pull(X)
         response = self._own_response(X, response)
         if response is not None:
-            self.response_mean_ = np.nanmean(response, axis=0)
+            self.response_mean_ = np.full(len(CHANNELS), np.nanmean(response))
             tilt = self._tilt(response)
             g = np.where(t >= 0, g * tilt[np.arange(len(t)), np.maximum(t, 0)],
                          g * np.nanmean(tilt, axis=1))
@@ -195,7 +205,9 @@ class PullForwardUplift:
                 else [float(v) for v in self.response_mean_],
                 "k_se": [None if not np.isfinite(s) else float(s) for s in self.k_se_],
                 "response": None if getattr(self, "response_", None) is None
-                else self.response_.model_to_string()}
+                else self.response_.model_to_string(),
+                "reaction": None if getattr(self, "reaction_", None) is None
+                else self.reaction_.to_dict()}
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> PullForwardUplift:
@@ -210,4 +222,6 @@ class PullForwardUplift:
         obj.k_se_ = np.array([np.inf if s is None else s for s in state["k_se"]], dtype=float)
         text = state.get("response")
         obj.response_ = None if text is None else lgb.Booster(model_str=text)
+        reaction = state.get("reaction")
+        obj.reaction_ = None if reaction is None else ReactionModel.from_dict(reaction)
         return obj
