@@ -77,33 +77,47 @@ class ReactionModel:
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """``(n, channels)`` reaction chances of a return-model matrix."""
+        """``(n, channels)`` reaction chances of a return-model matrix (float32: the
+        scoring path computes it for every patient)."""
         shared, own = self._parts(x)
-        b = self.coef_
-        z = (b[:N_CHANNELS][None, :] + b[N_CHANNELS:2 * N_CHANNELS][None, :] * self._age(x)[:, None]
-             + (shared @ b[2 * N_CHANNELS:2 * N_CHANNELS + 3])[:, None] + b[-1] * own)
-        return 1.0 / (1.0 + np.exp(-z))
+        b = self.coef_.astype(np.float32)
+        z = own * b[-1]
+        z += shared @ b[2 * N_CHANNELS:2 * N_CHANNELS + 3][:, None]
+        z += self._age(x)[:, None] * b[N_CHANNELS:2 * N_CHANNELS][None, :]
+        z += b[:N_CHANNELS][None, :]
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        z += 1.0
+        return np.reciprocal(z, out=z)
 
     def _column(self, x: np.ndarray, name: str) -> np.ndarray:
         if name not in self.features:
-            return np.zeros(len(x))
-        return np.asarray(x[:, self.features.index(name)], dtype=float)
+            return np.zeros(len(x), dtype=np.float32)
+        return np.asarray(x[:, self.features.index(name)], dtype=np.float32)
 
     def _age(self, x: np.ndarray) -> np.ndarray:
-        age = self._column(x, AGE) if AGE in self.features else np.full(len(x), 50.0)
-        return np.nan_to_num((age - 50.0) / 15.0, nan=0.0)
+        if AGE not in self.features:
+            return np.zeros(len(x), dtype=np.float32)
+        return np.nan_to_num((self._column(x, AGE) - 50.0) / 15.0, nan=0.0)
 
     def _parts(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(n, 3)`` channel-free terms and ``(n, channels)`` own-channel ratio."""
-        sent = np.column_stack([np.nan_to_num(self._column(x, f"{c}_sent")) for c in CHANNELS])
-        got = np.column_stack([np.nan_to_num(self._column(x, f"{c}_responses"))
-                               for c in CHANNELS])
-        expected = sent * self.rates_[None, :]
-        overall = np.log((got.sum(1) + PRIOR) / (expected.sum(1) + PRIOR))
-        own = np.log((got + PRIOR) / (expected + PRIOR))
-        no_show = np.where(np.isnan(v := self._column(x, NO_SHOW)), self.fill_[0], v)
-        cancel = np.where(np.isnan(v := self._column(x, CANCEL)), self.fill_[1], v)
-        return np.column_stack([no_show, cancel, overall]), own
+        """``(n, 3)`` channel-free terms and ``(n, channels)`` own-channel ratio (float32)."""
+        n = len(x)
+        rates = self.rates_.astype(np.float32)
+        got = np.empty((n, N_CHANNELS), dtype=np.float32)
+        expected = np.empty((n, N_CHANNELS), dtype=np.float32)
+        for c, ch in enumerate(CHANNELS):
+            got[:, c] = np.nan_to_num(self._column(x, f"{ch}_responses"))
+            expected[:, c] = np.nan_to_num(self._column(x, f"{ch}_sent")) * rates[c]
+        shared = np.empty((n, 3), dtype=np.float32)
+        for j, (name, fill) in enumerate(((NO_SHOW, self.fill_[0]), (CANCEL, self.fill_[1]))):
+            v = self._column(x, name)
+            shared[:, j] = np.where(np.isnan(v), np.float32(fill), v)
+        shared[:, 2] = np.log((got.sum(1) + PRIOR) / (expected.sum(1) + PRIOR))
+        got += PRIOR
+        expected += PRIOR
+        got /= expected
+        return shared, np.log(got, out=got)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""
