@@ -67,12 +67,17 @@ def main() -> None:
                     help="rows of the scoring timing (0: skip it)")
     ap.add_argument("--learners", default=",".join(LEARNER_KINDS),
                     help="comma-separated learners to compare (default: all)")
+    ap.add_argument("--tilt", choices=("channel_model", "response", "reaction"), default=None,
+                    help="the pull-forward learner's channel tilt (default: the setting's)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     second = args.clinic == "second"
     args.seed = args.seed if args.seed is not None else (SECOND_SEED if second else 42)
     args.out = args.out or (RESULTS.with_name("uplift_second.json") if second else RESULTS)
     settings = Settings()
+    if args.tilt:
+        settings = settings.model_copy(update={"training": settings.training.model_copy(
+            update={"uplift_tilt": args.tilt})})
     sim = simulate(args.patients, args.seed, config=second_clinic() if second else None)
     tables = sim.tables
     T = pd.Timestamp(tables.export_date).normalize()
@@ -90,6 +95,7 @@ def main() -> None:
     channel = fit_channel_model(contacts, model.features, model.levels, settings)
     history = pd.concat([part["train"], part["calibration"]], ignore_index=True)
     out: dict[str, object] = {"clinic": args.clinic, "patients": args.patients, "seed": args.seed,
+                              "uplift_tilt": settings.training.uplift_tilt,
                               "validation_as_of": str(val.date()), "learners": {}}
     for kind in args.learners.split(","):
         s = settings.model_copy(update={"training": settings.training.model_copy(

@@ -211,11 +211,13 @@ class TrainingConfig(BaseModel):
         180, description="L of the pull-forward learner: 'would book eventually' horizon in "
         "days (at least horizon_days).",
     )
-    uplift_tilt: Literal["channel_model", "response"] = Field(
-        "channel_model", description="Channel tilt of the pull-forward learner: "
-        "'channel_model' (the channel model's P(booking | contacted on c)) or 'response' "
-        "(P(reaction | contacted on c), its own booster on past contacts: more extra bookings "
-        "in the top 1,000 on both bench clinics, a lower Qini on the second; docs/training.md).",
+    uplift_tilt: Literal["channel_model", "response", "reaction"] = Field(
+        "reaction", description="Channel tilt of the pull-forward learner: 'reaction' (a "
+        "log-linear P(reaction | contacted on c) from the channel, the age gradient of each "
+        "channel, no-shows, cancellations and past reactions against those expected: the most "
+        "extra bookings in the top 1,000 on both bench clinics), 'channel_model' (the channel "
+        "model's P(booking | contacted on c)) or 'response' (a booster of reactions on past "
+        "contacts); docs/training.md.",
     )
     uplift_max_rounds: int = Field(200, description="Upper bound on boosting rounds per uplift part.")
     default_ordering: Literal["auto", "probability", "incremental_value"] = Field(

@@ -107,3 +107,62 @@ def test_the_response_booster_tilts_toward_patients_who_react() -> None:
     assert np.all(tau[0] > 4 * tau[1])  # 0.4 / 0.05 = 8 in truth
     again = PullForwardUplift.from_dict(model.to_dict())
     np.testing.assert_allclose(again.predict(pair), tau)
+
+
+def _reaction_contacts(n: int, seed: int) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Contacts whose reaction chance is a known product: channel base x age gradient x the
+    patient's responsiveness, which shows in their no-show rate and their past answers."""
+    rng = np.random.default_rng(seed)
+    names = ["age_years", "noshow_rate", "cancel_rate",
+             *(f"{c}_{s}" for c in CHANNELS for s in ("sent", "responses"))]
+    keen = rng.normal(size=n)
+    age = rng.uniform(20, 80, n)
+    noshow = 1 / (1 + np.exp(2.5 + 0.8 * keen + 0.3 * rng.normal(size=n)))
+    base, slope = np.array([0.10, 0.05, 0.20, 0.03]), np.array([-0.4, -0.2, 0.4, 0.3])
+    own = np.exp(0.5 * keen)
+    sent = rng.poisson(2.0, (n, len(CHANNELS)))
+    got = rng.binomial(sent, np.clip(base[None, :] * own[:, None], 0, 1))
+    x = np.column_stack([age, noshow, np.full(n, 0.05),
+                         *(v for c in range(len(CHANNELS)) for v in (sent[:, c], got[:, c]))])
+    code = rng.integers(0, len(CHANNELS), n)
+    p = np.clip(base[code] * np.exp(slope[code] * (age - 50) / 15) * own, 0, 1)
+    return x.astype(np.float32), names, code, (rng.random(n) < p).astype(float)
+
+
+def test_the_reaction_model_recovers_channel_age_and_the_patients_own_responsiveness() -> None:
+    from training.uplift.reaction import ReactionModel
+
+    x, names, code, y = _reaction_contacts(40_000, 21)
+    model = ReactionModel(names).fit(x, code, y)
+    b = model.coef_
+    assert np.argmax(b[: len(CHANNELS)]) == 2 and np.argmin(b[: len(CHANNELS)]) == 3
+    assert b[len(CHANNELS)] < 0 < b[len(CHANNELS) + 2]  # sms falls with age, phone rises
+    assert b[2 * len(CHANNELS)] < 0  # more no-shows, fewer reactions
+    assert b[-1] > 0 or b[-2] > 0  # past answers above the expected ones: more reactions
+    r = model.predict(x)
+    assert r.shape == (len(x), len(CHANNELS))
+    np.testing.assert_allclose(r.mean(axis=0), [y[code == c].mean() for c in range(4)],
+                               atol=0.01)
+    again = ReactionModel.from_dict(model.to_dict())
+    np.testing.assert_allclose(again.predict(x[:50]), r[:50])
+
+
+def test_the_reaction_tilt_keeps_each_channels_level_and_survives_a_round_trip() -> None:
+    x0, names, code, y = _reaction_contacts(20_000, 22)
+    x = np.column_stack([np.ones(len(x0)), np.zeros(len(x0)), np.zeros(len(x0)), x0]
+                        ).astype(np.float32)
+    names = [*FEATURES, *names]
+    rng = np.random.default_rng(23)
+    y_long = (rng.random(len(x)) < 0.5).astype(float)
+    model = PullForwardUplift(names, {}, seed=1, rounds=20).fit(x, np.zeros(len(x)), y_long)
+    contacts = pd.DataFrame({"channel": np.asarray(CHANNELS)[code], "responded": y})
+    model.fit_reaction(x, contacts)
+    t = np.where(rng.random(len(x)) < 0.3, CONTROL, code)
+    model.calibrate(x, t, (rng.random(len(x)) < 0.05 + np.where(t >= 0, 0.02, 0)).astype(float))
+    assert np.allclose(model.response_mean_, model.response_mean_[0])  # one pooled mean
+    tau = model.predict(x, response=np.full((len(x), len(CHANNELS)), 0.5))  # ignored
+    r = model.reaction_.predict(x)
+    np.testing.assert_allclose(tau / tau[:, [0]], (model.k_ * r) / (model.k_[0] * r[:, [0]]),
+                               rtol=1e-6)
+    again = PullForwardUplift.from_dict(model.to_dict())
+    np.testing.assert_allclose(again.predict(x[:100]), tau[:100], rtol=1e-6)

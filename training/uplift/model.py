@@ -132,6 +132,8 @@ def fit_uplift(
         learner.fit(model_matrix(rows, model), y_window, y_long)
         if settings.training.uplift_tilt == "response":
             learner.fit_response(model_matrix(contact_rows, model), contact_rows)
+        elif settings.training.uplift_tilt == "reaction":
+            learner.fit_reaction(model_matrix(contact_rows, model), contact_rows)
         learner.calibrate(x_m, t_m, y_m, response)
         n_hold = int((t_m == CONTROL).sum())
         reason = (f"pull-forward estimate from {len(rows):,} patient-months, its scale from "

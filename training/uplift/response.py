@@ -6,8 +6,10 @@ patient reacts on c is what tells two patients with the same pull apart. And rea
 the far denser label: on the second bench clinic 3.2 % of past contacts got one against
 0.5 % credited with a booking, so the channel model's P(booking | contacted on c) (the
 default tilt) learns mostly the patient's own booking chance, which the pull already holds.
-Used when ``training.uplift_tilt = "response"``: more extra bookings in the top 1,000 on both
-bench clinics, but a lower whole-list Qini on the second and few trees (early-stopped).
+Used when ``training.uplift_tilt = "response"``: measured below the log-linear reaction
+model (``training.uplift.reaction``, the default) on both bench clinics - the booster
+early-stops at few trees on the thin label and ranks patients within a channel little better
+than chance.
 Fitted on the channel model's contact rows (features as of before each contact, channel
 randomised by the campaigns) with their ``responded`` label, in the channel-aware layout of
 ``training.uplift.design``; measured in ``docs/training.md``.
