@@ -56,6 +56,24 @@ def second_clinic() -> SimConfig:
                            fatigue_other=0.9, deaf_channel_share=0.15, campaign_holdout=0.2)
 
 
+def fit_base_models(tables: Tables, T: pd.Timestamp, settings: Settings) -> tuple:  # noqa: N803
+    """What the uplift learners stand on, fitted as ``reactivate train`` does: the validation
+    date, the prepared events, the snapshot rows per part, the return and channel models, the
+    contact rows and the training history (train + calibration rows)."""
+    split = split_as_ofs(tables, T, settings)
+    val = split.validation[0]
+    prepared = prepare(tables)
+    rows = build_training_rows(tables, [*split.train, *split.calibration, *split.validation],
+                               settings, prepared)
+    part = {n: rows.loc[rows["as_of"].isin(getattr(split, n))].reset_index(drop=True)
+            for n in ("train", "calibration", "validation")}
+    model = fit_return_model(part["train"], part["calibration"], settings)
+    contacts = build_contact_rows(tables, prepared, val, settings)
+    channel = fit_channel_model(contacts, model.features, model.levels, settings)
+    history = pd.concat([part["train"], part["calibration"]], ignore_index=True)
+    return val, prepared, part, model, contacts, channel, history
+
+
 def main() -> None:
     """Compare the learners, time scoring, write the results file."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -81,19 +99,9 @@ def main() -> None:
     sim = simulate(args.patients, args.seed, config=second_clinic() if second else None)
     tables = sim.tables
     T = pd.Timestamp(tables.export_date).normalize()
-    split = split_as_ofs(tables, T, settings)
-    val = split.validation[0]
+    val, prepared, part, model, contacts, channel, history = fit_base_models(tables, T, settings)
     truth = Truth(*truth_at(sim, val, settings.horizon_days))
-    prepared = prepare(tables)
-    rows = build_training_rows(tables, [*split.train, *split.calibration, *split.validation],
-                               settings, prepared)
-    part = {n: rows.loc[rows["as_of"].isin(getattr(split, n))].reset_index(drop=True)
-            for n in ("train", "calibration", "validation")}
-    model = fit_return_model(part["train"], part["calibration"], settings)
     p_val = model.predict(part["validation"])
-    contacts = build_contact_rows(tables, prepared, val, settings)
-    channel = fit_channel_model(contacts, model.features, model.levels, settings)
-    history = pd.concat([part["train"], part["calibration"]], ignore_index=True)
     out: dict[str, object] = {"clinic": args.clinic, "patients": args.patients, "seed": args.seed,
                               "uplift_tilt": settings.training.uplift_tilt,
                               "validation_as_of": str(val.date()), "learners": {}}

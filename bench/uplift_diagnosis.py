@@ -28,24 +28,19 @@ import numpy as np
 import pandas as pd
 
 from features.config import Settings
-from features.pipeline.events import prepare
 from features.simulator import SimConfig, simulate, truth_at
 from features.simulator.export import patient_ids
 from features.simulator.hazards import response_prob
 from features.simulator.truth import state_at
 from features.vocabulary import CHANNELS, NO_CONTACT
 from training.channel_choice import reachable_channels
-from training.channel_model import fit_channel_model
-from training.contact_rows import build_contact_rows
-from training.return_model import fit_return_model
-from training.training_snapshots import build_training_rows, split_as_ofs
 from training.uplift.model import fit_uplift, model_matrix
 from training.uplift.rows import known_by, member_rows
 
 try:  # run as a script from the repository root
-    from uplift_backtest import SECOND_SEED, second_clinic
+    from uplift_backtest import SECOND_SEED, fit_base_models, second_clinic
 except ImportError:  # imported as bench.uplift_diagnosis
-    from bench.uplift_backtest import SECOND_SEED, second_clinic
+    from bench.uplift_backtest import SECOND_SEED, fit_base_models, second_clinic
 
 RESULTS = Path(__file__).parent / "results" / "uplift_diagnosis.json"
 K = 1000
@@ -63,17 +58,7 @@ def main() -> None:
     sim = simulate(args.patients, SECOND_SEED if second else 42, config=cfg)
     tables = sim.tables
     T = pd.Timestamp(tables.export_date).normalize()  # noqa: N806
-    split = split_as_ofs(tables, T, settings)
-    val = split.validation[0]
-    prepared = prepare(tables)
-    rows = build_training_rows(tables, [*split.train, *split.calibration, *split.validation],
-                               settings, prepared)
-    part = {n: rows.loc[rows["as_of"].isin(getattr(split, n))].reset_index(drop=True)
-            for n in ("train", "calibration", "validation")}
-    model = fit_return_model(part["train"], part["calibration"], settings)
-    contacts = build_contact_rows(tables, prepared, val, settings)
-    channel = fit_channel_model(contacts, model.features, model.levels, settings)
-    history = pd.concat([part["train"], part["calibration"]], ignore_index=True)
+    val, prepared, part, model, contacts, channel, history = fit_base_models(tables, T, settings)
     members = known_by(member_rows(tables, prepared, T, settings), val)
     uplift, _ = fit_uplift(tables, prepared, history, contacts, val, model, settings, channel,
                            members)
