@@ -13,20 +13,12 @@ import json
 from typer.testing import CliRunner
 
 from tests.serving.batch.conftest import CLINICS, assert_same_rows, skip_without_spark
+from tests.training.test_cli import CONFIG  # the lean models of the command-line tests
 
 skip_without_spark()
 
 from serving.cli.app import app  # noqa: E402
 from training.scored_snapshot import latest_snapshot, read_snapshot  # noqa: E402
-
-CONFIG = """
-[training]
-max_rounds = 60
-channel_max_rounds = 40
-max_snapshots = 8
-early_stopping_rounds = 15
-min_child_samples = 30
-"""
 
 
 def test_score_with_engine_spark_writes_what_the_pandas_command_writes(spark, group, tmp_path):
